@@ -1,0 +1,57 @@
+"""Reading small config files with errors that name the file and the fix.
+
+Contents are never echoed in a message: a token file's bytes must not reach a log or traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+def read_file_bytes(
+    path: Path,
+    *,
+    what: str,
+    fix: str,
+    error: type[ConfigError] = ConfigError,
+    allow_empty: bool = False,
+) -> bytes:
+    """Read ``path`` or raise ``error`` saying which file (``what``), what is wrong, and ``fix``."""
+
+    def fail(problem: str) -> ConfigError:
+        return error(f"{what} {path} {problem}. {fix}")
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if path.is_symlink():
+            target = os.readlink(path)
+            raise fail(f"is a dangling symlink (points to {target!r}, which does not exist)") from None
+        raise fail("does not exist") from None
+    except IsADirectoryError:
+        raise fail("is a directory, not a file") from None
+    except PermissionError:
+        raise fail(f"is not readable by this process (uid {os.getuid()})") from None
+    except OSError as exc:
+        raise fail(f"could not be read ({exc.strerror or type(exc).__name__})") from None
+    if not allow_empty and not data.strip():
+        raise fail("is empty")
+    return data
+
+
+def read_file_text(
+    path: Path,
+    *,
+    what: str,
+    fix: str,
+    error: type[ConfigError] = ConfigError,
+    allow_empty: bool = False,
+) -> str:
+    data = read_file_bytes(path, what=what, fix=fix, error=error, allow_empty=allow_empty)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise error(f"{what} {path} is not UTF-8 text. {fix}") from None

@@ -1,0 +1,59 @@
+"""Finding etcd and kube-apiserver for the local cluster."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+KUBE_VERSION = "1.20.2"
+ETCD_ENV = "INCLUSTER_SDK_ETCD"
+APISERVER_ENV = "INCLUSTER_SDK_KUBE_APISERVER"
+CACHE_ENV = "INCLUSTER_SDK_CACHE"
+INSTALL_COMMAND = "bash scripts/install-kube-binaries.sh"
+
+
+class BinariesNotFound(RuntimeError):
+    """etcd or kube-apiserver is not installed; the message names the command that installs them."""
+
+
+@dataclass(frozen=True)
+class Binaries:
+    etcd: Path
+    kube_apiserver: Path
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "incluster-sdk")
+
+
+def find_binaries() -> Binaries:
+    def find(env: str, candidates: list[Path | None], name: str) -> Path:
+        explicit = os.environ.get(env)
+        if explicit:
+            path = Path(explicit)
+            if not (path.is_file() and os.access(path, os.X_OK)):
+                raise BinariesNotFound(f"{env}={explicit} is not an executable file.")
+            return path
+        for candidate in candidates:
+            if candidate is not None and candidate.is_file() and os.access(candidate, os.X_OK):
+                return candidate
+        raise BinariesNotFound(
+            f"{name} not found (looked at {env}, {', '.join(str(c) for c in candidates if c)}). "
+            f"Install it with: {INSTALL_COMMAND}  (from the incluster_sdk repository; Debian packages only), "
+            f"or point {env} at your own binary."
+        )
+
+    def which(name: str) -> Path | None:
+        found = shutil.which(name)
+        return Path(found) if found else None
+
+    return Binaries(
+        etcd=find(ETCD_ENV, [which("etcd"), Path("/usr/bin/etcd")], "etcd"),
+        kube_apiserver=find(
+            APISERVER_ENV,
+            [cache_dir() / f"kubernetes-{KUBE_VERSION}" / "kube-apiserver", which("kube-apiserver")],
+            "kube-apiserver",
+        ),
+    )

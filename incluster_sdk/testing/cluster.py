@@ -1,0 +1,414 @@
+"""A real local Kubernetes API server (etcd + kube-apiserver) for tests and demos, like Go's envtest.
+
+    with LocalCluster.start() as cluster:
+        cluster.create_service_account("demo", "app")
+        cluster.grant("demo", "app", [("get", "pods"), ("list", "pods")])
+        with cluster.pod_environment("demo", "app") as pod:   # a kubelet-style mount + env vars
+            cfg = incluster_sdk.load_config()                  # takes the in-cluster path for real
+
+No scheduler, controller manager or kubelet: pods stay Pending, and ServiceAccounts and their tokens are
+made by these helpers (TokenRequest API) instead of by controllers.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import http.client
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from .._secret import Secret
+from .binaries import Binaries, find_binaries
+from .fake_mount import FakeServiceAccountMount
+from .pki import CertificateAuthority, rsa_signing_key
+
+AUDIENCE = "https://kubernetes.default.svc"
+# kube-apiserver 1.20 is ready in ~10 s on 2 cores; allow for a loaded CI machine.
+READY_TIMEOUT = 90.0
+# kube-apiserver enforces expirationSeconds >= 600 for TokenRequest.
+MIN_TOKEN_TTL = 600
+
+Rule = tuple[str, ...]  # (verb, resource) | (verb, resource, name) | (verb, "group/resource", ...)
+
+
+class ClusterError(RuntimeError):
+    """The local cluster failed to start or a harness request failed."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    # PR_SET_PDEATHSIG: the server dies with the test process even on SIGKILL: no orphans.
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
+@dataclass
+class _Process:
+    name: str
+    args: list[str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(  # noqa: S603
+            self.args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if os.name == "posix" else None,  # noqa: PLW1509
+        )
+        log.close()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+@dataclass
+class LocalCluster:
+    """etcd + kube-apiserver on free loopback ports, RBAC on, service-account tokens enabled."""
+
+    workdir: Path
+    binaries: Binaries
+    ca: CertificateAuthority
+    api_port: int
+    etcd_port: int
+    _admin_token: Secret
+    _etcd: _Process
+    _apiserver: _Process
+    _owns_workdir: bool = True
+    _ssl: ssl.SSLContext = field(init=False)
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    @classmethod
+    def start(cls, workdir: str | os.PathLike[str] | None = None, binaries: Binaries | None = None) -> LocalCluster:
+        binaries = binaries or find_binaries()
+        owns = workdir is None
+        root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="incluster-sdk-cluster-"))
+        pki = root / "pki"
+        pki.mkdir(parents=True, exist_ok=True)
+        ca = CertificateAuthority.create()
+        serving = ca.issue(
+            "kube-apiserver",
+            dns=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                 "kubernetes.default.svc.cluster.local"),
+            ips=("127.0.0.1", "::1", "10.0.0.1"),
+        )
+        sa_key = rsa_signing_key()
+        admin_token = secrets.token_urlsafe(32)
+        for name, data in {
+            "ca.crt": ca.cert_pem, "ca.key": ca.key_pem, "apiserver.crt": serving.cert_pem,
+            "apiserver.key": serving.key_pem, "sa.pub": sa_key.cert_pem, "sa.key": sa_key.key_pem,
+            "tokens.csv": f"{admin_token},admin,admin-uid,system:masters\n".encode(),
+        }.items():
+            (pki / name).write_bytes(data)
+            (pki / name).chmod(0o600)
+        etcd_port, etcd_peer, api_port = free_port(), free_port(), free_port()
+        etcd = _Process("etcd", [
+            str(binaries.etcd), "--data-dir", str(root / "etcd"), "--name", "incluster-sdk",
+            "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
+            "--advertise-client-urls", f"http://127.0.0.1:{etcd_port}",
+            "--listen-peer-urls", f"http://127.0.0.1:{etcd_peer}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{etcd_peer}",
+            "--initial-cluster", f"incluster-sdk=http://127.0.0.1:{etcd_peer}",
+            "--log-level", "warn", "--logger", "zap",
+        ], root / "etcd.log")
+        apiserver = _Process("kube-apiserver", [
+            str(binaries.kube_apiserver),
+            f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+            "--bind-address=127.0.0.1", f"--secure-port={api_port}", "--advertise-address=127.0.0.1",
+            f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
+            f"--client-ca-file={pki / 'ca.crt'}", f"--token-auth-file={pki / 'tokens.csv'}",
+            "--authorization-mode=RBAC",
+            f"--service-account-issuer={AUDIENCE}", f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}", f"--api-audiences={AUDIENCE}",
+            "--service-cluster-ip-range=10.0.0.0/24", f"--cert-dir={root / 'certs'}",
+            "--endpoint-reconciler-type=none", "--enable-admission-plugins=NamespaceLifecycle",
+            "--disable-admission-plugins=ServiceAccount", "--insecure-port=0",
+            "--profiling=false", "--v=1",
+        ], root / "kube-apiserver.log")
+        cluster = cls(root, binaries, ca, api_port, etcd_port, Secret(admin_token), etcd, apiserver, owns)
+        atexit.register(cluster.stop)
+        try:
+            etcd.start()
+            cluster._wait(lambda: cluster._etcd_healthy(), etcd, "etcd")
+            cluster.start_apiserver()
+            cluster._write_admin_kubeconfig()
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+    def __post_init__(self) -> None:
+        self._ssl = ssl.create_default_context(cadata=self.ca.cert_pem.decode())
+
+    def __enter__(self) -> LocalCluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop both processes and remove the work dir (idempotent)."""
+        self._apiserver.stop()
+        self._etcd.stop()
+        if self._owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def stop_apiserver(self) -> None:
+        """Stop kube-apiserver alone; etcd keeps the data (for fault tests)."""
+        self._apiserver.stop()
+
+    def start_apiserver(self) -> None:
+        """(Re)start kube-apiserver on the same port and wait until it is healthy."""
+        if not self._apiserver.alive():
+            self._apiserver.start()
+        self._wait(self.healthy, self._apiserver, "kube-apiserver")
+
+    def _wait(self, check: Any, proc: _Process, name: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if not proc.alive():
+                raise ClusterError(f"{name} exited during start-up. Last log lines:\n{proc.log_tail()}")
+            if check():
+                return
+            time.sleep(0.2)
+        raise ClusterError(f"{name} not healthy after {READY_TIMEOUT:.0f}s. Last log lines:\n{proc.log_tail()}")
+
+    def _etcd_healthy(self) -> bool:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", self.etcd_port, timeout=2)
+            conn.request("GET", "/health")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+
+    def healthy(self) -> bool:
+        try:
+            return self.request("GET", "/healthz", timeout=2, raw=True) == b"ok"
+        except (OSError, ClusterError):
+            return False
+
+    # -- addresses and admin access ------------------------------------------------------------------
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.api_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.workdir / "pki" / "ca.crt"
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        return self.workdir / "admin.kubeconfig"
+
+    def _write_admin_kubeconfig(self) -> None:
+        self.write_kubeconfig(self.admin_kubeconfig, token=self._admin_token.reveal(), user="admin")
+
+    def write_kubeconfig(self, path: Path, *, token: str | None = None, token_file: Path | None = None,
+                         user: str = "user", context: str = "local", namespace: str | None = None) -> Path:
+        """A kubeconfig for this cluster authenticating with ``token`` or ``token_file``."""
+        user_entry: dict[str, Any] = {}
+        if token is not None:
+            user_entry["token"] = token
+        if token_file is not None:
+            user_entry["tokenFile"] = str(token_file)
+        ctx: dict[str, Any] = {"cluster": "local", "user": user}
+        if namespace:
+            ctx["namespace"] = namespace
+        doc = {
+            "apiVersion": "v1", "kind": "Config", "current-context": context,
+            "clusters": [{"name": "local", "cluster": {"server": self.server,
+                                                       "certificate-authority": str(self.ca_file)}}],
+            "users": [{"name": user, "user": user_entry}],
+            "contexts": [{"name": context, "context": ctx}],
+        }
+        path.write_text(yaml.safe_dump(doc))
+        path.chmod(0o600)
+        return path
+
+    def request(self, method: str, path: str, body: Any = None, *, token: str | None = None,
+                timeout: float = 30, raw: bool = False, ok: Sequence[int] = (200, 201, 202)) -> Any:
+        """One admin (or ``token``) request to the API server; JSON in and out. For harness use."""
+        conn = http.client.HTTPSConnection("127.0.0.1", self.api_port, context=self._ssl, timeout=timeout)
+        headers = {"Authorization": f"Bearer {token or self._admin_token.reveal()}", "Accept": "application/json"}
+        payload = None
+        if body is not None:
+            payload = orjson.dumps(body)
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, path, body=payload, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        finally:
+            conn.close()
+        if resp.status not in ok:
+            raise ClusterError(f"{method} {path} -> HTTP {resp.status}: {data[:500].decode(errors='replace')}")
+        if raw:
+            return data
+        return orjson.loads(data) if data else None
+
+    # -- objects -------------------------------------------------------------------------------------
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Create any object given as a manifest dict (core or grouped API, namespaced or not)."""
+        return self.request("POST", _collection_path(obj), obj)  # type: ignore[no-any-return]
+
+    def apply(self, obj: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """Server-side apply of one manifest (field manager ``incluster-sdk-testing``)."""
+        name = obj["metadata"]["name"]
+        query = "fieldManager=incluster-sdk-testing&force=true" + ("&dryRun=All" if dry_run else "")
+        conn = http.client.HTTPSConnection("127.0.0.1", self.api_port, context=self._ssl, timeout=30)
+        try:
+            conn.request("PATCH", f"{_collection_path(obj)}/{name}?{query}", body=orjson.dumps(obj), headers={
+                "Authorization": f"Bearer {self._admin_token.reveal()}",
+                "Content-Type": "application/apply-patch+yaml", "Accept": "application/json"})
+            resp = conn.getresponse()
+            data = resp.read()
+        finally:
+            conn.close()
+        if resp.status not in (200, 201):
+            raise ClusterError(f"apply {obj.get('kind')}/{name} -> HTTP {resp.status}: {data[:500]!r}")
+        return orjson.loads(data)  # type: ignore[no-any-return]
+
+    def delete(self, api_path: str) -> None:
+        self.request("DELETE", api_path, ok=(200, 202, 404))
+
+    def create_namespace(self, name: str) -> None:
+        self.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}}, ok=(201, 409))
+
+    def create_service_account(self, namespace: str, name: str) -> None:
+        self.create_namespace(namespace)
+        self.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts",
+                     {"metadata": {"name": name}}, ok=(201, 409))
+
+    def grant(self, namespace: str, service_account: str, rules: Sequence[Rule], *,
+              cluster_wide: bool = False, name: str | None = None) -> None:
+        """Give a ServiceAccount ``rules`` via a Role+RoleBinding (or ClusterRole+ClusterRoleBinding).
+
+        A rule is ``(verb, resource)``, ``(verb, resource, resource_name)``; ``resource`` may be
+        ``group/resource`` (e.g. ``coordination.k8s.io/leases``).
+        """
+        name = name or f"{service_account}-{'cluster-' if cluster_wide else ''}grant"
+        role_rules = []
+        for rule in rules:
+            verb, resource, *rest = rule
+            group, _, res = resource.rpartition("/")
+            entry: dict[str, Any] = {"apiGroups": [group], "resources": [res], "verbs": [verb]}
+            if rest:
+                entry["resourceNames"] = list(rest)
+            role_rules.append(entry)
+        kind = "ClusterRole" if cluster_wide else "Role"
+        meta: dict[str, Any] = {"name": name} if cluster_wide else {"name": name, "namespace": namespace}
+        self.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": meta,
+                    "rules": role_rules})
+        self.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": f"{kind}Binding", "metadata": meta,
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
+                    "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]})
+
+    # -- tokens --------------------------------------------------------------------------------------
+    def mint_token(self, namespace: str, service_account: str, *, ttl: int = 3600,
+                   bound_to_secret: str | None = None) -> str:
+        """A ServiceAccount token from the TokenRequest API, as kubelet would get for a pod.
+
+        With ``bound_to_secret`` the token is bound to that Secret (created if missing): deleting the
+        Secret with :meth:`invalidate` makes the token fail with 401.
+        """
+        spec: dict[str, Any] = {"audiences": [AUDIENCE], "expirationSeconds": max(ttl, MIN_TOKEN_TTL)}
+        if bound_to_secret:
+            secret = self.request("POST", f"/api/v1/namespaces/{namespace}/secrets",
+                                  {"metadata": {"name": bound_to_secret}}, ok=(201, 409))
+            if secret.get("kind") == "Status":
+                secret = self.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{bound_to_secret}")
+            spec["boundObjectRef"] = {"kind": "Secret", "apiVersion": "v1", "name": bound_to_secret,
+                                      "uid": secret["metadata"]["uid"]}
+        result = self.request(
+            "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token",
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec})
+        return str(result["status"]["token"])
+
+    def invalidate(self, namespace: str, secret: str) -> None:
+        """Delete the Secret a token is bound to: the token gets 401 from now on (cached auths: ~10 s)."""
+        self.delete(f"/api/v1/namespaces/{namespace}/secrets/{secret}")
+
+    @contextlib.contextmanager
+    def pod_environment(self, namespace: str, service_account: str, *, directory: Path | None = None,
+                        bound_to_secret: str | None = None, ttl: int = 3600) -> Iterator[FakeServiceAccountMount]:
+        """Run "as if in a pod": a kubelet-style mount with a fresh token for the ServiceAccount, this
+        cluster's CA and the namespace, and the env vars pointing at this server, set for the duration."""
+        own_dir = directory is None
+        path = Path(tempfile.mkdtemp(prefix="incluster-sdk-sa-")) if directory is None else directory
+        mount = FakeServiceAccountMount(
+            path, token=self.mint_token(namespace, service_account, ttl=ttl, bound_to_secret=bound_to_secret),
+            ca=self.ca.cert_pem, namespace=namespace, host="127.0.0.1", port=self.api_port)
+        try:
+            with mount.activated():
+                yield mount
+        finally:
+            if own_dir:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def compact_etcd(self) -> int:
+        """Compact etcd history to its current revision: older watches get 410 Gone. Returns the revision."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.etcd_port, timeout=10)
+        conn.request("POST", "/v3/kv/range", body=orjson.dumps({"key": "AA=="}))
+        revision = int(orjson.loads(conn.getresponse().read())["header"]["revision"])
+        conn.request("POST", "/v3/kv/compaction", body=orjson.dumps({"revision": revision, "physical": True}))
+        conn.getresponse().read()
+        conn.close()
+        return revision
+
+    def __repr__(self) -> str:
+        return f"<LocalCluster {self.server} workdir={self.workdir}>"
+
+
+_CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "Node", "PersistentVolume",
+                   "CustomResourceDefinition", "StorageClass", "PriorityClass"}
+
+
+def _collection_path(obj: dict[str, Any]) -> str:
+    api_version, kind = obj["apiVersion"], obj["kind"]
+    plural = kind.lower() + ("es" if kind.endswith("s") else "s")
+    if kind.endswith("y"):
+        plural = kind.lower()[:-1] + "ies"
+    prefix = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    if kind in _CLUSTER_SCOPED:
+        return f"{prefix}/{plural}"
+    namespace = obj["metadata"].get("namespace") or "default"
+    return f"{prefix}/namespaces/{urllib.parse.quote(namespace)}/{plural}"

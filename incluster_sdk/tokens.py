@@ -1,0 +1,90 @@
+"""Decoding a JWT bearer token's claims for diagnostics (expiry, subject, bound object).
+
+No signature check: the API server is the authority; this is for telling a human "expires in 41 min".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a service-account token says about itself. Fields are None when absent or not a JWT."""
+
+    subject: str | None = None
+    issuer: str | None = None
+    audiences: tuple[str, ...] = ()
+    issued_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+    namespace: str | None = None
+    service_account: str | None = None
+    pod: str | None = None
+    bound_object: str | None = None  # "Secret/name" or "Pod/name" for bound tokens
+
+    @property
+    def is_jwt(self) -> bool:
+        return self.subject is not None or self.issuer is not None
+
+    @property
+    def is_bound(self) -> bool:
+        """Bound (projected, expiring) token, as opposed to a legacy never-expiring Secret token."""
+        return self.expires_at is not None
+
+    def expires_in(self, now: dt.datetime | None = None) -> dt.timedelta | None:
+        if self.expires_at is None:
+            return None
+        return self.expires_at - (now or dt.datetime.now(dt.timezone.utc))
+
+
+def _epoch(value: Any) -> dt.datetime | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, dt.timezone.utc)
+    return None
+
+
+def decode_claims(token: str) -> TokenClaims:
+    """Decode a JWT's payload without verifying it; an opaque token gives empty claims."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return TokenClaims()
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = orjson.loads(base64.urlsafe_b64decode(payload))
+    except (binascii.Error, ValueError):
+        return TokenClaims()
+    if not isinstance(claims, dict):
+        return TokenClaims()
+    aud = claims.get("aud")
+    audiences = (aud,) if isinstance(aud, str) else tuple(a for a in aud or () if isinstance(a, str))
+    k8s = claims.get("kubernetes.io")
+    k8s = k8s if isinstance(k8s, dict) else {}
+
+    def name_of(key: str) -> str | None:
+        entry = k8s.get(key)
+        return entry.get("name") if isinstance(entry, dict) else None
+
+    namespace = k8s.get("namespace") or claims.get("kubernetes.io/serviceaccount/namespace")
+    sa = name_of("serviceaccount") or claims.get("kubernetes.io/serviceaccount/service-account.name")
+    bound = None
+    if name_of("secret") and "pod" not in k8s:
+        bound = f"Secret/{name_of('secret')}"
+    elif name_of("pod"):
+        bound = f"Pod/{name_of('pod')}"
+    return TokenClaims(
+        subject=claims.get("sub") if isinstance(claims.get("sub"), str) else None,
+        issuer=claims.get("iss") if isinstance(claims.get("iss"), str) else None,
+        audiences=audiences,
+        issued_at=_epoch(claims.get("iat")),
+        expires_at=_epoch(claims.get("exp")),
+        namespace=namespace if isinstance(namespace, str) else None,
+        service_account=sa if isinstance(sa, str) else None,
+        pod=name_of("pod"),
+        bound_object=bound,
+    )
