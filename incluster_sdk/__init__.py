@@ -1,8 +1,8 @@
 """incluster_sdk: a Kubernetes client SDK for apps running inside pods.
 
-    import incluster_sdk
-    cfg = incluster_sdk.load_config()          # in-cluster, else kubeconfig; cfg.source says which
-    api = incluster_sdk.api_client(cfg)        # kubernetes.client.ApiClient with live credentials
+import incluster_sdk
+cfg = incluster_sdk.load_config()          # in-cluster, else kubeconfig; cfg.source says which
+api = incluster_sdk.api_client(cfg)        # kubernetes.client.ApiClient with live credentials
 """
 
 from __future__ import annotations

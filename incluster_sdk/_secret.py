@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Final
+from typing import Any, Final
 
 
 class Secret:
@@ -33,5 +33,5 @@ class Secret:
     def __hash__(self) -> int:
         return hash(self._value)
 
-    def __reduce__(self) -> object:  # pickling would write the value to disk or a socket
+    def __reduce__(self) -> str | tuple[Any, ...]:  # pickling would write the value to disk or a socket
         raise TypeError("incluster_sdk.Secret cannot be pickled")

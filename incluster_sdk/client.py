@@ -52,7 +52,7 @@ def _fill_configuration(conf: Any, config: Config) -> Any:
     return conf
 
 
-class ApiClient(kubernetes.client.ApiClient):  # type: ignore[misc]
+class ApiClient(kubernetes.client.ApiClient):
     """``kubernetes.client.ApiClient`` whose requests carry the config's live credentials."""
 
     def __init__(self, config: Config, **kwargs: Any) -> None:
@@ -60,8 +60,9 @@ class ApiClient(kubernetes.client.ApiClient):  # type: ignore[misc]
         self.incluster_config = config
         self.user_agent = USER_AGENT
 
-    def call_api(self, method: str, url: str, header_params: dict[str, Any] | None = None,
-                 *args: Any, **kwargs: Any) -> Any:
+    def call_api(
+        self, method: str, url: str, header_params: dict[str, Any] | None = None, *args: Any, **kwargs: Any
+    ) -> Any:
         credentials: Credentials = self.incluster_config.credentials
         sent = credentials.auth_header()
         try:
@@ -72,9 +73,8 @@ class ApiClient(kubernetes.client.ApiClient):  # type: ignore[misc]
         else:
             if not self._should_retry(method, response.status, sent):
                 return response
-            response.read()  # drain so the connection returns to the pool
-        return super().call_api(method, url, _with_auth(header_params, credentials.auth_header()),
-                                *args, **kwargs)
+            response.read()  # type: ignore[no-untyped-call]  # drain so the connection returns to the pool
+        return super().call_api(method, url, _with_auth(header_params, credentials.auth_header()), *args, **kwargs)
 
     def _should_retry(self, method: str, status: int | None, sent: str | None) -> bool:
         if status != 401 or method.upper() not in RETRY_ON_401_METHODS:
@@ -84,7 +84,7 @@ class ApiClient(kubernetes.client.ApiClient):  # type: ignore[misc]
         return retry
 
 
-class AsyncApiClient(kubernetes_asyncio.client.ApiClient):  # type: ignore[misc]
+class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
     """``kubernetes_asyncio.client.ApiClient`` whose requests carry the config's live credentials."""
 
     def __init__(self, config: Config, **kwargs: Any) -> None:
@@ -105,8 +105,9 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):  # type: ignore[misc]
         log.info("HTTP 401 on %s; credentials %s", method, "refreshed, retrying once" if retry else "unchanged")
         return retry
 
-    async def request(self, method: str, url: str, query_params: Any = None, headers: Any = None,
-                      *args: Any, **kwargs: Any) -> Any:
+    async def request(
+        self, method: str, url: str, query_params: Any = None, headers: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
         sent = await self._auth_header()
         parent = super().request
         try:
@@ -118,8 +119,7 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):  # type: ignore[misc]
             if not await self._on_unauthorized(method, getattr(response, "status", None), sent):
                 return response
             response.release()
-        return await parent(method, url, query_params, _with_auth(headers, await self._auth_header()),
-                            *args, **kwargs)
+        return await parent(method, url, query_params, _with_auth(headers, await self._auth_header()), *args, **kwargs)
 
 
 def api_client(config: Config | None = None) -> ApiClient:

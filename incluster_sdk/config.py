@@ -71,14 +71,20 @@ def _namespace(explicit: str | None, found: str | None, found_label: str, proble
 
 
 def load_in_cluster_config(
-    *, service_account_dir: str | os.PathLike[str] | None = None, namespace: str | None = None,
+    *,
+    service_account_dir: str | os.PathLike[str] | None = None,
+    namespace: str | None = None,
     reason: str = "in_cluster=True",
 ) -> Config:
     """In-cluster config only. Raises :class:`NotInClusterError` outside a pod."""
     sa_dir = incluster.service_account_dir(service_account_dir)
     parts = incluster.load_in_cluster(sa_dir)
-    ns, ns_source = _namespace(namespace, parts.namespace, f"namespace file {sa_dir / 'namespace'}",
-                               parts.namespace_problem and "namespace file unusable: " + parts.namespace_problem)
+    ns, ns_source = _namespace(
+        namespace,
+        parts.namespace,
+        f"namespace file {sa_dir / 'namespace'}",
+        parts.namespace_problem and "namespace file unusable: " + parts.namespace_problem,
+    )
     if ns_source.startswith("default ("):
         log.warning("using namespace %r: %s", ns, ns_source)
     return Config(
@@ -125,7 +131,7 @@ def load_kubeconfig(
 def _home_short(path: Path) -> str:
     home = os.path.expanduser("~")
     text = str(path)
-    return "~" + text[len(home):] if home not in ("", "/") and text.startswith(home + os.sep) else text
+    return "~" + text[len(home) :] if home not in ("", "/") and text.startswith(home + os.sep) else text
 
 
 def load_config(
@@ -141,8 +147,13 @@ def load_config(
     ``config.source`` says which source was used and ``config.reason`` why. Logged at INFO.
     """
     config = _choose(kubeconfig, context, in_cluster, service_account_dir, namespace)
-    log.info("kubernetes config: %s; because %s; namespace %s (from %s)",
-             config.source, config.reason, config.namespace, config.namespace_source)
+    log.info(
+        "kubernetes config: %s; because %s; namespace %s (from %s)",
+        config.source,
+        config.reason,
+        config.namespace,
+        config.namespace_source,
+    )
     return config
 
 
@@ -156,19 +167,20 @@ def _choose(
     if in_cluster and (explicit is not None or context):
         raise KubeconfigError("in_cluster=True cannot be combined with kubeconfig= or context=; pick one.")
     if explicit is not None:
-        return load_kubeconfig([Path(explicit)], context=context, namespace=namespace,
-                               reason="kubeconfig= argument")
+        return load_kubeconfig([Path(explicit)], context=context, namespace=namespace, reason="kubeconfig= argument")
     if in_cluster:
         return load_in_cluster_config(service_account_dir=sa_dir, namespace=namespace)
     env_value = os.environ.get(kubeconfig.KUBECONFIG_ENV, "")
     env_paths = kubeconfig.split_kubeconfig_env(env_value)
     if env_paths:
-        return load_kubeconfig(env_paths, context=context, namespace=namespace,
-                               reason=f"KUBECONFIG is set ({env_value})")
+        return load_kubeconfig(
+            env_paths, context=context, namespace=namespace, reason=f"KUBECONFIG is set ({env_value})"
+        )
     if in_cluster is None and not context and incluster.in_pod_env():
         host_env = incluster.HOST_ENV if os.environ.get(incluster.HOST_ENV) else incluster.PORT_ENV
-        return load_in_cluster_config(service_account_dir=sa_dir, namespace=namespace,
-                                      reason=f"{host_env} is set (running in a pod)")
+        return load_in_cluster_config(
+            service_account_dir=sa_dir, namespace=namespace, reason=f"{host_env} is set (running in a pod)"
+        )
     default = kubeconfig.default_kubeconfig_path()
     if default.exists() or context:
         why = "context= argument" if context else f"not in a pod and {_home_short(default)} exists"

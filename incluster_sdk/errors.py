@@ -31,5 +31,5 @@ class NoConfigError(ConfigError):
     """Neither in-cluster configuration nor any kubeconfig file was found."""
 
 
-class CredentialError(InclusterSDKError):
+class CredentialError(ConfigError):
     """A credential (token file, exec plugin, client certificate) could not be obtained."""

@@ -48,9 +48,7 @@ class ExecSpec:
     where: str = "exec plugin"
 
     @classmethod
-    def from_kubeconfig(
-        cls, raw: Any, *, base_dir: Path, where: str, cluster_info: dict[str, Any]
-    ) -> ExecSpec:
+    def from_kubeconfig(cls, raw: Any, *, base_dir: Path, where: str, cluster_info: dict[str, Any]) -> ExecSpec:
         if not isinstance(raw, dict):
             raise KubeconfigError(f"{where}: 'exec' must be a mapping")
         command = raw.get("command")
@@ -125,7 +123,7 @@ def run_exec_plugin(spec: ExecSpec) -> ExecResult:
     env["KUBERNETES_EXEC_INFO"] = orjson.dumps(exec_info).decode()
     executable = shutil.which(spec.command) or spec.command
     try:
-        proc = subprocess.run(  # noqa: S603 - the user's kubeconfig names the plugin, as with kubectl
+        proc = subprocess.run(
             [executable, *spec.args],
             env=env,
             stdin=None if interactive else subprocess.DEVNULL,
@@ -175,9 +173,7 @@ def run_exec_plugin(spec: ExecSpec) -> ExecResult:
     if result.token is None and result.client_certificate_data is None:
         raise CredentialError(f"{spec.where}: plugin output has neither status.token nor a client certificate.")
     if (result.client_certificate_data is None) != (result.client_key_data is None):
-        raise CredentialError(
-            f"{spec.where}: plugin output must give both clientCertificateData and clientKeyData."
-        )
+        raise CredentialError(f"{spec.where}: plugin output must give both clientCertificateData and clientKeyData.")
     return result
 
 

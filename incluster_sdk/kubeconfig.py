@@ -168,7 +168,11 @@ def _credentials(entry: _Entry, where: str, cluster_info: dict[str, Any]) -> tup
     tls = TLSConfig(client_cert_file=cert, client_key_file=key)
     methods = [
         method
-        for method, keys in (("token", ("token", "tokenFile")), ("basic auth", ("username",)), ("exec", ("exec",)))
+        for method, keys in (
+            ("token", ("token", "tokenFile")),
+            ("basic auth", ("username",)),
+            ("exec", ("exec",)),
+        )
         if any(user.get(k) for k in keys)
     ]
     if len(methods) > 1:
@@ -183,9 +187,7 @@ def _credentials(entry: _Entry, where: str, cluster_info: dict[str, Any]) -> tup
     if user.get("username"):
         return BasicAuth(str(user["username"]), str(user.get("password") or "")), tls
     if user.get("exec"):
-        spec = ExecSpec.from_kubeconfig(
-            user["exec"], base_dir=entry.base_dir, where=where, cluster_info=cluster_info
-        )
+        spec = ExecSpec.from_kubeconfig(user["exec"], base_dir=entry.base_dir, where=where, cluster_info=cluster_info)
         first = run_exec_plugin(spec)
         if first.client_certificate_data and first.client_key_data:
             tls = TLSConfig(
@@ -201,8 +203,7 @@ def resolve(merged: MergedKubeconfig, context: str | None) -> KubeconfigParts:
     name = context or merged.current_context
     if not name:
         raise KubeconfigError(
-            f"kubeconfig ({files}) has no current-context. Pass context=, or run "
-            "'kubectl config use-context NAME'."
+            f"kubeconfig ({files}) has no current-context. Pass context=, or run 'kubectl config use-context NAME'."
         )
     if name not in merged.contexts:
         known = ", ".join(sorted(merged.contexts)) or "none"

@@ -73,9 +73,12 @@ class _Process:
 
     def start(self) -> None:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603
-            self.args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if os.name == "posix" else None,  # noqa: PLW1509
+        self.proc = subprocess.Popen(
+            self.args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if os.name == "posix" else None,
         )
         log.close()
 
@@ -127,43 +130,82 @@ class LocalCluster:
         ca = CertificateAuthority.create()
         serving = ca.issue(
             "kube-apiserver",
-            dns=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                 "kubernetes.default.svc.cluster.local"),
+            dns=(
+                "localhost",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+            ),
             ips=("127.0.0.1", "::1", "10.0.0.1"),
         )
         sa_key = rsa_signing_key()
         admin_token = secrets.token_urlsafe(32)
         for name, data in {
-            "ca.crt": ca.cert_pem, "ca.key": ca.key_pem, "apiserver.crt": serving.cert_pem,
-            "apiserver.key": serving.key_pem, "sa.pub": sa_key.cert_pem, "sa.key": sa_key.key_pem,
+            "ca.crt": ca.cert_pem,
+            "ca.key": ca.key_pem,
+            "apiserver.crt": serving.cert_pem,
+            "apiserver.key": serving.key_pem,
+            "sa.pub": sa_key.cert_pem,
+            "sa.key": sa_key.key_pem,
             "tokens.csv": f"{admin_token},admin,admin-uid,system:masters\n".encode(),
         }.items():
             (pki / name).write_bytes(data)
             (pki / name).chmod(0o600)
         etcd_port, etcd_peer, api_port = free_port(), free_port(), free_port()
-        etcd = _Process("etcd", [
-            str(binaries.etcd), "--data-dir", str(root / "etcd"), "--name", "incluster-sdk",
-            "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
-            "--advertise-client-urls", f"http://127.0.0.1:{etcd_port}",
-            "--listen-peer-urls", f"http://127.0.0.1:{etcd_peer}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{etcd_peer}",
-            "--initial-cluster", f"incluster-sdk=http://127.0.0.1:{etcd_peer}",
-            "--log-level", "warn", "--logger", "zap",
-        ], root / "etcd.log")
-        apiserver = _Process("kube-apiserver", [
-            str(binaries.kube_apiserver),
-            f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-            "--bind-address=127.0.0.1", f"--secure-port={api_port}", "--advertise-address=127.0.0.1",
-            f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
-            f"--client-ca-file={pki / 'ca.crt'}", f"--token-auth-file={pki / 'tokens.csv'}",
-            "--authorization-mode=RBAC",
-            f"--service-account-issuer={AUDIENCE}", f"--service-account-key-file={pki / 'sa.pub'}",
-            f"--service-account-signing-key-file={pki / 'sa.key'}", f"--api-audiences={AUDIENCE}",
-            "--service-cluster-ip-range=10.0.0.0/24", f"--cert-dir={root / 'certs'}",
-            "--endpoint-reconciler-type=none", "--enable-admission-plugins=NamespaceLifecycle",
-            "--disable-admission-plugins=ServiceAccount", "--insecure-port=0",
-            "--profiling=false", "--v=1",
-        ], root / "kube-apiserver.log")
+        etcd = _Process(
+            "etcd",
+            [
+                str(binaries.etcd),
+                "--data-dir",
+                str(root / "etcd"),
+                "--name",
+                "incluster-sdk",
+                "--listen-client-urls",
+                f"http://127.0.0.1:{etcd_port}",
+                "--advertise-client-urls",
+                f"http://127.0.0.1:{etcd_port}",
+                "--listen-peer-urls",
+                f"http://127.0.0.1:{etcd_peer}",
+                "--initial-advertise-peer-urls",
+                f"http://127.0.0.1:{etcd_peer}",
+                "--initial-cluster",
+                f"incluster-sdk=http://127.0.0.1:{etcd_peer}",
+                "--log-level",
+                "warn",
+                "--logger",
+                "zap",
+            ],
+            root / "etcd.log",
+        )
+        apiserver = _Process(
+            "kube-apiserver",
+            [
+                str(binaries.kube_apiserver),
+                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={api_port}",
+                "--advertise-address=127.0.0.1",
+                f"--tls-cert-file={pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={pki / 'apiserver.key'}",
+                f"--client-ca-file={pki / 'ca.crt'}",
+                f"--token-auth-file={pki / 'tokens.csv'}",
+                "--authorization-mode=RBAC",
+                f"--service-account-issuer={AUDIENCE}",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                f"--api-audiences={AUDIENCE}",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                f"--cert-dir={root / 'certs'}",
+                "--endpoint-reconciler-type=none",
+                "--enable-admission-plugins=NamespaceLifecycle",
+                "--disable-admission-plugins=ServiceAccount",
+                "--insecure-port=0",
+                "--profiling=false",
+                "--v=1",
+            ],
+            root / "kube-apiserver.log",
+        )
         cluster = cls(root, binaries, ca, api_port, etcd_port, Secret(admin_token), etcd, apiserver, owns)
         atexit.register(cluster.stop)
         try:
@@ -222,7 +264,7 @@ class LocalCluster:
 
     def healthy(self) -> bool:
         try:
-            return self.request("GET", "/healthz", timeout=2, raw=True) == b"ok"
+            return bool(self.request("GET", "/healthz", timeout=2, raw=True) == b"ok")
         except (OSError, ClusterError):
             return False
 
@@ -242,8 +284,16 @@ class LocalCluster:
     def _write_admin_kubeconfig(self) -> None:
         self.write_kubeconfig(self.admin_kubeconfig, token=self._admin_token.reveal(), user="admin")
 
-    def write_kubeconfig(self, path: Path, *, token: str | None = None, token_file: Path | None = None,
-                         user: str = "user", context: str = "local", namespace: str | None = None) -> Path:
+    def write_kubeconfig(
+        self,
+        path: Path,
+        *,
+        token: str | None = None,
+        token_file: Path | None = None,
+        user: str = "user",
+        context: str = "local",
+        namespace: str | None = None,
+    ) -> Path:
         """A kubeconfig for this cluster authenticating with ``token`` or ``token_file``."""
         user_entry: dict[str, Any] = {}
         if token is not None:
@@ -254,9 +304,15 @@ class LocalCluster:
         if namespace:
             ctx["namespace"] = namespace
         doc = {
-            "apiVersion": "v1", "kind": "Config", "current-context": context,
-            "clusters": [{"name": "local", "cluster": {"server": self.server,
-                                                       "certificate-authority": str(self.ca_file)}}],
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": context,
+            "clusters": [
+                {
+                    "name": "local",
+                    "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)},
+                }
+            ],
             "users": [{"name": user, "user": user_entry}],
             "contexts": [{"name": context, "context": ctx}],
         }
@@ -264,11 +320,23 @@ class LocalCluster:
         path.chmod(0o600)
         return path
 
-    def request(self, method: str, path: str, body: Any = None, *, token: str | None = None,
-                timeout: float = 30, raw: bool = False, ok: Sequence[int] = (200, 201, 202)) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = None,
+        timeout: float = 30,
+        raw: bool = False,
+        ok: Sequence[int] = (200, 201, 202),
+    ) -> Any:
         """One admin (or ``token``) request to the API server; JSON in and out. For harness use."""
         conn = http.client.HTTPSConnection("127.0.0.1", self.api_port, context=self._ssl, timeout=timeout)
-        headers = {"Authorization": f"Bearer {token or self._admin_token.reveal()}", "Accept": "application/json"}
+        headers = {
+            "Authorization": f"Bearer {token or self._admin_token.reveal()}",
+            "Accept": "application/json",
+        }
         payload = None
         if body is not None:
             payload = orjson.dumps(body)
@@ -296,9 +364,16 @@ class LocalCluster:
         query = "fieldManager=incluster-sdk-testing&force=true" + ("&dryRun=All" if dry_run else "")
         conn = http.client.HTTPSConnection("127.0.0.1", self.api_port, context=self._ssl, timeout=30)
         try:
-            conn.request("PATCH", f"{_collection_path(obj)}/{name}?{query}", body=orjson.dumps(obj), headers={
-                "Authorization": f"Bearer {self._admin_token.reveal()}",
-                "Content-Type": "application/apply-patch+yaml", "Accept": "application/json"})
+            conn.request(
+                "PATCH",
+                f"{_collection_path(obj)}/{name}?{query}",
+                body=orjson.dumps(obj),
+                headers={
+                    "Authorization": f"Bearer {self._admin_token.reveal()}",
+                    "Content-Type": "application/apply-patch+yaml",
+                    "Accept": "application/json",
+                },
+            )
             resp = conn.getresponse()
             data = resp.read()
         finally:
@@ -315,11 +390,22 @@ class LocalCluster:
 
     def create_service_account(self, namespace: str, name: str) -> None:
         self.create_namespace(namespace)
-        self.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts",
-                     {"metadata": {"name": name}}, ok=(201, 409))
+        self.request(
+            "POST",
+            f"/api/v1/namespaces/{namespace}/serviceaccounts",
+            {"metadata": {"name": name}},
+            ok=(201, 409),
+        )
 
-    def grant(self, namespace: str, service_account: str, rules: Sequence[Rule], *,
-              cluster_wide: bool = False, name: str | None = None) -> None:
+    def grant(
+        self,
+        namespace: str,
+        service_account: str,
+        rules: Sequence[Rule],
+        *,
+        cluster_wide: bool = False,
+        name: str | None = None,
+    ) -> None:
         """Give a ServiceAccount ``rules`` via a Role+RoleBinding (or ClusterRole+ClusterRoleBinding).
 
         A rule is ``(verb, resource)``, ``(verb, resource, resource_name)``; ``resource`` may be
@@ -336,15 +422,28 @@ class LocalCluster:
             role_rules.append(entry)
         kind = "ClusterRole" if cluster_wide else "Role"
         meta: dict[str, Any] = {"name": name} if cluster_wide else {"name": name, "namespace": namespace}
-        self.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": meta,
-                    "rules": role_rules})
-        self.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": f"{kind}Binding", "metadata": meta,
-                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
-                    "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]})
+        self.apply(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": kind,
+                "metadata": meta,
+                "rules": role_rules,
+            }
+        )
+        self.apply(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": f"{kind}Binding",
+                "metadata": meta,
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
+                "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+            }
+        )
 
     # -- tokens --------------------------------------------------------------------------------------
-    def mint_token(self, namespace: str, service_account: str, *, ttl: int = 3600,
-                   bound_to_secret: str | None = None) -> str:
+    def mint_token(
+        self, namespace: str, service_account: str, *, ttl: int = 3600, bound_to_secret: str | None = None
+    ) -> str:
         """A ServiceAccount token from the TokenRequest API, as kubelet would get for a pod.
 
         With ``bound_to_secret`` the token is bound to that Secret (created if missing): deleting the
@@ -352,15 +451,25 @@ class LocalCluster:
         """
         spec: dict[str, Any] = {"audiences": [AUDIENCE], "expirationSeconds": max(ttl, MIN_TOKEN_TTL)}
         if bound_to_secret:
-            secret = self.request("POST", f"/api/v1/namespaces/{namespace}/secrets",
-                                  {"metadata": {"name": bound_to_secret}}, ok=(201, 409))
+            secret = self.request(
+                "POST",
+                f"/api/v1/namespaces/{namespace}/secrets",
+                {"metadata": {"name": bound_to_secret}},
+                ok=(201, 409),
+            )
             if secret.get("kind") == "Status":
                 secret = self.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{bound_to_secret}")
-            spec["boundObjectRef"] = {"kind": "Secret", "apiVersion": "v1", "name": bound_to_secret,
-                                      "uid": secret["metadata"]["uid"]}
+            spec["boundObjectRef"] = {
+                "kind": "Secret",
+                "apiVersion": "v1",
+                "name": bound_to_secret,
+                "uid": secret["metadata"]["uid"],
+            }
         result = self.request(
-            "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token",
-            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec})
+            "POST",
+            f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token",
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec},
+        )
         return str(result["status"]["token"])
 
     def invalidate(self, namespace: str, secret: str) -> None:
@@ -368,15 +477,27 @@ class LocalCluster:
         self.delete(f"/api/v1/namespaces/{namespace}/secrets/{secret}")
 
     @contextlib.contextmanager
-    def pod_environment(self, namespace: str, service_account: str, *, directory: Path | None = None,
-                        bound_to_secret: str | None = None, ttl: int = 3600) -> Iterator[FakeServiceAccountMount]:
+    def pod_environment(
+        self,
+        namespace: str,
+        service_account: str,
+        *,
+        directory: Path | None = None,
+        bound_to_secret: str | None = None,
+        ttl: int = 3600,
+    ) -> Iterator[FakeServiceAccountMount]:
         """Run "as if in a pod": a kubelet-style mount with a fresh token for the ServiceAccount, this
         cluster's CA and the namespace, and the env vars pointing at this server, set for the duration."""
         own_dir = directory is None
         path = Path(tempfile.mkdtemp(prefix="incluster-sdk-sa-")) if directory is None else directory
         mount = FakeServiceAccountMount(
-            path, token=self.mint_token(namespace, service_account, ttl=ttl, bound_to_secret=bound_to_secret),
-            ca=self.ca.cert_pem, namespace=namespace, host="127.0.0.1", port=self.api_port)
+            path,
+            token=self.mint_token(namespace, service_account, ttl=ttl, bound_to_secret=bound_to_secret),
+            ca=self.ca.cert_pem,
+            namespace=namespace,
+            host="127.0.0.1",
+            port=self.api_port,
+        )
         try:
             with mount.activated():
                 yield mount
@@ -398,8 +519,16 @@ class LocalCluster:
         return f"<LocalCluster {self.server} workdir={self.workdir}>"
 
 
-_CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "Node", "PersistentVolume",
-                   "CustomResourceDefinition", "StorageClass", "PriorityClass"}
+_CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Node",
+    "PersistentVolume",
+    "CustomResourceDefinition",
+    "StorageClass",
+    "PriorityClass",
+}
 
 
 def _collection_path(obj: dict[str, Any]) -> str:

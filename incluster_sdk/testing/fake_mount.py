@@ -25,6 +25,21 @@ from ..incluster import HOST_ENV, PORT_ENV, SERVICE_ACCOUNT_DIR_ENV
 DATA_LINK = "..data"
 FILES = ("token", "ca.crt", "namespace")
 
+# A parseable CA certificate for mounts that never talk TLS. Its private key was discarded at creation.
+PLACEHOLDER_CA_PEM = b"""\
+-----BEGIN CERTIFICATE-----
+MIIBhTCCASugAwIBAgIUJik826ODpzzY6zkaDMFZ1aqFIMkwCgYIKoZIzj0EAwIw
+NzE1MDMGA1UEAwwsaW5jbHVzdGVyLXNkayBwbGFjZWhvbGRlciBDQSAobm8ga2V5
+IGV4aXN0cykwIBcNMjUwMTAxMDAwMDAwWhgPMjEyNDEyMDgwMDAwMDBaMDcxNTAz
+BgNVBAMMLGluY2x1c3Rlci1zZGsgcGxhY2Vob2xkZXIgQ0EgKG5vIGtleSBleGlz
+dHMpMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEaH19fuNUcnS4Fp1LTqk8ufwF
+FQU8me2iZrbmbZzv50EjI4twniJJDGOTA/EwJkJS4AhNhvjjwcfsAnbcTP8nM6MT
+MBEwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEA0lngm3XkMClM
+Os8yVjkDM0HtPbrB8zav+XSDjK1JPkACIDw+8WOSh+EVx8k6pbTRMNWhCzxxe9x1
+z6ErI4vy8uFv
+-----END CERTIFICATE-----
+"""
+
 
 class FakeServiceAccountMount:
     """A kubelet-style projected service-account volume in a directory of your choice."""
@@ -40,9 +55,7 @@ class FakeServiceAccountMount:
         port: int | str = 6443,
     ) -> None:
         if ca is None:
-            from .pki import example_ca_pem
-
-            ca = example_ca_pem()
+            ca = PLACEHOLDER_CA_PEM
         self.path = Path(directory)
         self.path.mkdir(parents=True, exist_ok=True)
         self.host = host
@@ -79,8 +92,7 @@ class FakeServiceAccountMount:
             shutil.rmtree(self.path / old_target, ignore_errors=True)
         self.generation += 1
 
-    def rotate(self, *, token: str | None = None, ca: bytes | None = None,
-               namespace: str | None = None) -> None:
+    def rotate(self, *, token: str | None = None, ca: bytes | None = None, namespace: str | None = None) -> None:
         """Swap in new contents atomically, as kubelet does when it refreshes the projected token."""
         if token is not None:
             self._contents["token"] = token.encode()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from dataclasses import dataclass
-from functools import lru_cache
 
 try:
     from cryptography import x509
@@ -54,16 +53,21 @@ class CertificateAuthority:
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + _VALIDITY)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
-            )
+            .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256())
         )
         return cls(cert.public_bytes(serialization.Encoding.PEM), _pem_key(key))
 
-    def issue(self, common_name: str, *, dns: tuple[str, ...] = (), ips: tuple[str, ...] = (),
-              client: bool = False, organization: str | None = None) -> CertPair:
+    def issue(
+        self,
+        common_name: str,
+        *,
+        dns: tuple[str, ...] = (),
+        ips: tuple[str, ...] = (),
+        client: bool = False,
+        organization: str | None = None,
+    ) -> CertPair:
         """A leaf certificate signed by this CA, for a server (SANs) or a client (CN/O = user/group)."""
         ca_cert = x509.load_pem_x509_certificate(self.cert_pem)
         ca_key = serialization.load_pem_private_key(self.key_pem, None)
@@ -100,13 +104,5 @@ class CertificateAuthority:
 def rsa_signing_key() -> CertPair:
     """An RSA key pair for ``--service-account-signing-key-file`` (cert_pem holds the public key)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return CertPair(public, _pem_key(key))
-
-
-@lru_cache(maxsize=1)
-def example_ca_pem() -> bytes:
-    """A valid CA certificate for fake mounts that never talk TLS (cached per process)."""
-    return CertificateAuthority.create("incluster-sdk-fake-mount-ca").cert_pem

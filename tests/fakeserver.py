@@ -1,0 +1,80 @@
+"""A tiny HTTPS server standing in for kube-apiserver in unit tests: records every request's headers."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from incluster_sdk.testing.pki import CertificateAuthority
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+Responder = Callable[[Seen], tuple[int, Any]]
+
+
+def pod_list(_: Seen) -> tuple[int, Any]:
+    return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []}
+
+
+@dataclass
+class FakeApiServer:
+    ca: CertificateAuthority
+    port: int
+    seen: list[Seen] = field(default_factory=list)
+    respond: Responder = pod_list
+    _server: ThreadingHTTPServer | None = None
+
+    @classmethod
+    def start(cls, workdir: Path, respond: Responder = pod_list) -> FakeApiServer:
+        ca = CertificateAuthority.create()
+        leaf = ca.issue("fake-apiserver", dns=("localhost",), ips=("127.0.0.1", "::1"))
+        (workdir / "srv.crt").write_bytes(leaf.cert_pem)
+        (workdir / "srv.key").write_bytes(leaf.key_pem)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(workdir / "srv.crt", workdir / "srv.key")
+        owner: dict[str, FakeApiServer] = {}
+
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                server = owner["s"]
+                seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+                server.seen.append(seen)
+                status, body = server.respond(seen)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+        server = cls(ca=ca, port=httpd.server_address[1], respond=respond, _server=httpd)
+        owner["s"] = server
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        return server
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
