@@ -61,7 +61,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/incluster-sdk-kube-build.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
 log "downloading Debian source package kubernetes ($KUBE_VERSION)"
-apt-get source --download-only "kubernetes=$KUBE_VERSION*" >/dev/null 2>&1 || apt-get source --download-only kubernetes >/dev/null
+apt-get source --download-only kubernetes >/dev/null 2>&1  # bookworm: 1.20.5+really1.20.2
 dpkg-source --no-check -x kubernetes_*.dsc src >/dev/null
 cd src
 
