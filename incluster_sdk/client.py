@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import Any
 
 import kubernetes.client
@@ -91,6 +92,10 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
         super().__init__(_fill_configuration(kubernetes_asyncio.client.Configuration(), config), **kwargs)
         self.incluster_config = config
         self.user_agent = USER_AGENT
+        # aiohttp builds one SSLContext up front (unlike urllib3, which loads ca_certs per connection).
+        context = getattr(getattr(self.rest_client.pool_manager, "connector", None), "_ssl", None)
+        if config.tls.ca_bundle is not None and isinstance(context, ssl.SSLContext):
+            config.tls.ca_bundle.track(context)
 
     async def _auth_header(self) -> str | None:
         credentials = self.incluster_config.credentials

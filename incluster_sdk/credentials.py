@@ -13,18 +13,18 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
+from . import filewatch
 from ._files import read_file_text
 from ._secret import Secret
-from .errors import ConfigError, CredentialError
+from .errors import ConfigError
 from .tokens import TokenClaims, decode_claims
 
 log = logging.getLogger(__name__)
 
-# client-go re-reads projected token files every minute (kubernetes#68164): kubelet refreshes a token at
-# 80% of its TTL (minimum TTL 10 min), so a 60 s pull can never miss a rotation by more than a minute even
-# when file events are lost.
-TOKEN_RELOAD_INTERVAL = 60.0
+# The lazy pull on the request path: a backstop for the watcher's own pull thread (same one-minute rule).
+TOKEN_RELOAD_INTERVAL = filewatch.PULL_INTERVAL
 
 
 class Credentials:
@@ -115,6 +115,7 @@ class TokenFile(Credentials):
         self._claims: TokenClaims
         self._loaded_mono = 0.0
         self._loaded_at = dt.datetime.now(dt.timezone.utc)
+        self._watched: list[object] = []
         # The first read must succeed: there is no last good token to fall back on.
         self._install(self._read(error))
 
@@ -147,6 +148,24 @@ class TokenFile(Credentials):
             log.info("token reloaded from %s (%s): now %s", self.path, reason, self._header.fingerprint)
         return changed
 
+    def watch(self, *also: _Reloadable) -> str:
+        """Reload on file events in the token's directory (and every minute), together with ``also``
+        (e.g. the CA bundle from the same mount). Returns "inotify" or "polling"."""
+        owners: list[_Reloadable] = [self, *also]
+        self._watched = list(owners)
+        names = frozenset(o.source.name if isinstance(o, _HasSource) else self.path.name for o in owners)
+        return filewatch.watch(self.path.parent, [o.reload for o in owners], names=names)
+
+    @property
+    def watch_mode(self) -> str:
+        """How rotations are noticed: "inotify" (push), "polling" (fallback), or "none" (pull only)."""
+        return filewatch.mode(self.path.parent) if self._watched else "none"
+
+    def close(self) -> None:
+        for owner in self._watched:
+            filewatch.unwatch(self.path.parent, owner)
+        self._watched = []
+
     # -- Credentials ---------------------------------------------------------------------------------
     def auth_header(self) -> str:
         if time.monotonic() - self._loaded_mono >= self.reload_interval and self._lock.acquire(False):
@@ -165,8 +184,13 @@ class TokenFile(Credentials):
 
     @property
     def loaded_at(self) -> dt.datetime:
-        """When the current token was first seen (its age is ``now - loaded_at``)."""
+        """When the current token was first seen."""
         return self._loaded_at
+
+    @property
+    def age(self) -> dt.timedelta:
+        """How long the current token has been in use."""
+        return dt.datetime.now(dt.timezone.utc) - self._loaded_at
 
     def describe(self) -> str:
         exp = self._claims.expires_in()
@@ -174,8 +198,11 @@ class TokenFile(Credentials):
         return f"{self._what} {self.path} ({self._header.fingerprint}{tail})"
 
 
-def ensure_credential(value: object, where: str) -> str:
-    """Check a kubeconfig credential field is a string; the message names where it was found."""
-    if not isinstance(value, str):
-        raise CredentialError(f"{where} must be a string, got {type(value).__name__}")
-    return value
+@runtime_checkable
+class _Reloadable(Protocol):
+    def reload(self, reason: str = ...) -> bool: ...
+
+
+@runtime_checkable
+class _HasSource(Protocol):
+    source: Path

@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._files import read_file_bytes, read_file_text
+from ._files import read_file_text
 from .credentials import TokenFile
 from .errors import ConfigError, InClusterConfigError, NotInClusterError
-from .tls import TLSConfig, validate_ca_pem
+from .tls import TLSConfig, TrustBundle
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class InClusterParts:
     sa_dir: Path
 
 
-def load_in_cluster(sa_dir: Path) -> InClusterParts:
+def load_in_cluster(sa_dir: Path, *, watch: bool = True) -> InClusterParts:
     host_raw = os.environ.get(HOST_ENV, "")
     port_raw = os.environ.get(PORT_ENV, "")
     if not host_raw.strip() and not port_raw.strip():
@@ -96,10 +96,10 @@ def load_in_cluster(sa_dir: Path) -> InClusterParts:
     credentials = TokenFile(
         sa_dir / "token", what="service-account token file", fix=_MOUNT_FIX, error=InClusterConfigError
     )
-    ca_path = sa_dir / "ca.crt"
     ca_fix = "Kubelet projects it from the kube-root-ca.crt ConfigMap; check that the volume includes ca.crt."
-    ca = read_file_bytes(ca_path, what="cluster CA file", fix=ca_fix, error=InClusterConfigError)
-    validate_ca_pem(ca, where=f"cluster CA file {ca_path}", fix=ca_fix, error=InClusterConfigError)
+    bundle = TrustBundle(sa_dir / "ca.crt", what="cluster CA file", fix=ca_fix, error=InClusterConfigError)
+    if watch:
+        credentials.watch(bundle)
 
     namespace: str | None = None
     problem: str | None = None
@@ -109,7 +109,7 @@ def load_in_cluster(sa_dir: Path) -> InClusterParts:
         problem = str(exc).strip()
     return InClusterParts(
         host=host,
-        tls=TLSConfig(ca_file=ca_path),
+        tls=TLSConfig(ca_file=bundle.path, ca_bundle=bundle),
         credentials=credentials,
         namespace=namespace,
         namespace_problem=problem,

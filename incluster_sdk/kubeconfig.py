@@ -179,7 +179,9 @@ def _credentials(entry: _Entry, where: str, cluster_info: dict[str, Any]) -> tup
         raise KubeconfigError(f"{where}: more than one authentication method ({', '.join(methods)}); keep one.")
     if user.get("tokenFile"):
         path = _resolve(entry.base_dir, str(user["tokenFile"]))
-        return TokenFile(path, what=f"{where}: tokenFile", fix="Fix the path.", error=KubeconfigError), tls
+        token_file = TokenFile(path, what=f"{where}: tokenFile", fix="Fix the path.", error=KubeconfigError)
+        token_file.watch()
+        return token_file, tls
     if user.get("token"):
         if not isinstance(user["token"], str):
             raise KubeconfigError(f"{where}: 'token' must be a string.")

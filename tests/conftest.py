@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakeserver import FakeApiServer
+from incluster_sdk.testing.fake_apiserver import FakeApiServer
 
 
 @pytest.fixture

@@ -11,7 +11,14 @@ import pytest
 
 import incluster_sdk
 from incluster_sdk.testing import FakeServiceAccountMount
-from tests.fakeserver import FakeApiServer, Seen, pod_list
+from incluster_sdk.testing.fake_apiserver import FakeApiServer, Seen, pod_list
+
+
+def unwatched_config() -> incluster_sdk.Config:
+    """A config whose watcher is stopped: it notices a rotation only by the 60 s pull or a 401."""
+    config = incluster_sdk.load_config()
+    config.close()
+    return config
 
 
 def pod_mount(
@@ -63,7 +70,7 @@ def test_sync_401_rereads_token_and_retries_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     mount = pod_mount(tmp_path, fake_apiserver, monkeypatch)
-    api = kubernetes.client.CoreV1Api(incluster_sdk.api_client())
+    api = kubernetes.client.CoreV1Api(incluster_sdk.api_client(unwatched_config()))
     fake_apiserver.respond = only_token_b
     mount.rotate(token="token-b")  # the client has not noticed yet (next pull is a minute away)
     with caplog.at_level(logging.DEBUG):
@@ -76,7 +83,7 @@ def test_sync_401_on_write_is_not_retried(
     tmp_path: Path, fake_apiserver: FakeApiServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mount = pod_mount(tmp_path, fake_apiserver, monkeypatch)
-    api = kubernetes.client.CoreV1Api(incluster_sdk.api_client())
+    api = kubernetes.client.CoreV1Api(incluster_sdk.api_client(unwatched_config()))
     fake_apiserver.respond = only_token_b
     mount.rotate(token="token-b")
     with pytest.raises(kubernetes.client.ApiException) as info:
@@ -102,7 +109,7 @@ async def test_async_401_rereads_token_and_retries_once(
     tmp_path: Path, fake_apiserver: FakeApiServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mount = pod_mount(tmp_path, fake_apiserver, monkeypatch)
-    async with await incluster_sdk.async_api_client() as client:
+    async with await incluster_sdk.async_api_client(unwatched_config()) as client:
         api = kubernetes_asyncio.client.CoreV1Api(client)
         fake_apiserver.respond = only_token_b
         mount.rotate(token="token-b")

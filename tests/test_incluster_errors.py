@@ -152,7 +152,10 @@ def test_valid_mount_loads(fake_service_account: FakeServiceAccountMount) -> Non
     assert cfg.source == f"in-cluster ({fake_service_account.path})"
     assert cfg.reason == "KUBERNETES_SERVICE_HOST is set (running in a pod)"
     assert cfg.credentials.auth_header() == "Bearer fake-token-for-tests"
-    assert cfg.tls.ca_file == fake_service_account.path / "ca.crt"
+    assert cfg.tls.ca_bundle is not None
+    assert cfg.tls.ca_bundle.source == fake_service_account.path / "ca.crt"
+    assert cfg.tls.ca_file is not None
+    assert cfg.tls.ca_file.read_bytes() == (fake_service_account.path / "ca.crt").read_bytes()
 
 
 def test_token_whitespace_trimmed(fake_service_account: FakeServiceAccountMount) -> None:

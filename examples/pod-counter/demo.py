@@ -35,9 +35,13 @@ def main() -> int:
         say(f"ServiceAccount {NAMESPACE}/{SA} with a Role allowing get/list/watch on pods")
         with cluster.pod_environment(NAMESPACE, SA, bound_to_secret="token-1") as mount:
             say(f"kubelet-style token mount at {mount.path}; starting pod-counter as if in a pod")
-            app = subprocess.Popen(  # noqa: S603
-                [sys.executable, str(APP), "--interval", "0.5"], env=dict(os.environ),
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            app = subprocess.Popen(
+                [sys.executable, str(APP), "--interval", "0.5"],
+                env=dict(os.environ),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
             lines: queue.Queue[str] = queue.Queue()
             assert app.stdout is not None
             stdout = app.stdout

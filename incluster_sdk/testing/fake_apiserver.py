@@ -1,17 +1,22 @@
-"""A tiny HTTPS server standing in for kube-apiserver in unit tests: records every request's headers."""
+"""A tiny HTTPS server standing in for kube-apiserver in unit tests and benchmarks.
+
+It records every request (method, path, headers, arrival time) and answers through a function you give it,
+so a test can check what a client really sent, e.g. that the ``Authorization`` header is there.
+"""
 
 from __future__ import annotations
 
 import json
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from incluster_sdk.testing.pki import CertificateAuthority
+from .pki import CertificateAuthority
 
 
 @dataclass
@@ -19,6 +24,7 @@ class Seen:
     method: str
     path: str
     headers: dict[str, str]
+    at: float = 0.0  # time.monotonic() on arrival
 
 
 Responder = Callable[[Seen], tuple[int, Any]]
@@ -52,7 +58,7 @@ class FakeApiServer:
                 if length:
                     self.rfile.read(length)
                 server = owner["s"]
-                seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+                seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
                 server.seen.append(seen)
                 status, body = server.respond(seen)
                 data = json.dumps(body).encode()
