@@ -373,3 +373,48 @@ def test_unknown_context_argument(isolated_env: Path) -> None:
     simple(isolated_env / ".kube" / "config")
     with pytest.raises(KubeconfigError, match="context 'prod' is not in kubeconfig"):
         incluster_sdk.load_config(context="prod")
+
+
+def test_exec_plugin_refreshes_before_expiry_and_on_401(isolated_env: Path, tmp_path: Path) -> None:
+    counter = tmp_path / "count"
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(
+        textwrap.dedent(f"""\
+        import datetime, json, pathlib, sys
+        c = pathlib.Path({str(counter)!r}); n = int(c.read_text()) + 1 if c.exists() else 1; c.write_text(str(n))
+        ttl = int(sys.argv[1])
+        exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=ttl)
+        stamp = exp.strftime("%Y-%m-%dT%H:%M:%SZ")
+        print(json.dumps({{"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential",
+                          "status": {{"token": f"tok-{{n}}", "expirationTimestamp": stamp}}}}))
+    """)
+    )
+
+    def config_with_ttl(ttl: int) -> incluster_sdk.Config:
+        counter.unlink(missing_ok=True)
+        path = kubeconfig(
+            tmp_path / "config",
+            clusters={"c": {"server": "https://s:1"}},
+            users={
+                "u": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": sys.executable,
+                        "args": [str(plugin), str(ttl)],
+                    }
+                }
+            },
+            contexts={"c": {"cluster": "c", "user": "u"}},
+            current="c",
+        )
+        return incluster_sdk.load_config(kubeconfig=path)
+
+    long_lived = config_with_ttl(3600)
+    assert long_lived.credentials.auth_header() == "Bearer tok-1"
+    assert long_lived.credentials.auth_header() == "Bearer tok-1"  # cached, not re-run
+    assert long_lived.credentials.on_unauthorized("Bearer tok-1")  # 401: run again, new token
+    assert long_lived.credentials.auth_header() == "Bearer tok-2"
+
+    about_to_expire = config_with_ttl(10)  # inside the 30 s margin: re-run before use
+    assert about_to_expire.credentials.auth_header() == "Bearer tok-2"
+    assert about_to_expire.credentials.auth_header() == "Bearer tok-3"
