@@ -35,6 +35,7 @@ import orjson
 import yaml
 
 from .._secret import Secret
+from ..config import Config
 from .binaries import Binaries, find_binaries
 from .fake_mount import FakeServiceAccountMount
 from .pki import CertificateAuthority, rsa_signing_key
@@ -280,6 +281,12 @@ class LocalCluster:
     @property
     def admin_kubeconfig(self) -> Path:
         return self.workdir / "admin.kubeconfig"
+
+    def admin_config(self) -> Config:
+        """An incluster_sdk Config for the cluster admin (group system:masters)."""
+        from ..config import load_config
+
+        return load_config(kubeconfig=self.admin_kubeconfig)
 
     def _write_admin_kubeconfig(self) -> None:
         self.write_kubeconfig(self.admin_kubeconfig, token=self._admin_token.reveal(), user="admin")

@@ -90,6 +90,11 @@ def test_twenty_rotations_under_thread_and_asyncio_load_zero_failures(
         w.start()
     try:
         for i in range(1, ROTATIONS + 1):
+            if i % 5 == 0:  # torn writes mid-load: an empty token, then a missing one, each re-read at once
+                mount.write_in_place("token", b"")
+                cfg.credentials.reload("torn write")  # type: ignore[attr-defined]
+                mount.remove("token")
+                cfg.credentials.reload("missing file")  # type: ignore[attr-defined]
             rotate(local_cluster, mount, cluster_namespace, i)
             time.sleep(0.3)
     finally:
@@ -99,6 +104,7 @@ def test_twenty_rotations_under_thread_and_asyncio_load_zero_failures(
     cfg.close()
     assert tally.failures == []
     assert tally.ok > ROTATIONS * 10
+    print(f"\n{tally.ok} requests from 4 threads + 4 asyncio tasks over {ROTATIONS} rotations: 0 failed")
     # the client ends on the last token, and every earlier one is dead for good
     last = (mount.path / "token").read_text()
     assert cfg.credentials.auth_header() == f"Bearer {last}"
@@ -170,3 +176,35 @@ def test_long_running_watch_survives_rotation_and_invalidation(
     assert errors == []
     assert seen == ["p1", "p2", "p3"]
     assert reconnects >= 3
+
+
+async def test_ca_reload_reaches_new_connections_sync_and_async(
+    local_cluster: LocalCluster, cluster_namespace: str, in_pod: InPod
+) -> None:
+    """Start with a CA that does not match the server (TLS fails), rotate the right one in: no restart needed."""
+    from incluster_sdk.testing.pki import CertificateAuthority
+
+    mount = in_pod([("list", "pods")])
+    right_ca = (mount.path / "ca.crt").read_bytes()
+    mount.rotate(ca=CertificateAuthority.create("wrong").cert_pem)
+    cfg = incluster_sdk.load_config()
+    sync_api = kubernetes.client.CoreV1Api(incluster_sdk.api_client(cfg))
+    async with incluster_sdk.AsyncApiClient(cfg) as client:
+        async_api = kubernetes_asyncio.client.CoreV1Api(client)
+        with pytest.raises(Exception, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            sync_api.list_namespaced_pod(cluster_namespace, _request_timeout=5)
+        with pytest.raises(Exception, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed|SSL"):
+            await async_api.list_namespaced_pod(cluster_namespace, _request_timeout=5)
+        mount.rotate(ca=right_ca)
+        deadline = time.monotonic() + 3
+        while cfg.tls.ca_file is not None and cfg.tls.ca_file.read_bytes() != right_ca:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        sync_api.list_namespaced_pod(cluster_namespace)
+        await async_api.list_namespaced_pod(cluster_namespace)
+        # garbage now: refused, last good kept, requests keep working
+        mount.rotate(ca=b"not a certificate")
+        await asyncio.sleep(0.3)
+        sync_api.list_namespaced_pod(cluster_namespace)
+        await async_api.list_namespaced_pod(cluster_namespace)
+    cfg.close()

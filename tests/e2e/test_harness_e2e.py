@@ -1,0 +1,114 @@
+"""The local-cluster harness itself: client certificates, admin access, and no orphan processes."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import kubernetes.client
+import pytest
+import yaml
+
+import incluster_sdk
+from incluster_sdk.testing import LocalCluster
+
+pytestmark = pytest.mark.e2e
+
+
+def test_admin_config(local_cluster: LocalCluster) -> None:
+    api = kubernetes.client.CoreV1Api(incluster_sdk.api_client(local_cluster.admin_config()))
+    assert any(ns.metadata.name == "kube-system" for ns in api.list_namespace().items)
+
+
+def test_kubeconfig_client_certificate_data_against_real_server(
+    local_cluster: LocalCluster, cluster_namespace: str, tmp_path: Path
+) -> None:
+    # The server trusts client certs from the cluster CA; CN is the user name.
+    pair = local_cluster.ca.issue("cert-user", client=True)
+    b64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "c",
+        "clusters": [
+            {
+                "name": "c",
+                "cluster": {
+                    "server": local_cluster.server,
+                    "certificate-authority-data": b64(local_cluster.ca.cert_pem),
+                },
+            }
+        ],
+        "users": [
+            {"name": "u", "user": {"client-certificate-data": b64(pair.cert_pem), "client-key-data": b64(pair.key_pem)}}
+        ],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u", "namespace": cluster_namespace}}],
+    }
+    (tmp_path / "config").write_text(yaml.safe_dump(doc))
+    # An explicit Role: aggregated ClusterRoles (view/edit/admin) stay empty without a controller manager.
+    rbac = "rbac.authorization.k8s.io"
+    meta = {"name": "cert-user-pods", "namespace": cluster_namespace}
+    local_cluster.apply(
+        {
+            "apiVersion": f"{rbac}/v1",
+            "kind": "Role",
+            "metadata": meta,
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}],
+        }
+    )
+    local_cluster.apply(
+        {
+            "apiVersion": f"{rbac}/v1",
+            "kind": "RoleBinding",
+            "metadata": meta,
+            "roleRef": {"apiGroup": rbac, "kind": "Role", "name": "cert-user-pods"},
+            "subjects": [{"apiGroup": rbac, "kind": "User", "name": "cert-user"}],
+        }
+    )
+    cfg = incluster_sdk.load_config(kubeconfig=tmp_path / "config")
+    api = kubernetes.client.CoreV1Api(incluster_sdk.api_client(cfg))
+    api.list_namespaced_pod(cfg.namespace)  # authenticated as cert-user, authorized by the binding
+    with pytest.raises(kubernetes.client.ApiException) as info:
+        api.list_namespaced_secret(cfg.namespace)
+    assert info.value.status == 403
+
+
+def test_no_orphans_when_the_test_process_is_killed(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from incluster_sdk.testing import LocalCluster\n"
+        "c = LocalCluster.start()\n"
+        "print(c._etcd.proc.pid, c._apiserver.proc.pid, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    assert len(pids) == 2
+    for pid in pids:
+        os.kill(pid, 0)  # running
+    proc.send_signal(signal.SIGKILL)  # no atexit, no finalizers: only PR_SET_PDEATHSIG can help
+    proc.wait()
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if _alive(pid)]
+        time.sleep(0.1)
+    assert alive == []
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purposes
+    return Path(f"/proc/{pid}/status").read_text().find("State:\tZ") < 0
