@@ -37,6 +37,15 @@ def _with_auth(headers: dict[str, Any] | None, value: str | None) -> dict[str, A
     return out
 
 
+def retry_after_401(credentials: Credentials, method: str, status: int | None, sent: str | None) -> bool:
+    """The one rule both clients follow: after a 401 on a read, refresh; retry once if that changed it."""
+    if status != 401 or method.upper() not in RETRY_ON_401_METHODS:
+        return False
+    retry = credentials.on_unauthorized(sent)
+    log.info("HTTP 401 on %s; credentials %s", method, "refreshed, retrying once" if retry else "unchanged")
+    return retry
+
+
 def _fill_configuration(conf: Any, config: Config) -> Any:
     conf.host = config.host
     tls = config.tls
@@ -78,11 +87,7 @@ class ApiClient(kubernetes.client.ApiClient):
         return super().call_api(method, url, _with_auth(header_params, credentials.auth_header()), *args, **kwargs)
 
     def _should_retry(self, method: str, status: int | None, sent: str | None) -> bool:
-        if status != 401 or method.upper() not in RETRY_ON_401_METHODS:
-            return False
-        retry = self.incluster_config.credentials.on_unauthorized(sent)
-        log.info("HTTP 401 on %s; credentials %s", method, "refreshed, retrying once" if retry else "unchanged")
-        return retry
+        return retry_after_401(self.incluster_config.credentials, method, status, sent)
 
 
 class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
@@ -104,11 +109,10 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
         return credentials.auth_header()
 
     async def _on_unauthorized(self, method: str, status: int | None, sent: str | None) -> bool:
-        if status != 401 or method.upper() not in RETRY_ON_401_METHODS:
+        if status != 401:  # the common case stays on the event loop
             return False
-        retry = await asyncio.to_thread(self.incluster_config.credentials.on_unauthorized, sent)
-        log.info("HTTP 401 on %s; credentials %s", method, "refreshed, retrying once" if retry else "unchanged")
-        return retry
+        # a refresh may read a file or run an exec plugin: off the event loop
+        return await asyncio.to_thread(retry_after_401, self.incluster_config.credentials, method, status, sent)
 
     async def request(
         self, method: str, url: str, query_params: Any = None, headers: Any = None, *args: Any, **kwargs: Any
