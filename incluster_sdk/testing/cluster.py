@@ -513,7 +513,12 @@ class LocalCluster:
                 shutil.rmtree(path, ignore_errors=True)
 
     def compact_etcd(self) -> int:
-        """Compact etcd history to its current revision: older watches get 410 Gone. Returns the revision."""
+        """Compact etcd history to its current revision; returns the revision.
+
+        kube-apiserver's watch cache still serves older resourceVersions from memory; to make a watch from
+        before the compaction get 410 Gone, also restart the apiserver (:meth:`stop_apiserver`,
+        :meth:`start_apiserver`), whose new watch cache starts at the compacted revision.
+        """
         conn = http.client.HTTPConnection("127.0.0.1", self.etcd_port, timeout=10)
         conn.request("POST", "/v3/kv/range", body=orjson.dumps({"key": "AA=="}))
         revision = int(orjson.loads(conn.getresponse().read())["header"]["revision"])

@@ -1,0 +1,19 @@
+"""List + watch + local cache: a sans-I/O watch state machine, a store with indexers, and drivers."""
+
+from .informer import Informer, strip_managed_fields
+from .machine import Applied, Deleted, Restarted, Watcher
+from .resource import PODS, Resource
+from .store import DeletedFinalStateUnknown, Store
+
+__all__ = [
+    "PODS",
+    "Applied",
+    "Deleted",
+    "DeletedFinalStateUnknown",
+    "Informer",
+    "Resource",
+    "Restarted",
+    "Store",
+    "Watcher",
+    "strip_managed_fields",
+]

@@ -1,0 +1,45 @@
+"""Jittered exponential backoff (tenacity's full-jitter strategy), reset after a healthy period."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from tenacity import RetryCallState, wait_random_exponential
+
+#: client-go's watch backoff: start near 0.8 s so a blip costs under a second, cap at 30 s so an outage is
+#: retried twice a minute; full jitter keeps a fleet of clients from reconnecting in lockstep.
+BACKOFF_INITIAL = 0.8
+BACKOFF_MAX = 30.0
+#: After this long without a failure the next failure starts from the initial delay again (client-go: 2 min).
+BACKOFF_RESET_AFTER = 120.0
+
+
+class Backoff:
+    def __init__(
+        self,
+        *,
+        initial: float = BACKOFF_INITIAL,
+        maximum: float = BACKOFF_MAX,
+        reset_after: float = BACKOFF_RESET_AFTER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._wait = wait_random_exponential(multiplier=initial, max=maximum)
+        self._reset_after = reset_after
+        self._clock = clock
+        self.attempt = 0
+        self._healthy_since: float | None = None
+
+    def succeeded(self) -> None:
+        if self._healthy_since is None:
+            self._healthy_since = self._clock()
+
+    def next_delay(self) -> float:
+        now = self._clock()
+        if self._healthy_since is not None and now - self._healthy_since >= self._reset_after:
+            self.attempt = 0
+        self._healthy_since = None
+        self.attempt += 1
+        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+        state.attempt_number = self.attempt
+        return float(self._wait(state))

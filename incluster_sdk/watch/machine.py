@@ -1,0 +1,202 @@
+"""The list+watch protocol as a sans-I/O state machine (the shape of kube-rs's ``watcher``).
+
+A driver (threads or asyncio) asks :meth:`Watcher.next_request` what to do, performs it, and feeds the
+outcome back (:meth:`list_page`, :meth:`watch_event`, :meth:`watch_ended`, :meth:`failed`). The machine
+returns typed events for the cache. It does no I/O and reads no clock except the one it is given, so
+every rule below is unit-tested without a network.
+
+Rules (see ../shared/notes/peers.md for where the numbers come from):
+- LIST in pages, then WATCH from the list's resourceVersion with bookmarks; every event and bookmark
+  advances the resourceVersion.
+- 410 Gone / Expired (HTTP status, or an ERROR event in the stream): relist with resourceVersion ""
+  (a consistent read); never retry the same resourceVersion. An expired continue token restarts the list.
+- Connection errors, timeouts, 429 and 5xx: back off (full jitter) and retry the same step; no relist.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .backoff import Backoff
+
+#: Page size of the initial LIST: client-go's and kube-rs's default. Bigger pages mean fewer round trips
+#: but more memory per response and longer etcd reads.
+LIST_PAGE_SIZE = 500
+#: Server-side watch timeout is drawn from [MIN, MAX) seconds so that many clients do not reconnect in
+#: lockstep; kept under 5 minutes (kube-rs: 290 s) so proxies with 5-minute idle limits never cut us first.
+WATCH_TIMEOUT_MIN = 240
+WATCH_TIMEOUT_MAX = 290
+#: A watch that has sent nothing for its timeout plus this grace is dead (the server should have closed it):
+#: the driver's read timeout. This is what catches the "hung watch" after a silent network drop.
+WATCH_INACTIVITY_GRACE = 15.0
+
+Obj = dict[str, Any]
+
+
+class Phase(enum.Enum):
+    LIST = "list"  # (re)listing from scratch
+    WATCH = "watch"  # watching from self.resource_version
+
+
+# -- requests (machine -> driver) ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class ListRequest:
+    resource_version: str
+    continue_token: str | None
+    limit: int
+
+
+@dataclass(frozen=True)
+class WatchRequest:
+    resource_version: str
+    timeout_seconds: int
+
+    @property
+    def read_timeout(self) -> float:
+        return self.timeout_seconds + WATCH_INACTIVITY_GRACE
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+    reason: str
+
+
+Request = ListRequest | WatchRequest | Sleep
+
+
+# -- events (machine -> cache) -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Restarted:
+    """A complete, consistent set of objects: replace the cache with it (and diff)."""
+
+    objects: list[Obj]
+    resource_version: str
+
+
+@dataclass(frozen=True)
+class Applied:
+    obj: Obj
+
+
+@dataclass(frozen=True)
+class Deleted:
+    obj: Obj
+
+
+Event = Restarted | Applied | Deleted
+
+
+class WatchProtocolError(Exception):
+    """The server sent something that is not a list or watch event; the driver treats it as a failure."""
+
+
+class Watcher:
+    def __init__(
+        self,
+        *,
+        page_size: int = LIST_PAGE_SIZE,
+        backoff: Backoff | None = None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.page_size = page_size
+        self.backoff = backoff or Backoff()
+        self._rng = rng
+        self.phase = Phase.LIST
+        self.resource_version = ""
+        self._continue: str | None = None
+        self._pages: list[Obj] = []
+        self._sleep: Sleep | None = None
+        #: Counters for metrics: relists (410s), watch (re)connects, failures.
+        self.relists = 0
+        self.watch_starts = 0
+        self.failures = 0
+
+    # -- what to do next ---------------------------------------------------------------------------------
+    def next_request(self) -> Request:
+        if self._sleep is not None:
+            sleep, self._sleep = self._sleep, None
+            return sleep
+        if self.phase is Phase.LIST:
+            # "" = a consistent read from etcd (never a stale watch-cache snapshot after a 410)
+            return ListRequest("", self._continue, self.page_size)
+        self.watch_starts += 1
+        span = WATCH_TIMEOUT_MAX - WATCH_TIMEOUT_MIN
+        return WatchRequest(self.resource_version, WATCH_TIMEOUT_MIN + int(self._rng() * span))
+
+    # -- outcomes ----------------------------------------------------------------------------------------
+    def list_page(self, body: Obj) -> list[Event]:
+        if self.phase is not Phase.LIST:
+            raise RuntimeError("list_page() outside the LIST phase")
+        items = body.get("items")
+        meta = body.get("metadata") or {}
+        if not isinstance(items, list) or not isinstance(meta, dict):
+            raise WatchProtocolError("LIST response has no items/metadata")
+        self.backoff.succeeded()
+        kind = str(body.get("kind", "")).removesuffix("List")
+        api_version = body.get("apiVersion")
+        for item in items:
+            # list items omit kind/apiVersion; watch events carry them: make both look the same
+            if kind and "kind" not in item:
+                item["kind"] = kind
+            if api_version and "apiVersion" not in item:
+                item["apiVersion"] = api_version
+        self._pages.extend(items)
+        self._continue = meta.get("continue") or None
+        if self._continue is not None:
+            return []
+        objects, self._pages = self._pages, []
+        self.resource_version = str(meta.get("resourceVersion") or "")
+        self.phase = Phase.WATCH
+        return [Restarted(objects, self.resource_version)]
+
+    def watch_event(self, event: Obj) -> list[Event]:
+        kind, obj = event.get("type"), event.get("object")
+        if not isinstance(obj, dict):
+            raise WatchProtocolError(f"watch event {kind!r} has no object")
+        if kind == "ERROR":
+            code = obj.get("code")
+            if code in (410, 409) or obj.get("reason") in ("Expired", "Gone"):  # 409 "too old" on some servers
+                self._relist()
+            else:
+                self.failed(code if isinstance(code, int) else None)
+            return []
+        self.backoff.succeeded()
+        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if rv:
+            self.resource_version = str(rv)
+        if kind == "BOOKMARK":
+            return []
+        if kind in ("ADDED", "MODIFIED"):
+            return [Applied(obj)]
+        if kind == "DELETED":
+            return [Deleted(obj)]
+        raise WatchProtocolError(f"unknown watch event type {kind!r}")
+
+    def watch_ended(self) -> None:
+        """The server closed the watch normally (timeoutSeconds): re-watch from the same resourceVersion."""
+
+    def failed(self, status: int | None, *, retry_after: float | None = None) -> None:
+        """A request failed: HTTP ``status``, or None for a connection error/timeout/garbled stream."""
+        if status == 410:
+            self._relist()
+            return
+        self.failures += 1
+        if self.phase is Phase.LIST:
+            self._pages = []  # a list restarts from its first page (its snapshot may be gone)
+            self._continue = None
+        delay = self.backoff.next_delay()
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        self._sleep = Sleep(delay, f"HTTP {status}" if status else "connection error")
+
+    def _relist(self) -> None:
+        self.relists += 1
+        self.phase = Phase.LIST
+        self.resource_version = ""
+        self._continue = None
+        self._pages = []

@@ -1,0 +1,146 @@
+"""The sans-I/O watch state machine: every robustness rule, no network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from incluster_sdk.watch.backoff import BACKOFF_INITIAL, BACKOFF_MAX, Backoff
+from incluster_sdk.watch.machine import (
+    WATCH_INACTIVITY_GRACE,
+    WATCH_TIMEOUT_MAX,
+    WATCH_TIMEOUT_MIN,
+    Applied,
+    Deleted,
+    ListRequest,
+    Phase,
+    Restarted,
+    Sleep,
+    Watcher,
+    WatchProtocolError,
+    WatchRequest,
+)
+
+
+def pod(name: str, rv: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "ns", "resourceVersion": rv}}
+
+
+def page(items: list[dict[str, Any]], rv: str = "100", cont: str | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"resourceVersion": rv}
+    if cont:
+        meta["continue"] = cont
+    return {"kind": "PodList", "apiVersion": "v1", "metadata": meta, "items": items}
+
+
+def synced(w: Watcher, rv: str = "100") -> None:
+    assert isinstance(w.next_request(), ListRequest)
+    w.list_page(page([pod("a", "1")], rv=rv))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_paged_list_then_watch_from_list_rv() -> None:
+    w = Watcher(page_size=2)
+    first = w.next_request()
+    assert first == ListRequest("", None, 2)
+    assert w.list_page(page([pod("a", "1"), pod("b", "2")], cont="c1")) == []
+    assert w.next_request() == ListRequest("", "c1", 2)
+    events = w.list_page(page([pod("c", "3")], rv="50"))
+    assert len(events) == 1 and isinstance(events[0], Restarted)
+    assert [o["metadata"]["name"] for o in events[0].objects] == ["a", "b", "c"]
+    assert events[0].objects[0]["kind"] == "Pod"  # list items made to look like watch objects
+    request = w.next_request()
+    assert isinstance(request, WatchRequest) and request.resource_version == "50"
+    assert WATCH_TIMEOUT_MIN <= request.timeout_seconds < WATCH_TIMEOUT_MAX
+    assert request.read_timeout == request.timeout_seconds + WATCH_INACTIVITY_GRACE
+
+
+def test_events_and_bookmarks_advance_resource_version() -> None:
+    w = Watcher()
+    synced(w)
+    assert w.watch_event({"type": "ADDED", "object": pod("b", "101")}) == [Applied(pod("b", "101"))]
+    assert w.watch_event({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "150"}}}) == []
+    assert w.resource_version == "150"
+    assert w.watch_event({"type": "DELETED", "object": pod("b", "151")}) == [Deleted(pod("b", "151"))]
+    w.watch_ended()  # server timeout: re-watch from where we are, no relist
+    request = w.next_request()
+    assert isinstance(request, WatchRequest) and request.resource_version == "151"
+
+
+@pytest.mark.parametrize("form", ["http", "stream"])
+def test_410_relists_consistently_never_same_rv(form: str) -> None:
+    w = Watcher()
+    synced(w, rv="100")
+    w.watch_event({"type": "MODIFIED", "object": pod("a", "120")})
+    if form == "http":
+        w.failed(410)
+    else:
+        w.watch_event({"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}})
+    assert w.phase is Phase.LIST and w.relists == 1
+    assert w.next_request() == ListRequest("", None, 500)  # consistent read, no sleep, no old RV
+
+
+def test_expired_continue_token_restarts_the_list() -> None:
+    w = Watcher(page_size=1)
+    w.next_request()
+    w.list_page(page([pod("a", "1")], cont="c1"))
+    w.failed(410)  # the continue token expired
+    assert w.next_request() == ListRequest("", None, 1)
+    events = w.list_page(page([pod("a", "1"), pod("b", "2")]))
+    assert len(events[0].objects) == 2  # type: ignore[union-attr]  # no duplicate first page
+
+
+def test_transient_errors_back_off_without_relist() -> None:
+    w = Watcher(backoff=Backoff(clock=FakeClock()))
+    synced(w)
+    for status in (None, 500, 503):
+        w.failed(status)
+        sleep = w.next_request()
+        assert isinstance(sleep, Sleep)
+        assert isinstance(w.next_request(), WatchRequest)  # same step again, same RV
+    assert w.relists == 0 and w.resource_version == "100"
+
+
+def test_retry_after_is_honoured() -> None:
+    w = Watcher()
+    synced(w)
+    w.failed(429, retry_after=7)
+    sleep = w.next_request()
+    assert isinstance(sleep, Sleep) and sleep.seconds >= 7 and sleep.reason == "HTTP 429"
+
+
+def test_backoff_grows_with_full_jitter_caps_and_resets_after_healthy_period() -> None:
+    clock = FakeClock()
+    b = Backoff(clock=clock)
+    delays = [b.next_delay() for _ in range(12)]
+    assert all(0 <= d <= BACKOFF_MAX for d in delays)
+    assert delays[0] <= BACKOFF_INITIAL
+    assert max(delays[6:]) > BACKOFF_INITIAL * 4  # it grows (full jitter: random below the cap)
+    assert b.attempt == 12
+    b.succeeded()
+    clock.now += 119
+    b.next_delay()
+    assert b.attempt == 13  # not healthy long enough
+    b.succeeded()
+    clock.now += 121
+    assert b.next_delay() <= BACKOFF_INITIAL
+    assert b.attempt == 1
+
+
+def test_garbage_is_a_protocol_error() -> None:
+    w = Watcher()
+    with pytest.raises(WatchProtocolError):
+        w.list_page({"kind": "Status"})
+    synced(w)
+    with pytest.raises(WatchProtocolError):
+        w.watch_event({"type": "WHAT", "object": pod("a", "2")})
+    with pytest.raises(WatchProtocolError):
+        w.watch_event({"type": "ADDED"})
