@@ -1,6 +1,8 @@
 """List + watch + local cache: a sans-I/O watch state machine, a store with indexers, and drivers."""
 
-from .informer import Informer, strip_managed_fields
+from .aio import AsyncInformer
+from .cache import strip_managed_fields
+from .informer import Informer
 from .machine import Applied, Deleted, Restarted, Watcher
 from .resource import PODS, Resource
 from .store import DeletedFinalStateUnknown, Store
@@ -8,6 +10,7 @@ from .store import DeletedFinalStateUnknown, Store
 __all__ = [
     "PODS",
     "Applied",
+    "AsyncInformer",
     "Deleted",
     "DeletedFinalStateUnknown",
     "Informer",

@@ -12,25 +12,16 @@ from __future__ import annotations
 import logging
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
 import urllib3
 
 from ..client import ApiClient
+from .cache import CacheApplier, Transform, strip_managed_fields
 from .handlers import Handler, HandlerRunner, OnAdd, OnDelete, OnUpdate
-from .machine import (
-    Applied,
-    Deleted,
-    Event,
-    ListRequest,
-    Restarted,
-    Sleep,
-    Watcher,
-    WatchProtocolError,
-    WatchRequest,
-)
+from .machine import Event, ListRequest, Phase, Sleep, Watcher, WatchProtocolError, WatchRequest
 from .resource import Resource
 from .store import Indexer, Store
 
@@ -41,16 +32,6 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10.0
 #: A LIST page of 500 objects from a busy server: generous, but bounded.
 LIST_READ_TIMEOUT = 60.0
-
-Transform = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def strip_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
-    """A transform that drops ``metadata.managedFields`` (often a third of an object's size)."""
-    meta = obj.get("metadata")
-    if isinstance(meta, dict):
-        meta.pop("managedFields", None)
-    return obj
 
 
 class _HTTPStatus(Exception):
@@ -86,8 +67,8 @@ class Informer:
         self._selectors = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
         self.store = Store(indexers)
         self.watcher = Watcher()
-        self._transform = transform
         self._handlers: list[HandlerRunner] = []
+        self._cache = CacheApplier(self.store, transform, self._dispatch)
         self._synced = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -150,7 +131,7 @@ class Informer:
                 else:
                     for event in self._watch(request):
                         self._apply(self.watcher.watch_event(event))
-                        if self.watcher.phase.value == "list" or self._stop.is_set():
+                        if self.watcher.phase is Phase.LIST or self._stop.is_set():
                             break  # 410 in the stream: relist now
                     else:
                         self.watcher.watch_ended()
@@ -217,27 +198,8 @@ class Informer:
 
     # -- cache and handlers ---------------------------------------------------------------------------------
     def _apply(self, events: list[Event]) -> None:
-        for event in events:
-            if isinstance(event, Restarted):
-                objects = [self._transform(o) for o in event.objects] if self._transform else event.objects
-                initial = not self._synced.is_set()
-                diff = self.store.replace(objects)
-                for obj in diff.added:
-                    self._dispatch("add", obj, initial)
-                for old, new in diff.updated:
-                    self._dispatch("update", old, new)
-                for tombstone in diff.deleted:
-                    self._dispatch("delete", tombstone)
-                self._synced.set()
-            elif isinstance(event, Applied):
-                previous, current = self.store.upsert(self._transform(event.obj) if self._transform else event.obj)
-                if previous is None:
-                    self._dispatch("add", current, False)
-                else:
-                    self._dispatch("update", previous, current)
-            elif isinstance(event, Deleted):
-                self.store.delete(event.obj)
-                self._dispatch("delete", event.obj)
+        if self._cache.apply(events):
+            self._synced.set()
 
     def _dispatch(self, kind: str, *args: Any) -> None:
         for runner in self._handlers:

@@ -67,7 +67,7 @@ def truth(cluster: LocalCluster, namespace: str) -> dict[str, str]:
     return {f"{namespace}/{p['metadata']['name']}": p["metadata"]["resourceVersion"] for p in items}
 
 
-def cache(informer: Informer) -> dict[str, str]:
+def cache(informer: Any) -> dict[str, str]:
     return {object_key(o): str(o["metadata"]["resourceVersion"]) for o in informer.store.list()}
 
 
@@ -169,3 +169,40 @@ def test_forced_410_relists_with_synthetic_events(local_cluster: LocalCluster, c
     assert [t.key for t in history.tombstones] == [f"{cluster_namespace}/ghost"]
     assert history.by_key["b"] == ["add", "delete", "add"]
     assert history.impossible() == []
+
+
+async def test_async_informer_converges_and_calls_async_handlers(
+    local_cluster: LocalCluster, cluster_namespace: str
+) -> None:
+    import asyncio
+
+    from incluster_sdk.watch import AsyncInformer
+
+    local_cluster.create({**POD, "metadata": {"name": "seed", "namespace": cluster_namespace}})
+    history = History()
+    seen_async: list[str] = []
+
+    async def on_add_async(obj: Mapping[str, Any], initial: bool) -> None:
+        await asyncio.sleep(0)
+        seen_async.append(obj["metadata"]["name"])
+
+    client = incluster_sdk.AsyncApiClient(local_cluster.admin_config())
+    async with client, AsyncInformer(client, PODS, namespace=cluster_namespace) as informer:
+        informer.add_handler(**history.handlers())
+        informer.add_handler(on_add=on_add_async)
+        assert await informer.wait_for_sync(15)
+
+        def churn() -> None:
+            for i in range(10):
+                local_cluster.create({**POD, "metadata": {"name": f"a{i}", "namespace": cluster_namespace}})
+            for i in range(0, 10, 2):
+                local_cluster.delete(f"/api/v1/namespaces/{cluster_namespace}/pods/a{i}")
+
+        await asyncio.to_thread(churn)
+        deadline = asyncio.get_running_loop().time() + 15
+        while cache(informer) != truth(local_cluster, cluster_namespace):
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
+    assert history.impossible() == []
+    assert set(seen_async) == {"seed", *(f"a{i}" for i in range(10))}

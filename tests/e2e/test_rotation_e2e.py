@@ -143,9 +143,12 @@ def test_long_running_watch_survives_rotation_and_invalidation(
     stop = threading.Event()
     reconnects = 0
 
+    # the starting point is taken before any pod exists, so every pod must arrive as a watch event
+    start_rv = api.list_namespaced_pod(cluster_namespace).metadata.resource_version
+
     def watch_loop() -> None:
         nonlocal reconnects
-        rv = api.list_namespaced_pod(cluster_namespace).metadata.resource_version
+        rv = start_rv
         while not stop.is_set():
             try:
                 # short server-side timeout, so the watch reconnects several times during the test
