@@ -2,6 +2,7 @@
 
 from .aio import AsyncInformer
 from .cache import strip_managed_fields
+from .factory import InformerFactory
 from .informer import Informer
 from .machine import Applied, Deleted, Restarted, Watcher
 from .resource import PODS, Resource
@@ -14,6 +15,7 @@ __all__ = [
     "Deleted",
     "DeletedFinalStateUnknown",
     "Informer",
+    "InformerFactory",
     "Resource",
     "Restarted",
     "Store",

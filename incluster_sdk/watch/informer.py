@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10.0
 #: A LIST page of 500 objects from a busy server: generous, but bounded.
 LIST_READ_TIMEOUT = 60.0
+#: Resync replays the cache to the handlers; more often than once a second is a busy loop (client-go's floor).
+MIN_RESYNC_PERIOD = 1.0
 
 
 class _HTTPStatus(Exception):
@@ -60,7 +62,11 @@ class Informer:
         field_selector: str | None = None,
         indexers: Mapping[str, Indexer] | None = None,
         transform: Transform | None = strip_managed_fields,
+        resync_period: float | None = None,
     ) -> None:
+        if resync_period is not None and resync_period < MIN_RESYNC_PERIOD:
+            raise ValueError(f"resync_period must be at least {MIN_RESYNC_PERIOD}s (or None for no resync)")
+        self.resync_period = resync_period
         self.client = client
         self.resource = resource
         self.namespace = namespace
@@ -93,6 +99,10 @@ class Informer:
         return self._synced.wait(timeout)
 
     def start(self) -> Informer:
+        if self.resync_period is not None:
+            threading.Thread(
+                target=self._resync_loop, name=f"incluster-sdk-resync {self.resource.plural}", daemon=True
+            ).start()
         self._thread = threading.Thread(
             target=self._run, name=f"incluster-sdk-informer {self.resource.plural}", daemon=True
         )
@@ -195,6 +205,14 @@ class Informer:
                     yield event
         if pending.strip():
             raise WatchProtocolError("watch stream ended mid-event")
+
+    def _resync_loop(self) -> None:
+        """Replay the cache as on_update(obj, obj) every resync_period: from memory, never a relist."""
+        assert self.resync_period is not None
+        while not self._stop.wait(self.resync_period):
+            if self._synced.is_set():
+                for obj in self.store.list():
+                    self._dispatch("update", obj, obj)
 
     # -- cache and handlers ---------------------------------------------------------------------------------
     def _apply(self, events: list[Event]) -> None:

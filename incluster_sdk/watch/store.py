@@ -79,6 +79,17 @@ class Store:
         with self._lock:
             return [v for v, keys in self._indices[index].items() if keys]
 
+    def add_indexer(self, name: str, indexer: Indexer) -> None:
+        """Add an index, also over what is cached already (a consumer joining a shared informer late)."""
+        with self._lock:
+            if name in self._indexers:
+                raise ValueError(f"an indexer named {name!r} exists already")
+            self._indexers[name] = indexer
+            self._indices[name] = {}
+            for key, obj in self._items.items():
+                for value in indexer(obj):  # type: ignore[arg-type]
+                    self._indices[name].setdefault(value, set()).add(key)
+
     # -- writes (the informer's) -------------------------------------------------------------------------
     def _index(self, key: str, obj: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> None:
         for name, indexer in self._indexers.items():

@@ -206,3 +206,38 @@ async def test_async_informer_converges_and_calls_async_handlers(
         await asyncio.sleep(0.2)
     assert history.impossible() == []
     assert set(seen_async) == {"seed", *(f"a{i}" for i in range(10))}
+
+
+def test_factory_shares_one_watch_and_resync_replays_without_relisting(
+    local_cluster: LocalCluster, cluster_namespace: str
+) -> None:
+    from incluster_sdk.watch import InformerFactory
+
+    local_cluster.create({**POD, "metadata": {"name": "x", "namespace": cluster_namespace}})
+    factory = InformerFactory(incluster_sdk.api_client(local_cluster.admin_config()))
+    first = factory.informer(PODS, namespace=cluster_namespace)
+    second = factory.informer(PODS, namespace=cluster_namespace)
+    other = factory.informer(PODS, namespace=cluster_namespace, label_selector="app=none")
+    assert first is second and first is not other
+    factory.start()
+    factory.start()  # idempotent
+    assert factory.wait_for_sync(15)
+    # a consumer joining late adds its own index over what is cached already
+    first.store.add_indexer("name", lambda o: [o["metadata"]["name"]])
+    assert [o["metadata"]["name"] for o in first.store.by_index("name", "x")] == ["x"]
+    assert len(other.store) == 0
+    assert first.watcher.watch_starts == 1
+    factory.stop()
+
+    resyncing = Informer(
+        incluster_sdk.api_client(local_cluster.admin_config()), PODS, namespace=cluster_namespace, resync_period=1.0
+    )
+    updates: list[str] = []
+    resyncing.add_handler(on_update=lambda old, new: updates.append(new["metadata"]["name"]))
+    with resyncing:
+        assert resyncing.wait_for_sync(15)
+        time.sleep(2.5)
+    assert updates.count("x") >= 2
+    assert resyncing.watcher.relists == 0
+    with pytest.raises(ValueError, match=r"at least 1\.0s"):
+        Informer(resyncing.client, PODS, resync_period=0.1)
