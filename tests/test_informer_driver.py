@@ -80,3 +80,24 @@ contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
     assert len(watches) >= 3, paths  # each silent watch timed out client-side and was re-established
     assert all("resourceVersion=7" in p and "allowWatchBookmarks=true" in p for p in watches)
     assert informer.watcher.relists == 0  # a dead connection is not a reason to relist
+
+
+def test_stop_right_after_sync_is_prompt(
+    silent_server: tuple[int, list[str], threading.Event], isolated_env: Path, tmp_path: Path
+) -> None:
+    """stop() racing the watch request that follows the list must not wait for the watch to time out."""
+    port, _, _ = silent_server
+    (tmp_path / "kc").write_text(f"""
+current-context: c
+clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]
+users: [{{name: u, user: {{token: t}}}}]
+contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
+""")
+    client = incluster_sdk.api_client(incluster_sdk.load_config(kubeconfig=tmp_path / "kc"))
+    for _ in range(5):
+        informer = Informer(client, PODS, namespace="ns").start()
+        assert informer.wait_for_sync(5)
+        started = time.monotonic()
+        informer.stop()
+        assert time.monotonic() - started < 2
+        assert informer._thread is not None and not informer._thread.is_alive()

@@ -50,9 +50,9 @@ class FakeClock:
 def test_paged_list_then_watch_from_list_rv() -> None:
     w = Watcher(page_size=2)
     first = w.next_request()
-    assert first == ListRequest("", None, 2)
+    assert first == ListRequest("0", None, 2)  # first list: from the watch cache
     assert w.list_page(page([pod("a", "1"), pod("b", "2")], cont="c1")) == []
-    assert w.next_request() == ListRequest("", "c1", 2)
+    assert w.next_request() == ListRequest("0", "c1", 2)
     events = w.list_page(page([pod("c", "3")], rv="50"))
     assert len(events) == 1 and isinstance(events[0], Restarted)
     assert [o["metadata"]["name"] for o in events[0].objects] == ["a", "b", "c"]
@@ -93,7 +93,7 @@ def test_expired_continue_token_restarts_the_list() -> None:
     w.next_request()
     w.list_page(page([pod("a", "1")], cont="c1"))
     w.failed(410)  # the continue token expired
-    assert w.next_request() == ListRequest("", None, 1)
+    assert w.next_request() == ListRequest("", None, 1)  # from the first page, consistently
     events = w.list_page(page([pod("a", "1"), pod("b", "2")]))
     assert len(events[0].objects) == 2  # type: ignore[union-attr]  # no duplicate first page
 

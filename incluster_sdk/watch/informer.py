@@ -36,6 +36,10 @@ LIST_READ_TIMEOUT = 60.0
 MIN_RESYNC_PERIOD = 1.0
 
 
+class _Stopped(Exception):
+    """The informer was stopped while a request was in flight."""
+
+
 class _HTTPStatus(Exception):
     def __init__(self, status: int, retry_after: float | None) -> None:
         super().__init__(f"HTTP {status}")
@@ -145,6 +149,8 @@ class Informer:
                             break  # 410 in the stream: relist now
                     else:
                         self.watcher.watch_ended()
+            except _Stopped:
+                break
             except _HTTPStatus as exc:
                 log.warning("informer %s: HTTP %s", self.resource.plural, exc.status)
                 self.watcher.failed(exc.status, retry_after=exc.retry_after)
@@ -165,6 +171,10 @@ class Informer:
             "GET", self._url(params), {"Accept": "application/json"}, _request_timeout=(CONNECT_TIMEOUT, read_timeout)
         )
         self._response = response.response
+        if self._stop.is_set():
+            # stop() may have run while this request was in flight and closed the previous response:
+            # stop() sets the flag before reading _response, so one of us always closes this one.
+            raise _Stopped
         if not 200 <= response.status <= 299:
             raise _HTTPStatus(response.status, _retry_after(response.headers))
         return response.response
@@ -172,6 +182,10 @@ class Informer:
     def _close_response(self) -> None:
         response, self._response = self._response, None
         if response is not None:
+            # A watch left mid-stream (stop, a 410 ERROR event) must never go back to the pool: the next
+            # request would read the old stream's bytes. close() drops its socket; a fully read LIST
+            # response has already returned its connection to the pool, so close() does nothing to it.
+            response.close()
             response.release_conn()
 
     def _list(self, request: ListRequest) -> dict[str, Any]:

@@ -8,8 +8,12 @@ every rule below is unit-tested without a network.
 Rules (see ../shared/notes/peers.md for where the numbers come from):
 - LIST in pages, then WATCH from the list's resourceVersion with bookmarks; every event and bookmark
   advances the resourceVersion.
+- The first LIST asks for resourceVersion "0": the API server answers from its watch cache in one go
+  instead of paging through etcd (measured: 3.4x faster for 10,000 pods). The snapshot may be slightly
+  old; the watch that follows from its resourceVersion brings it up to date. (client-go does the same.)
 - 410 Gone / Expired (HTTP status, or an ERROR event in the stream): relist with resourceVersion ""
-  (a consistent read); never retry the same resourceVersion. An expired continue token restarts the list.
+  (a consistent read, so we never go back in time); never retry the same resourceVersion. An expired
+  continue token restarts the list.
 - Connection errors, timeouts, 429 and 5xx: back off (full jitter) and retry the same step; no relist.
 """
 
@@ -109,6 +113,7 @@ class Watcher:
         self.phase = Phase.LIST
         self.resource_version = ""
         self._continue: str | None = None
+        self._list_from = "0"  # the watch cache, until a 410 says it is not good enough
         self._pages: list[Obj] = []
         self._sleep: Sleep | None = None
         #: Counters for metrics: relists (410s), watch (re)connects, failures.
@@ -122,8 +127,7 @@ class Watcher:
             sleep, self._sleep = self._sleep, None
             return sleep
         if self.phase is Phase.LIST:
-            # "" = a consistent read from etcd (never a stale watch-cache snapshot after a 410)
-            return ListRequest("", self._continue, self.page_size)
+            return ListRequest(self._list_from, self._continue, self.page_size)
         self.watch_starts += 1
         span = WATCH_TIMEOUT_MAX - WATCH_TIMEOUT_MIN
         return WatchRequest(self.resource_version, WATCH_TIMEOUT_MIN + int(self._rng() * span))
@@ -196,6 +200,7 @@ class Watcher:
 
     def _relist(self) -> None:
         self.relists += 1
+        self._list_from = ""  # consistent read from etcd: never a snapshot older than what we had
         self.phase = Phase.LIST
         self.resource_version = ""
         self._continue = None

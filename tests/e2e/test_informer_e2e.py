@@ -149,6 +149,10 @@ def test_forced_410_relists_with_synthetic_events(local_cluster: LocalCluster, c
         local_cluster.create({**POD, "metadata": {"name": name, "namespace": cluster_namespace}})
     history = History()
     informer = start_informer(local_cluster, cluster_namespace, history)
+    deadline = time.monotonic() + 5  # handlers run on their own threads: let the initial adds arrive
+    while (history.by_key["a"], history.by_key["b"]) != (["add"], ["add"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     # Make the cache disagree with the server the way a missed window would: a ghost that was deleted
     # while we were away, and an object we never saw.
     ghost = {"metadata": {"name": "ghost", "namespace": cluster_namespace, "resourceVersion": "1"}}
