@@ -3,7 +3,8 @@
 Creates N pods (default 10,000) in a fresh local cluster, then measures in one run:
 - the official `kubernetes` client listing into models,
 - `kubernetes_asyncio` listing into models,
-- the same list fetched raw and parsed with orjson (the floor),
+- the same list fetched raw and parsed with orjson (the floor), and the same from the watch cache (RV=0,
+  which is what the informer's first LIST asks for: the like-for-like floor),
 - incluster_sdk's Informer (paged LIST of 500, orjson, managedFields stripped) until synced,
 and the memory each keeps per pod (tracemalloc, in a fresh measurement per client).
 
@@ -74,13 +75,13 @@ def official_async(cfg: incluster_sdk.Config) -> Any:
     return asyncio.run(run())
 
 
-def raw_orjson(cluster: LocalCluster) -> Callable[[incluster_sdk.Config], Any]:
+def raw_orjson(cluster: LocalCluster, query: str = "") -> Callable[[incluster_sdk.Config], Any]:
     http = urllib3.PoolManager(ca_certs=str(cluster.ca_file))
 
     def run(cfg: incluster_sdk.Config) -> Any:
         response = http.request(
             "GET",
-            f"{cfg.host}/api/v1/namespaces/{NAMESPACE}/pods",
+            f"{cfg.host}/api/v1/namespaces/{NAMESPACE}/pods{query}",
             headers={"Authorization": cfg.credentials.auth_header() or ""},
         )
         return orjson.loads(response.data)["items"]
@@ -133,6 +134,7 @@ def main() -> None:
             ("kubernetes (models)", official),
             ("kubernetes_asyncio (models)", official_async),
             ("raw GET + orjson (floor)", raw_orjson(cluster)),
+            ("raw GET RV=0 + orjson", raw_orjson(cluster, "?resourceVersion=0")),
             ("incluster_sdk Informer", informer),
         ):
             rows[name] = measure(fn, cfg, args.rounds, args.pods)

@@ -8,8 +8,8 @@ every rule below is unit-tested without a network.
 Rules (see ../shared/notes/peers.md for where the numbers come from):
 - LIST in pages, then WATCH from the list's resourceVersion with bookmarks; every event and bookmark
   advances the resourceVersion.
-- The first LIST asks for resourceVersion "0": the API server answers from its watch cache in one go
-  instead of paging through etcd (measured: 3.4x faster for 10,000 pods). The snapshot may be slightly
+- The first LIST asks for resourceVersion "0": the API server answers from its watch cache and spares
+  etcd (measured here: ~10% faster than a consistent read for 10,000 pods). The snapshot may be slightly
   old; the watch that follows from its resourceVersion brings it up to date. (client-go does the same.)
 - 410 Gone / Expired (HTTP status, or an ERROR event in the stream): relist with resourceVersion ""
   (a consistent read, so we never go back in time); never retry the same resourceVersion. An expired
