@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -22,19 +21,20 @@ from ..client import AsyncApiClient
 from .cache import CacheApplier, Transform, strip_managed_fields
 from .informer import CONNECT_TIMEOUT, LIST_READ_TIMEOUT
 from .machine import Event, ListRequest, Phase, Sleep, Watcher, WatchProtocolError, WatchRequest
+from .requests import (
+    HTTPStatusError,
+    WatchStreamDecoder,
+    collection_url,
+    list_params,
+    selector_params,
+    watch_params,
+)
 from .resource import Resource
 from .store import Indexer, Store
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
-
-
-class _HTTPStatus(Exception):
-    def __init__(self, status: int, retry_after: float | None) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.retry_after = retry_after
 
 
 class _AsyncHandler:
@@ -72,7 +72,7 @@ class AsyncInformer:
         self.client = client
         self.resource = resource
         self.namespace = namespace
-        self._selectors = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
+        self._selectors = selector_params(label_selector, field_selector)
         self.store = Store(indexers)
         self.watcher = Watcher()
         self._handlers: list[_AsyncHandler] = []
@@ -141,7 +141,7 @@ class AsyncInformer:
                             break  # 410 in the stream: relist now
                     else:
                         self.watcher.watch_ended()
-            except _HTTPStatus as exc:
+            except HTTPStatusError as exc:
                 log.warning("informer %s: HTTP %s", self.resource.plural, exc.status)
                 self.watcher.failed(exc.status, retry_after=exc.retry_after)
             except (
@@ -155,8 +155,8 @@ class AsyncInformer:
                 self.watcher.failed(None)
 
     def _url(self, params: dict[str, Any]) -> str:
-        query = urllib.parse.urlencode({**self._selectors, **params})
-        return f"{self.client.configuration.host}{self.resource.path(self.namespace)}?{query}"
+        host = str(self.client.configuration.host)
+        return collection_url(host, self.resource, self.namespace, {**self._selectors, **params})
 
     async def _get(self, params: dict[str, Any], read_timeout: float) -> Any:
         response = await self.client.request(
@@ -167,16 +167,12 @@ class AsyncInformer:
             _request_timeout=(CONNECT_TIMEOUT, read_timeout),
         )
         if not 200 <= response.status <= 299:
-            retry_after = response.headers.get("Retry-After")
             response.release()
-            raise _HTTPStatus(response.status, float(retry_after) if retry_after else None)
+            raise HTTPStatusError(response.status, response.headers.get("Retry-After"))
         return response
 
     async def _list(self, request: ListRequest) -> dict[str, Any]:
-        params: dict[str, Any] = {"limit": request.limit, "resourceVersion": request.resource_version}
-        if request.continue_token:
-            params["continue"] = request.continue_token
-        response = await self._get(params, LIST_READ_TIMEOUT)
+        response = await self._get(list_params(request), LIST_READ_TIMEOUT)
         try:
             body = orjson.loads(await response.read())
         finally:
@@ -186,28 +182,13 @@ class AsyncInformer:
         return body
 
     async def _watch(self, request: WatchRequest) -> AsyncIterator[dict[str, Any]]:
-        response = await self._get(
-            {
-                "watch": "1",
-                "resourceVersion": request.resource_version,
-                "allowWatchBookmarks": "true",
-                "timeoutSeconds": request.timeout_seconds,
-            },
-            request.read_timeout,
-        )
+        response = await self._get(watch_params(request), request.read_timeout)
         try:
-            pending = b""
+            decoder = WatchStreamDecoder()
             async for chunk in response.content.iter_any():
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        event = orjson.loads(line)
-                        if not isinstance(event, dict):
-                            raise WatchProtocolError("watch event is not an object")
-                        yield event
-            if pending.strip():
-                raise WatchProtocolError("watch stream ended mid-event")
+                for event in decoder.feed(chunk):
+                    yield event
+            decoder.end()
         finally:
             response.close()
 

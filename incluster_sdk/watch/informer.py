@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import urllib.parse
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -22,6 +21,14 @@ from ..client import ApiClient
 from .cache import CacheApplier, Transform, strip_managed_fields
 from .handlers import Handler, HandlerRunner, OnAdd, OnDelete, OnUpdate
 from .machine import Event, ListRequest, Phase, Sleep, Watcher, WatchProtocolError, WatchRequest
+from .requests import (
+    HTTPStatusError,
+    WatchStreamDecoder,
+    collection_url,
+    list_params,
+    selector_params,
+    watch_params,
+)
 from .resource import Resource
 from .store import Indexer, Store
 
@@ -38,21 +45,6 @@ MIN_RESYNC_PERIOD = 1.0
 
 class _Stopped(Exception):
     """The informer was stopped while a request was in flight."""
-
-
-class _HTTPStatus(Exception):
-    def __init__(self, status: int, retry_after: float | None) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.retry_after = retry_after
-
-
-def _retry_after(headers: Mapping[str, str] | None) -> float | None:
-    value = (headers or {}).get("Retry-After")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
 
 
 class Informer:
@@ -74,7 +66,7 @@ class Informer:
         self.client = client
         self.resource = resource
         self.namespace = namespace
-        self._selectors = {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
+        self._selectors = selector_params(label_selector, field_selector)
         self.store = Store(indexers)
         self.watcher = Watcher()
         self._handlers: list[HandlerRunner] = []
@@ -151,7 +143,7 @@ class Informer:
                         self.watcher.watch_ended()
             except _Stopped:
                 break
-            except _HTTPStatus as exc:
+            except HTTPStatusError as exc:
                 log.warning("informer %s: HTTP %s", self.resource.plural, exc.status)
                 self.watcher.failed(exc.status, retry_after=exc.retry_after)
             except (urllib3.exceptions.HTTPError, OSError, WatchProtocolError, orjson.JSONDecodeError) as exc:
@@ -163,8 +155,9 @@ class Informer:
                 self._close_response()
 
     def _url(self, params: dict[str, Any]) -> str:
-        query = urllib.parse.urlencode({**self._selectors, **params})
-        return f"{self.client.configuration.host}{self.resource.path(self.namespace)}?{query}"
+        return collection_url(
+            self.client.configuration.host, self.resource, self.namespace, {**self._selectors, **params}
+        )
 
     def _get(self, params: dict[str, Any], read_timeout: float) -> Any:
         response = self.client.call_api(
@@ -176,7 +169,7 @@ class Informer:
             # stop() sets the flag before reading _response, so one of us always closes this one.
             raise _Stopped
         if not 200 <= response.status <= 299:
-            raise _HTTPStatus(response.status, _retry_after(response.headers))
+            raise HTTPStatusError(response.status, (response.headers or {}).get("Retry-After"))
         return response.response
 
     def _close_response(self) -> None:
@@ -189,36 +182,17 @@ class Informer:
             response.release_conn()
 
     def _list(self, request: ListRequest) -> dict[str, Any]:
-        params: dict[str, Any] = {"limit": request.limit, "resourceVersion": request.resource_version}
-        if request.continue_token:
-            params["continue"] = request.continue_token
-        body = orjson.loads(self._get(params, LIST_READ_TIMEOUT).data)
+        body = orjson.loads(self._get(list_params(request), LIST_READ_TIMEOUT).data)
         if not isinstance(body, dict):
             raise WatchProtocolError("LIST response is not an object")
         return body
 
     def _watch(self, request: WatchRequest) -> Iterator[dict[str, Any]]:
-        raw = self._get(
-            {
-                "watch": "1",
-                "resourceVersion": request.resource_version,
-                "allowWatchBookmarks": "true",
-                "timeoutSeconds": request.timeout_seconds,
-            },
-            request.read_timeout,
-        )
-        pending = b""
+        raw = self._get(watch_params(request), request.read_timeout)
+        decoder = WatchStreamDecoder()
         for chunk in raw.stream(65536, decode_content=True):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                if line.strip():
-                    event = orjson.loads(line)
-                    if not isinstance(event, dict):
-                        raise WatchProtocolError("watch event is not an object")
-                    yield event
-        if pending.strip():
-            raise WatchProtocolError("watch stream ended mid-event")
+            yield from decoder.feed(chunk)
+        decoder.end()
 
     def _resync_loop(self) -> None:
         """Replay the cache as on_update(obj, obj) every resync_period: from memory, never a relist."""

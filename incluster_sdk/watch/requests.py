@@ -1,0 +1,70 @@
+"""What both informer drivers send: URLs and query parameters for the machine's requests, and the
+error they raise for a non-2xx answer. No I/O here."""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any
+
+import orjson
+
+from .machine import ListRequest, WatchProtocolError, WatchRequest
+from .resource import Resource
+
+
+class HTTPStatusError(Exception):
+    def __init__(self, status: int, retry_after: str | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        try:
+            self.retry_after: float | None = float(retry_after) if retry_after else None
+        except ValueError:  # an HTTP-date Retry-After: fall back to our own backoff
+            self.retry_after = None
+
+
+def selector_params(label_selector: str | None, field_selector: str | None) -> dict[str, str]:
+    return {k: v for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v}
+
+
+def list_params(request: ListRequest) -> dict[str, Any]:
+    params: dict[str, Any] = {"limit": request.limit, "resourceVersion": request.resource_version}
+    if request.continue_token:
+        params["continue"] = request.continue_token
+    return params
+
+
+def watch_params(request: WatchRequest) -> dict[str, Any]:
+    return {
+        "watch": "1",
+        "resourceVersion": request.resource_version,
+        "allowWatchBookmarks": "true",
+        "timeoutSeconds": request.timeout_seconds,
+    }
+
+
+def collection_url(host: str, resource: Resource, namespace: str | None, params: dict[str, Any]) -> str:
+    return f"{host}{resource.path(namespace)}?{urllib.parse.urlencode(params)}"
+
+
+class WatchStreamDecoder:
+    """Bytes of a watch response in, decoded events out (one JSON object per line), whatever the chunking."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        self._pending += chunk
+        *lines, self._pending = self._pending.split(b"\n")
+        events = []
+        for line in lines:
+            if line.strip():
+                event = orjson.loads(line)
+                if not isinstance(event, dict):
+                    raise WatchProtocolError("watch event is not an object")
+                events.append(event)
+        return events
+
+    def end(self) -> None:
+        """The stream closed; anything left over is half an event."""
+        if self._pending.strip():
+            raise WatchProtocolError("watch stream ended mid-event")

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from incluster_sdk.watch.machine import WatchProtocolError
+from incluster_sdk.watch.requests import HTTPStatusError, WatchStreamDecoder
+
+
+def test_decoder_handles_any_chunking() -> None:
+    events = [{"type": "ADDED", "object": {"metadata": {"name": f"p{i}", "x": "é" * i}}} for i in range(5)]
+    stream = b"".join(orjson.dumps(e) + b"\n" for e in events)
+    for size in (1, 3, 7, 64, len(stream)):
+        decoder = WatchStreamDecoder()
+        out = []
+        for i in range(0, len(stream), size):
+            out.extend(decoder.feed(stream[i : i + size]))
+        decoder.end()
+        assert out == events
+
+
+def test_decoder_rejects_garbage_and_truncation() -> None:
+    with pytest.raises(WatchProtocolError):
+        WatchStreamDecoder().feed(b"[1, 2]\n")
+    with pytest.raises(orjson.JSONDecodeError):
+        WatchStreamDecoder().feed(b"{not json\n")
+    decoder = WatchStreamDecoder()
+    decoder.feed(b'{"type": "ADDED", "obj')
+    with pytest.raises(WatchProtocolError, match="mid-event"):
+        decoder.end()
+
+
+def test_retry_after_forms() -> None:
+    assert HTTPStatusError(429, "7").retry_after == 7.0
+    assert HTTPStatusError(429, None).retry_after is None
+    assert HTTPStatusError(503, "Wed, 21 Oct 2026 07:28:00 GMT").retry_after is None
