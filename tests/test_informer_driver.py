@@ -15,6 +15,16 @@ import incluster_sdk
 from incluster_sdk.watch import PODS, Informer, machine
 
 
+def client_for(port: int, tmp_path: Path) -> incluster_sdk.ApiClient:
+    (tmp_path / "kc").write_text(f"""
+current-context: c
+clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]
+users: [{{name: u, user: {{token: t}}}}]
+contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
+""")
+    return incluster_sdk.api_client(incluster_sdk.load_config(kubeconfig=tmp_path / "kc"))
+
+
 @pytest.fixture
 def silent_server() -> Iterator[tuple[int, list[str], threading.Event]]:
     paths: list[str] = []
@@ -62,13 +72,7 @@ def test_silent_watch_is_detected_and_reestablished(
     monkeypatch.setattr(machine, "WATCH_TIMEOUT_MIN", 1)
     monkeypatch.setattr(machine, "WATCH_TIMEOUT_MAX", 2)
     monkeypatch.setattr(machine, "WATCH_INACTIVITY_GRACE", 0.5)
-    (tmp_path / "kc").write_text(f"""
-current-context: c
-clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]
-users: [{{name: u, user: {{token: t}}}}]
-contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
-""")
-    client = incluster_sdk.api_client(incluster_sdk.load_config(kubeconfig=tmp_path / "kc"))
+    client = client_for(port, tmp_path)
     informer = Informer(client, PODS, namespace="ns")
     informer.start()
     assert informer.wait_for_sync(5)
@@ -87,13 +91,7 @@ def test_stop_right_after_sync_is_prompt(
 ) -> None:
     """stop() racing the watch request that follows the list must not wait for the watch to time out."""
     port, _, _ = silent_server
-    (tmp_path / "kc").write_text(f"""
-current-context: c
-clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]
-users: [{{name: u, user: {{token: t}}}}]
-contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
-""")
-    client = incluster_sdk.api_client(incluster_sdk.load_config(kubeconfig=tmp_path / "kc"))
+    client = client_for(port, tmp_path)
     for _ in range(5):
         informer = Informer(client, PODS, namespace="ns").start()
         assert informer.wait_for_sync(5)
@@ -101,3 +99,33 @@ contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
         informer.stop()
         assert time.monotonic() - started < 2
         assert informer._thread is not None and not informer._thread.is_alive()
+
+
+def test_http_errors_and_unexpected_errors_never_stop_the_informer(
+    isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    from incluster_sdk.watch.backoff import Backoff
+
+    client = client_for(1, tmp_path)  # never contacted: call_api is replaced below
+    calls: list[str] = []
+    answers = [ApiException(status=503), RuntimeError("bug"), ApiException(status=403)]
+
+    def call_api(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[1])
+        if answers:
+            raise answers.pop(0)
+        raise ApiException(status=500)
+
+    monkeypatch.setattr(client, "call_api", call_api)
+    informer = Informer(client, PODS, namespace="ns")
+    informer.watcher.backoff = Backoff(initial=0.01, maximum=0.02)
+    informer.start()
+    deadline = time.monotonic() + 5
+    while len(calls) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert informer._thread is not None and informer._thread.is_alive()
+    informer.stop()
+    assert len(calls) >= 5
+    assert informer.watcher.failures >= 5

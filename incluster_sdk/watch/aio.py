@@ -153,6 +153,9 @@ class AsyncInformer:
             ) as exc:
                 log.warning("informer %s: %s: %s", self.resource.plural, type(exc).__name__, exc)
                 self.watcher.failed(None)
+            except Exception:  # a bug here must not blind the app: log it and back off like any failure
+                log.exception("informer %s: unexpected error; retrying", self.resource.plural)
+                self.watcher.failed(None)
 
     def _url(self, params: dict[str, Any]) -> str:
         host = str(self.client.configuration.host)

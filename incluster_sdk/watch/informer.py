@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 import urllib3
+from kubernetes.client.exceptions import ApiException
 
 from ..client import ApiClient
 from .cache import CacheApplier, Transform, strip_managed_fields
@@ -151,6 +152,9 @@ class Informer:
                     break
                 log.warning("informer %s: %s: %s", self.resource.plural, type(exc).__name__, exc)
                 self.watcher.failed(None)
+            except Exception:  # a bug here must not blind the app: log it and back off like any failure
+                log.exception("informer %s: unexpected error; retrying", self.resource.plural)
+                self.watcher.failed(None)
             finally:
                 self._close_response()
 
@@ -160,9 +164,16 @@ class Informer:
         )
 
     def _get(self, params: dict[str, Any], read_timeout: float) -> Any:
-        response = self.client.call_api(
-            "GET", self._url(params), {"Accept": "application/json"}, _request_timeout=(CONNECT_TIMEOUT, read_timeout)
-        )
+        try:
+            response = self.client.call_api(
+                "GET",
+                self._url(params),
+                {"Accept": "application/json"},
+                _request_timeout=(CONNECT_TIMEOUT, read_timeout),
+            )
+        except ApiException as exc:  # kubernetes < 35 raises non-2xx answers in its REST layer
+            headers = exc.headers or {}
+            raise HTTPStatusError(exc.status or 0, headers.get("Retry-After")) from None
         self._response = response.response
         if self._stop.is_set():
             # stop() may have run while this request was in flight and closed the previous response:
