@@ -8,18 +8,22 @@ import pytest
 
 from incluster_sdk.watch.backoff import BACKOFF_INITIAL, BACKOFF_MAX, Backoff
 from incluster_sdk.watch.machine import (
+    INITIAL_EVENTS_END,
     WATCH_INACTIVITY_GRACE,
     WATCH_TIMEOUT_MAX,
     WATCH_TIMEOUT_MIN,
     Applied,
     Deleted,
+    InitialList,
     ListRequest,
     Phase,
     Restarted,
     Sleep,
+    VersionRequest,
     Watcher,
     WatchProtocolError,
     WatchRequest,
+    parse_server_version,
 )
 
 
@@ -48,7 +52,7 @@ class FakeClock:
 
 
 def test_paged_list_then_watch_from_list_rv() -> None:
-    w = Watcher(page_size=2)
+    w = Watcher(initial_list=InitialList.LIST, page_size=2)
     first = w.next_request()
     assert first == ListRequest("0", None, 2)  # first list: from the watch cache
     assert w.list_page(page([pod("a", "1"), pod("b", "2")], cont="c1")) == []
@@ -64,7 +68,7 @@ def test_paged_list_then_watch_from_list_rv() -> None:
 
 
 def test_events_and_bookmarks_advance_resource_version() -> None:
-    w = Watcher()
+    w = Watcher(initial_list=InitialList.LIST)
     synced(w)
     assert w.watch_event({"type": "ADDED", "object": pod("b", "101")}) == [Applied(pod("b", "101"))]
     assert w.watch_event({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "150"}}}) == []
@@ -77,7 +81,7 @@ def test_events_and_bookmarks_advance_resource_version() -> None:
 
 @pytest.mark.parametrize("form", ["http", "stream"])
 def test_410_relists_consistently_never_same_rv(form: str) -> None:
-    w = Watcher()
+    w = Watcher(initial_list=InitialList.LIST)
     synced(w, rv="100")
     w.watch_event({"type": "MODIFIED", "object": pod("a", "120")})
     if form == "http":
@@ -89,7 +93,7 @@ def test_410_relists_consistently_never_same_rv(form: str) -> None:
 
 
 def test_expired_continue_token_restarts_the_list() -> None:
-    w = Watcher(page_size=1)
+    w = Watcher(initial_list=InitialList.LIST, page_size=1)
     w.next_request()
     w.list_page(page([pod("a", "1")], cont="c1"))
     w.failed(410)  # the continue token expired
@@ -99,7 +103,7 @@ def test_expired_continue_token_restarts_the_list() -> None:
 
 
 def test_transient_errors_back_off_without_relist() -> None:
-    w = Watcher(backoff=Backoff(clock=FakeClock()))
+    w = Watcher(initial_list=InitialList.LIST, backoff=Backoff(clock=FakeClock()))
     synced(w)
     for status in (None, 500, 503):
         w.failed(status)
@@ -110,7 +114,7 @@ def test_transient_errors_back_off_without_relist() -> None:
 
 
 def test_retry_after_is_honoured() -> None:
-    w = Watcher()
+    w = Watcher(initial_list=InitialList.LIST)
     synced(w)
     w.failed(429, retry_after=7)
     sleep = w.next_request()
@@ -136,7 +140,7 @@ def test_backoff_grows_with_full_jitter_caps_and_resets_after_healthy_period() -
 
 
 def test_garbage_is_a_protocol_error() -> None:
-    w = Watcher()
+    w = Watcher(initial_list=InitialList.LIST)
     with pytest.raises(WatchProtocolError):
         w.list_page({"kind": "Status"})
     synced(w)
@@ -144,3 +148,101 @@ def test_garbage_is_a_protocol_error() -> None:
         w.watch_event({"type": "WHAT", "object": pod("a", "2")})
     with pytest.raises(WatchProtocolError):
         w.watch_event({"type": "ADDED"})
+
+
+# -- streaming list (sendInitialEvents) ----------------------------------------------------------------------
+def end_bookmark(rv: str) -> dict[str, Any]:
+    meta = {"resourceVersion": rv, "annotations": {INITIAL_EVENTS_END: "true"}}
+    return {"type": "BOOKMARK", "object": {"kind": "Pod", "metadata": meta}}
+
+
+def streaming() -> Watcher:
+    w = Watcher()
+    assert isinstance(w.next_request(), VersionRequest)  # auto: ask the server's version first
+    w.server_version((1, 32))
+    return w
+
+
+def test_streaming_list_builds_the_initial_state_then_watches_on_the_same_connection() -> None:
+    w = streaming()
+    request = w.next_request()
+    assert isinstance(request, WatchRequest) and request.send_initial_events and request.resource_version == ""
+    assert w.phase is Phase.STREAM
+    assert w.watch_event({"type": "ADDED", "object": pod("a", "5")}) == []  # held until complete
+    assert w.watch_event({"type": "ADDED", "object": pod("b", "6")}) == []
+    assert w.watch_event({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "7"}}}) == []
+    (restarted,) = w.watch_event(end_bookmark("9"))
+    assert isinstance(restarted, Restarted) and restarted.resource_version == "9"
+    assert [o["metadata"]["name"] for o in restarted.objects] == ["a", "b"]
+    assert w.phase is Phase.WATCH
+    assert w.watch_event({"type": "MODIFIED", "object": pod("a", "10")}) == [Applied(pod("a", "10"))]
+    w.watch_ended()  # the live part times out normally: a plain re-watch from the last RV
+    again = w.next_request()
+    assert isinstance(again, WatchRequest) and not again.send_initial_events and again.resource_version == "10"
+
+
+def test_streaming_list_410_restarts_the_stream_and_transient_error_discards_partial_state() -> None:
+    w = streaming()
+    w.next_request()
+    w.watch_event({"type": "ADDED", "object": pod("a", "5")})
+    w.failed(None)  # connection dropped mid-initial-events
+    assert isinstance(w.next_request(), Sleep)
+    request = w.next_request()
+    assert isinstance(request, WatchRequest) and request.send_initial_events
+    w.watch_event({"type": "ADDED", "object": pod("b", "6")})
+    (restarted,) = w.watch_event(end_bookmark("8"))
+    assert [o["metadata"]["name"] for o in restarted.objects] == ["b"]  # type: ignore[union-attr]
+    w.watch_event({"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}})
+    assert w.relists == 1
+    relist = w.next_request()
+    assert isinstance(relist, WatchRequest) and relist.send_initial_events and relist.resource_version == ""
+
+
+@pytest.mark.parametrize("status", [400, 422])
+def test_streaming_list_refused_falls_back_to_paged_list_for_good(status: int) -> None:
+    w = streaming()
+    w.next_request()
+    w.failed(status)  # 1.27+ with the WatchList feature gate off answers 422
+    assert w.next_request() == ListRequest("0", None, 500)  # no backoff: nothing is wrong
+    w.list_page(page([pod("a", "1")]))
+    w.watch_event({"type": "ERROR", "object": {"kind": "Status", "code": 410}})
+    assert w.next_request() == ListRequest("", None, 500)  # a relist stays a LIST
+
+
+def test_a_stream_that_ends_without_the_end_bookmark_means_the_server_ignored_it() -> None:
+    w = Watcher(initial_list=InitialList.STREAM)  # forced, against a server that drops the parameter
+    request = w.next_request()
+    assert isinstance(request, WatchRequest) and request.send_initial_events
+    w.watch_event({"type": "ADDED", "object": pod("a", "5")})
+    w.watch_ended()
+    assert w.next_request() == ListRequest("0", None, 500)
+    assert w.streaming is False
+
+
+@pytest.mark.parametrize(
+    ("version", "streams"),
+    [
+        ({"major": "1", "minor": "20"}, False),
+        ({"major": "1", "minor": "26"}, False),
+        ({"major": "1", "minor": "27+"}, True),  # EKS/GKE style
+        ({"major": "1", "minor": "34"}, True),
+        ({"major": "2", "minor": "0"}, True),
+        ({"major": "", "minor": ""}, False),
+        ("nonsense", False),
+        (None, False),
+    ],
+)
+def test_auto_streams_only_from_servers_that_know_the_parameter(version: Any, streams: bool) -> None:
+    w = Watcher()
+    assert isinstance(w.next_request(), VersionRequest)
+    w.server_version(parse_server_version(version))
+    request = w.next_request()
+    assert isinstance(request, WatchRequest if streams else ListRequest)
+
+
+def test_a_failed_version_probe_is_retried_after_backoff() -> None:
+    w = Watcher()
+    w.next_request()
+    w.failed(None)  # connection refused: we do not know yet
+    assert isinstance(w.next_request(), Sleep)
+    assert isinstance(w.next_request(), VersionRequest)

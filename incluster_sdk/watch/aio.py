@@ -15,26 +15,19 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiohttp
-import orjson
 
 from ..client import AsyncApiClient
-from .cache import CacheApplier, Transform, strip_managed_fields
-from .informer import CONNECT_TIMEOUT, LIST_READ_TIMEOUT
-from .machine import Event, ListRequest, Phase, Sleep, Watcher, WatchProtocolError, WatchRequest
-from .requests import (
-    HTTPStatusError,
-    WatchStreamDecoder,
-    collection_url,
-    list_params,
-    selector_params,
-    watch_params,
-)
+from .cache import Transform, strip_managed_fields
+from .core import CONNECT_TIMEOUT, DECODE_ERRORS, VERSION_READ_TIMEOUT, VERSION_UNAVAILABLE, InformerCore
+from .machine import InitialList, ListRequest, Phase, Sleep, VersionRequest, WatchRequest
+from .requests import HTTPStatusError, WatchStreamDecoder
 from .resource import Resource
-from .store import Indexer, Store
+from .store import Indexer
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
+_TRANSIENT: tuple[type[BaseException], ...] = (aiohttp.ClientError, asyncio.TimeoutError, *DECODE_ERRORS)
 
 
 class _AsyncHandler:
@@ -57,7 +50,12 @@ class _AsyncHandler:
                 log.exception("informer handler on_%s failed", kind)
 
 
-class AsyncInformer:
+class AsyncInformer(InformerCore):
+    """The asyncio twin of :class:`~.informer.Informer`: same options, same cache, same rules.
+
+    Handlers may be plain functions or coroutines; each handler runs in its own task, in order.
+    """
+
     def __init__(
         self,
         client: AsyncApiClient,
@@ -68,17 +66,25 @@ class AsyncInformer:
         field_selector: str | None = None,
         indexers: Mapping[str, Indexer] | None = None,
         transform: Transform | None = strip_managed_fields,
+        metadata_only: bool = False,
+        initial_list: InitialList | str = InitialList.AUTO,
+        resync_period: float | None = None,
     ) -> None:
+        super().__init__(
+            resource,
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            indexers=indexers,
+            transform=transform,
+            metadata_only=metadata_only,
+            initial_list=initial_list,
+            resync_period=resync_period,
+        )
         self.client = client
-        self.resource = resource
-        self.namespace = namespace
-        self._selectors = selector_params(label_selector, field_selector)
-        self.store = Store(indexers)
-        self.watcher = Watcher()
         self._handlers: list[_AsyncHandler] = []
-        self._cache = CacheApplier(self.store, transform, self._dispatch)
         self._synced = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def add_handler(
         self,
@@ -104,14 +110,17 @@ class AsyncInformer:
         return True
 
     def start(self) -> AsyncInformer:
-        self._task = asyncio.create_task(self._run(), name=f"incluster-sdk-informer {self.resource.plural}")
+        self._tasks.append(asyncio.create_task(self._run(), name=f"incluster-sdk-informer {self.resource.plural}"))
+        if self.resync_period is not None:
+            self._tasks.append(asyncio.create_task(self._resync_loop(self.resync_period)))
         return self
 
     async def stop(self) -> None:
         """Cancel the watch (closing its connection), then let handlers finish their queued events."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         for handler in self._handlers:
             handler.queue.put_nowait(_STOP)
         await asyncio.gather(*(h.task for h in self._handlers), return_exceptions=True)
@@ -128,64 +137,58 @@ class AsyncInformer:
             request = self.watcher.next_request()
             try:
                 if isinstance(request, Sleep):
-                    log.info(
-                        "informer %s: retrying in %.1fs after %s", self.resource.plural, request.seconds, request.reason
-                    )
+                    self._log_sleep(request)
                     await asyncio.sleep(request.seconds)
+                elif isinstance(request, VersionRequest):
+                    await self._version()
                 elif isinstance(request, ListRequest):
-                    self._apply(self.watcher.list_page(await self._list(request)))
+                    self._apply_and_signal(self.watcher.list_page(await self._list(request)))
                 else:
                     async for event in self._watch(request):
-                        self._apply(self.watcher.watch_event(event))
+                        self._apply_and_signal(self.watcher.watch_event(event))
                         if self.watcher.phase is Phase.LIST:
                             break  # 410 in the stream: relist now
                     else:
                         self.watcher.watch_ended()
-            except HTTPStatusError as exc:
-                log.warning("informer %s: HTTP %s", self.resource.plural, exc.status)
-                self.watcher.failed(exc.status, retry_after=exc.retry_after)
-            except (
-                aiohttp.ClientError,
-                asyncio.TimeoutError,
-                OSError,
-                WatchProtocolError,
-                orjson.JSONDecodeError,
-            ) as exc:
-                log.warning("informer %s: %s: %s", self.resource.plural, type(exc).__name__, exc)
-                self.watcher.failed(None)
-            except Exception:  # a bug here must not blind the app: log it and back off like any failure
-                log.exception("informer %s: unexpected error; retrying", self.resource.plural)
-                self.watcher.failed(None)
+            except Exception as exc:
+                self._failed(exc, _TRANSIENT)
 
-    def _url(self, params: dict[str, Any]) -> str:
-        host = str(self.client.configuration.host)
-        return collection_url(host, self.resource, self.namespace, {**self._selectors, **params})
-
-    async def _get(self, params: dict[str, Any], read_timeout: float) -> Any:
+    async def _call(self, url: str, headers: dict[str, str], read_timeout: float) -> Any:
         response = await self.client.request(
-            "GET",
-            self._url(params),
-            headers={"Accept": "application/json"},
-            _preload_content=False,
-            _request_timeout=(CONNECT_TIMEOUT, read_timeout),
+            "GET", url, headers=headers, _preload_content=False, _request_timeout=(CONNECT_TIMEOUT, read_timeout)
         )
         if not 200 <= response.status <= 299:
             response.release()
             raise HTTPStatusError(response.status, response.headers.get("Retry-After"))
         return response
 
-    async def _list(self, request: ListRequest) -> dict[str, Any]:
-        response = await self._get(list_params(request), LIST_READ_TIMEOUT)
+    async def _get(self, request: ListRequest | WatchRequest) -> Any:
+        host = str(self.client.configuration.host)
+        return await self._call(self._url(host, request), self._headers(request), self._read_timeout(request))
+
+    async def _read(self, response: Any) -> bytes:
         try:
-            body = orjson.loads(await response.read())
+            data: bytes = await response.read()
+            return data
         finally:
             response.release()
-        if not isinstance(body, dict):
-            raise WatchProtocolError("LIST response is not an object")
-        return body
+
+    async def _version(self) -> None:
+        try:
+            url = f"{self.client.configuration.host}/version"
+            response = await self._call(url, {"Accept": "application/json"}, VERSION_READ_TIMEOUT)
+        except HTTPStatusError as exc:
+            if exc.status not in VERSION_UNAVAILABLE:
+                raise  # a 5xx: back off and ask again
+            self._version_answer(None)
+            return
+        self._version_answer(await self._read(response))
+
+    async def _list(self, request: ListRequest) -> dict[str, Any]:
+        return self._list_body(await self._read(await self._get(request)))
 
     async def _watch(self, request: WatchRequest) -> AsyncIterator[dict[str, Any]]:
-        response = await self._get(watch_params(request), request.read_timeout)
+        response = await self._get(request)
         try:
             decoder = WatchStreamDecoder()
             async for chunk in response.content.iter_any():
@@ -195,8 +198,16 @@ class AsyncInformer:
         finally:
             response.close()
 
-    def _apply(self, events: list[Event]) -> None:
-        if self._cache.apply(events):
+    async def _resync_loop(self, period: float) -> None:
+        """Replay the cache as on_update(obj, obj) every period: from memory, never a relist."""
+        while True:
+            await asyncio.sleep(period)
+            if self._synced.is_set():
+                for obj in self.store.list():
+                    self._dispatch("update", obj, obj)
+
+    def _apply_and_signal(self, events: list[Any]) -> None:
+        if self._apply(events):
             self._synced.set()
 
     def _dispatch(self, kind: str, *args: Any) -> None:

@@ -23,6 +23,22 @@ def strip_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+#: kubectl's copy of the whole last applied manifest: often as large as the object itself.
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def compact(obj: dict[str, Any]) -> dict[str, Any]:
+    """A transform that drops what an app never reads: ``managedFields`` and kubectl's
+    last-applied-configuration annotation. For the lightest cache, use ``metadata_only=True``."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+        annotations = meta.get("annotations")
+        if isinstance(annotations, dict) and annotations.pop(LAST_APPLIED, None) is not None and not annotations:
+            del meta["annotations"]
+    return obj
+
+
 class CacheApplier:
     def __init__(self, store: Store, transform: Transform | None, dispatch: Dispatch) -> None:
         self.store = store

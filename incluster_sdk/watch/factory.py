@@ -1,27 +1,34 @@
-"""One watch per (resource, namespace, selectors), shared by every consumer in the process."""
+"""One watch per (resource, namespace, selectors, metadata_only), shared by every consumer in the process."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from typing import Any
 
-from ..client import ApiClient
+from ..client import ApiClient, AsyncApiClient
+from .aio import AsyncInformer
 from .informer import Informer
 from .resource import Resource
 
-_Key = tuple[Resource, str | None, str | None, str | None]
+_Key = tuple[Resource, str | None, str | None, str | None, bool]
 
 
 class InformerFactory:
     """Hands out shared :class:`Informer` objects: ask twice for the same thing, get the same informer.
 
-    factory = InformerFactory(api_client(cfg))
+    factory = InformerFactory(api_client(cfg), resync_period=600)
     pods = factory.informer(PODS, namespace="default")   # consumer A
     same = factory.informer(PODS, namespace="default")   # consumer B: one watch for both
     factory.start(); factory.wait_for_sync(30)
+
+    ``informer_options`` (e.g. ``resync_period``, ``initial_list``, ``transform``) apply to every
+    informer the factory creates; per-consumer indexes go on the shared store with ``store.add_indexer``.
     """
 
-    def __init__(self, client: ApiClient) -> None:
+    def __init__(self, client: ApiClient, **informer_options: Any) -> None:
         self.client = client
+        self.options = informer_options
         self._informers: dict[_Key, Informer] = {}
         self._started: set[_Key] = set()
         self._lock = threading.Lock()
@@ -33,8 +40,9 @@ class InformerFactory:
         namespace: str | None = None,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        metadata_only: bool = False,
     ) -> Informer:
-        key = (resource, namespace, label_selector, field_selector)
+        key = (resource, namespace, label_selector, field_selector, metadata_only)
         with self._lock:
             if key not in self._informers:
                 self._informers[key] = Informer(
@@ -43,6 +51,8 @@ class InformerFactory:
                     namespace=namespace,
                     label_selector=label_selector,
                     field_selector=field_selector,
+                    metadata_only=metadata_only,
+                    **self.options,
                 )
             return self._informers[key]
 
@@ -63,3 +73,57 @@ class InformerFactory:
             self._started.clear()
         for informer in informers:
             informer.stop()
+
+
+class AsyncInformerFactory:
+    """The asyncio twin of :class:`InformerFactory` (use it from one event loop)."""
+
+    def __init__(self, client: AsyncApiClient, **informer_options: Any) -> None:
+        self.client = client
+        self.options = informer_options
+        self._informers: dict[_Key, AsyncInformer] = {}
+        self._started: set[_Key] = set()
+
+    def informer(
+        self,
+        resource: Resource,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        metadata_only: bool = False,
+    ) -> AsyncInformer:
+        key = (resource, namespace, label_selector, field_selector, metadata_only)
+        if key not in self._informers:
+            self._informers[key] = AsyncInformer(
+                self.client,
+                resource,
+                namespace=namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                metadata_only=metadata_only,
+                **self.options,
+            )
+        return self._informers[key]
+
+    def start(self) -> None:
+        for key, informer in self._informers.items():
+            if key not in self._started:
+                informer.start()
+                self._started.add(key)
+
+    async def wait_for_sync(self, timeout: float | None = None) -> bool:
+        results = await asyncio.gather(*(i.wait_for_sync(timeout) for i in self._informers.values()))
+        return all(results)
+
+    async def stop(self) -> None:
+        informers = [self._informers[k] for k in self._started]
+        self._started.clear()
+        await asyncio.gather(*(i.stop() for i in informers))
+
+    async def __aenter__(self) -> AsyncInformerFactory:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -9,46 +9,39 @@ informer.store.by_index("namespace", "default")
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import orjson
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from ..client import ApiClient
-from .cache import CacheApplier, Transform, strip_managed_fields
+from .cache import Transform, strip_managed_fields
+from .core import CONNECT_TIMEOUT, DECODE_ERRORS, VERSION_READ_TIMEOUT, VERSION_UNAVAILABLE, InformerCore
 from .handlers import Handler, HandlerRunner, OnAdd, OnDelete, OnUpdate
-from .machine import Event, ListRequest, Phase, Sleep, Watcher, WatchProtocolError, WatchRequest
-from .requests import (
-    HTTPStatusError,
-    WatchStreamDecoder,
-    collection_url,
-    list_params,
-    selector_params,
-    watch_params,
-)
+from .machine import InitialList, ListRequest, Phase, Sleep, VersionRequest, WatchRequest
+from .requests import HTTPStatusError, WatchStreamDecoder
 from .resource import Resource
-from .store import Indexer, Store
+from .store import Indexer
 
-log = logging.getLogger(__name__)
-
-#: Connecting to the API server should take milliseconds; 10 s covers a loaded server without letting a
-#: black-holed address stall the informer for the OS default (minutes).
-CONNECT_TIMEOUT = 10.0
-#: A LIST page of 500 objects from a busy server: generous, but bounded.
-LIST_READ_TIMEOUT = 60.0
-#: Resync replays the cache to the handlers; more often than once a second is a busy loop (client-go's floor).
-MIN_RESYNC_PERIOD = 1.0
+_TRANSIENT: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError, *DECODE_ERRORS)
 
 
 class _Stopped(Exception):
     """The informer was stopped while a request was in flight."""
 
 
-class Informer:
+class Informer(InformerCore):
+    """Keeps ``store`` equal to the server's collection and calls handlers on every change.
+
+    Options: ``namespace`` (None: all namespaces), ``label_selector`` / ``field_selector``, extra
+    ``indexers`` (name → function returning index values), ``transform`` applied to each object before it
+    is stored (default: drop managedFields), ``metadata_only`` (the server sends only metadata: the
+    lightest cache), ``initial_list`` ("auto": streaming list where the server has it, else paged LIST;
+    "stream"; "list"), ``resync_period`` (seconds; replays the cache to handlers as updates).
+    """
+
     def __init__(
         self,
         client: ApiClient,
@@ -59,19 +52,23 @@ class Informer:
         field_selector: str | None = None,
         indexers: Mapping[str, Indexer] | None = None,
         transform: Transform | None = strip_managed_fields,
+        metadata_only: bool = False,
+        initial_list: InitialList | str = InitialList.AUTO,
         resync_period: float | None = None,
     ) -> None:
-        if resync_period is not None and resync_period < MIN_RESYNC_PERIOD:
-            raise ValueError(f"resync_period must be at least {MIN_RESYNC_PERIOD}s (or None for no resync)")
-        self.resync_period = resync_period
+        super().__init__(
+            resource,
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            indexers=indexers,
+            transform=transform,
+            metadata_only=metadata_only,
+            initial_list=initial_list,
+            resync_period=resync_period,
+        )
         self.client = client
-        self.resource = resource
-        self.namespace = namespace
-        self._selectors = selector_params(label_selector, field_selector)
-        self.store = Store(indexers)
-        self.watcher = Watcher()
         self._handlers: list[HandlerRunner] = []
-        self._cache = CacheApplier(self.store, transform, self._dispatch)
         self._synced = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -129,48 +126,31 @@ class Informer:
             request = self.watcher.next_request()
             try:
                 if isinstance(request, Sleep):
-                    log.info(
-                        "informer %s: retrying in %.1fs after %s", self.resource.plural, request.seconds, request.reason
-                    )
+                    self._log_sleep(request)
                     self._stop.wait(request.seconds)
+                elif isinstance(request, VersionRequest):
+                    self._version()
                 elif isinstance(request, ListRequest):
-                    self._apply(self.watcher.list_page(self._list(request)))
+                    self._apply_and_signal(self.watcher.list_page(self._list_body(self._get(request).data)))
                 else:
                     for event in self._watch(request):
-                        self._apply(self.watcher.watch_event(event))
+                        self._apply_and_signal(self.watcher.watch_event(event))
                         if self.watcher.phase is Phase.LIST or self._stop.is_set():
                             break  # 410 in the stream: relist now
                     else:
                         self.watcher.watch_ended()
             except _Stopped:
                 break
-            except HTTPStatusError as exc:
-                log.warning("informer %s: HTTP %s", self.resource.plural, exc.status)
-                self.watcher.failed(exc.status, retry_after=exc.retry_after)
-            except (urllib3.exceptions.HTTPError, OSError, WatchProtocolError, orjson.JSONDecodeError) as exc:
+            except Exception as exc:
                 if self._stop.is_set():
                     break
-                log.warning("informer %s: %s: %s", self.resource.plural, type(exc).__name__, exc)
-                self.watcher.failed(None)
-            except Exception:  # a bug here must not blind the app: log it and back off like any failure
-                log.exception("informer %s: unexpected error; retrying", self.resource.plural)
-                self.watcher.failed(None)
+                self._failed(exc, _TRANSIENT)
             finally:
                 self._close_response()
 
-    def _url(self, params: dict[str, Any]) -> str:
-        return collection_url(
-            self.client.configuration.host, self.resource, self.namespace, {**self._selectors, **params}
-        )
-
-    def _get(self, params: dict[str, Any], read_timeout: float) -> Any:
+    def _call(self, url: str, headers: dict[str, str], read_timeout: float) -> Any:
         try:
-            response = self.client.call_api(
-                "GET",
-                self._url(params),
-                {"Accept": "application/json"},
-                _request_timeout=(CONNECT_TIMEOUT, read_timeout),
-            )
+            response = self.client.call_api("GET", url, headers, _request_timeout=(CONNECT_TIMEOUT, read_timeout))
         except ApiException as exc:  # kubernetes < 35 raises non-2xx answers in its REST layer
             headers = exc.headers or {}
             raise HTTPStatusError(exc.status or 0, headers.get("Retry-After")) from None
@@ -183,6 +163,19 @@ class Informer:
             raise HTTPStatusError(response.status, (response.headers or {}).get("Retry-After"))
         return response.response
 
+    def _get(self, request: ListRequest | WatchRequest) -> Any:
+        host = self.client.configuration.host
+        return self._call(self._url(host, request), self._headers(request), self._read_timeout(request))
+
+    def _version(self) -> None:
+        try:
+            url = f"{self.client.configuration.host}/version"
+            self._version_answer(self._call(url, {"Accept": "application/json"}, VERSION_READ_TIMEOUT).data)
+        except HTTPStatusError as exc:
+            if exc.status not in VERSION_UNAVAILABLE:
+                raise  # a 5xx: back off and ask again
+            self._version_answer(None)
+
     def _close_response(self) -> None:
         response, self._response = self._response, None
         if response is not None:
@@ -192,14 +185,8 @@ class Informer:
             response.close()
             response.release_conn()
 
-    def _list(self, request: ListRequest) -> dict[str, Any]:
-        body = orjson.loads(self._get(list_params(request), LIST_READ_TIMEOUT).data)
-        if not isinstance(body, dict):
-            raise WatchProtocolError("LIST response is not an object")
-        return body
-
     def _watch(self, request: WatchRequest) -> Iterator[dict[str, Any]]:
-        raw = self._get(watch_params(request), request.read_timeout)
+        raw = self._get(request)
         decoder = WatchStreamDecoder()
         for chunk in raw.stream(65536, decode_content=True):
             yield from decoder.feed(chunk)
@@ -214,8 +201,8 @@ class Informer:
                     self._dispatch("update", obj, obj)
 
     # -- cache and handlers ---------------------------------------------------------------------------------
-    def _apply(self, events: list[Event]) -> None:
-        if self._cache.apply(events):
+    def _apply_and_signal(self, events: list[Any]) -> None:
+        if self._apply(events):
             self._synced.set()
 
     def _dispatch(self, kind: str, *args: Any) -> None:

@@ -34,12 +34,16 @@ def list_params(request: ListRequest) -> dict[str, Any]:
 
 
 def watch_params(request: WatchRequest) -> dict[str, Any]:
-    return {
+    params: dict[str, Any] = {
         "watch": "1",
         "resourceVersion": request.resource_version,
         "allowWatchBookmarks": "true",
         "timeoutSeconds": request.timeout_seconds,
     }
+    if request.send_initial_events:
+        params["sendInitialEvents"] = "true"
+        params["resourceVersionMatch"] = "NotOlderThan"
+    return params
 
 
 def collection_url(host: str, resource: Resource, namespace: str | None, params: dict[str, Any]) -> str:

@@ -245,3 +245,45 @@ def test_factory_shares_one_watch_and_resync_replays_without_relisting(
     assert resyncing.watcher.relists == 0
     with pytest.raises(ValueError, match=r"at least 1\.0s"):
         Informer(resyncing.client, PODS, resync_period=0.1)
+
+
+def test_metadata_only_and_auto_initial_list_on_a_1_20_server(
+    local_cluster: LocalCluster, cluster_namespace: str
+) -> None:
+    for i in range(3):
+        local_cluster.create(
+            {**POD, "metadata": {"name": f"m{i}", "namespace": cluster_namespace, "labels": {"app": "m"}}}
+        )
+    client = incluster_sdk.api_client(local_cluster.admin_config())
+    history = History()
+    with Informer(client, PODS, namespace=cluster_namespace, metadata_only=True) as informer:
+        informer.add_handler(**history.handlers())
+        assert informer.wait_for_sync(15)
+        assert informer.watcher.streaming is False  # 1.20 predates streaming lists: auto chose paged LIST
+        local_cluster.create({**POD, "metadata": {"name": "m3", "namespace": cluster_namespace}})
+        local_cluster.delete(f"/api/v1/namespaces/{cluster_namespace}/pods/m0")
+        converge(local_cluster, cluster_namespace, informer)
+        objects = informer.store.list()
+        assert {o["kind"] for o in objects} == {"PartialObjectMetadata"}
+        assert all("spec" not in o and "status" not in o for o in objects)
+        assert informer.store.get(f"{cluster_namespace}/m1")["metadata"]["labels"] == {"app": "m"}  # type: ignore[index]
+    assert not history.impossible()
+
+
+async def test_async_factory_shares_one_watch_and_resyncs(local_cluster: LocalCluster, cluster_namespace: str) -> None:
+    import asyncio
+
+    from incluster_sdk.watch import AsyncInformerFactory
+
+    local_cluster.create({**POD, "metadata": {"name": "y", "namespace": cluster_namespace}})
+    updates: list[str] = []
+    async with incluster_sdk.AsyncApiClient(local_cluster.admin_config()) as client:
+        factory = AsyncInformerFactory(client, resync_period=1.0)
+        first = factory.informer(PODS, namespace=cluster_namespace)
+        assert factory.informer(PODS, namespace=cluster_namespace) is first
+        first.add_handler(on_update=lambda old, new: updates.append(new["metadata"]["name"]))
+        async with factory:
+            assert await factory.wait_for_sync(15)
+            await asyncio.sleep(2.5)
+        assert first.watcher.watch_starts == 1 and first.watcher.relists == 0
+    assert updates.count("y") >= 2

@@ -1,0 +1,137 @@
+"""What the threaded and the asyncio informer share: options, the machine, the cache, request building,
+and how a failure is classified. The drivers only move bytes and deliver handler calls."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from .cache import CacheApplier, Transform
+from .machine import (
+    Event,
+    InitialList,
+    ListRequest,
+    Sleep,
+    VersionRequest,
+    Watcher,
+    WatchProtocolError,
+    WatchRequest,
+    parse_server_version,
+)
+from .requests import HTTPStatusError, collection_url, list_params, selector_params, watch_params
+from .resource import Resource
+from .store import Indexer, Store
+
+log = logging.getLogger("incluster_sdk.watch.informer")
+
+#: Connecting to the API server should take milliseconds; 10 s covers a loaded server without letting a
+#: black-holed address stall the informer for the OS default (minutes).
+CONNECT_TIMEOUT = 10.0
+#: A LIST page of 500 objects from a busy server: generous, but bounded.
+LIST_READ_TIMEOUT = 60.0
+#: GET /version is tiny; a server that cannot answer it in 10 s is retried like any failure.
+VERSION_READ_TIMEOUT = 10.0
+#: Answers to GET /version that mean "you will not learn it here" (RBAC locked down, a proxy that hides it):
+#: stay with paged LIST. Anything else (5xx, connection errors) is retried.
+VERSION_UNAVAILABLE = frozenset({401, 403, 404})
+#: Resync replays the cache to the handlers; more often than once a second is a busy loop (client-go's floor).
+MIN_RESYNC_PERIOD = 1.0
+
+_JSON = "application/json"
+#: Metadata-only: the server converts every object to PartialObjectMetadata (name, namespace, labels,
+#: annotations, owners, resourceVersion...). Plain JSON is accepted as a fallback by content negotiation.
+_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+_METADATA_ONE = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+
+#: Failures every driver treats as transient (each driver adds its transport's exceptions).
+DECODE_ERRORS: tuple[type[Exception], ...] = (OSError, WatchProtocolError, orjson.JSONDecodeError)
+
+
+class InformerCore:
+    """Options and state common to :class:`~.informer.Informer` and :class:`~.aio.AsyncInformer`."""
+
+    def __init__(
+        self,
+        resource: Resource,
+        *,
+        namespace: str | None,
+        label_selector: str | None,
+        field_selector: str | None,
+        indexers: Mapping[str, Indexer] | None,
+        transform: Transform | None,
+        metadata_only: bool,
+        initial_list: InitialList | str,
+        resync_period: float | None,
+    ) -> None:
+        if resync_period is not None and resync_period < MIN_RESYNC_PERIOD:
+            raise ValueError(f"resync_period must be at least {MIN_RESYNC_PERIOD}s (or None for no resync)")
+        try:
+            initial_list = InitialList(initial_list)
+        except ValueError:
+            raise ValueError(
+                f"initial_list must be one of {[m.value for m in InitialList]}, not {initial_list!r}"
+            ) from None
+        self.resource = resource
+        self.namespace = namespace
+        self.metadata_only = metadata_only
+        self.resync_period = resync_period
+        self._selectors = selector_params(label_selector, field_selector)
+        self.store = Store(indexers)
+        self.watcher = Watcher(initial_list=initial_list)
+        self._cache = CacheApplier(self.store, transform, self._dispatch)
+
+    def _dispatch(self, kind: str, *args: Any) -> None:
+        raise NotImplementedError
+
+    # -- requests --------------------------------------------------------------------------------------------
+    def _url(self, host: str, request: ListRequest | WatchRequest) -> str:
+        params = list_params(request) if isinstance(request, ListRequest) else watch_params(request)
+        return collection_url(host, self.resource, self.namespace, {**self._selectors, **params})
+
+    def _headers(self, request: ListRequest | WatchRequest) -> dict[str, str]:
+        if not self.metadata_only:
+            return {"Accept": _JSON}
+        return {"Accept": _METADATA_LIST if isinstance(request, ListRequest) else _METADATA_ONE}
+
+    @staticmethod
+    def _read_timeout(request: ListRequest | WatchRequest | VersionRequest) -> float:
+        if isinstance(request, WatchRequest):
+            return request.read_timeout
+        return LIST_READ_TIMEOUT if isinstance(request, ListRequest) else VERSION_READ_TIMEOUT
+
+    @staticmethod
+    def _list_body(data: bytes) -> dict[str, Any]:
+        body = orjson.loads(data)
+        if not isinstance(body, dict):
+            raise WatchProtocolError("LIST response is not an object")
+        return body
+
+    def _version_answer(self, data: bytes | None) -> None:
+        try:
+            version = parse_server_version(orjson.loads(data)) if data is not None else None
+        except orjson.JSONDecodeError:
+            version = None
+        self.watcher.server_version(version)
+
+    # -- outcomes --------------------------------------------------------------------------------------------
+    def _apply(self, events: list[Event]) -> bool:
+        """Apply machine events to the cache; True when this completed the first sync."""
+        return self._cache.apply(events)
+
+    def _log_sleep(self, request: Sleep) -> None:
+        log.info("informer %s: retrying in %.1fs after %s", self.resource.plural, request.seconds, request.reason)
+
+    def _failed(self, exc: BaseException, transient: tuple[type[BaseException], ...]) -> None:
+        """Classify a failure for the machine. Nothing stops the informer: a bug is logged and backed off."""
+        if isinstance(exc, HTTPStatusError):
+            log.warning("informer %s: HTTP %s", self.resource.plural, exc.status)
+            self.watcher.failed(exc.status, retry_after=exc.retry_after)
+        elif isinstance(exc, transient):
+            log.warning("informer %s: %s: %s", self.resource.plural, type(exc).__name__, exc)
+            self.watcher.failed(None)
+        else:
+            log.error("informer %s: unexpected error; retrying", self.resource.plural, exc_info=exc)
+            self.watcher.failed(None)
