@@ -5,7 +5,8 @@ Creates N pods (default 10,000) in a fresh local cluster, then measures in one r
 - `kubernetes_asyncio` listing into models,
 - the same list fetched raw and parsed with orjson (the floor), and the same from the watch cache (RV=0,
   which is what the informer's first LIST asks for: the like-for-like floor),
-- incluster_sdk's Informer (paged LIST of 500, orjson, managedFields stripped) until synced,
+- incluster_sdk's Informer (paged LIST of 500, orjson, managedFields stripped) until synced, and with its two
+  memory options (the ``compact`` transform; ``metadata_only``),
 and the memory each keeps per pod (tracemalloc, in a fresh measurement per client).
 
     python benchmarks/informer_sync.py [--pods 10000] [--rounds 3]
@@ -32,7 +33,7 @@ import urllib3
 
 import incluster_sdk
 from incluster_sdk.testing import LocalCluster
-from incluster_sdk.watch import PODS, Informer
+from incluster_sdk.watch import PODS, Informer, compact
 
 NAMESPACE = "bench"
 POD = {
@@ -89,12 +90,15 @@ def raw_orjson(cluster: LocalCluster, query: str = "") -> Callable[[incluster_sd
     return run
 
 
-def informer(cfg: incluster_sdk.Config) -> Any:
-    inf = Informer(incluster_sdk.api_client(cfg), PODS, namespace=NAMESPACE)
-    inf.start()
-    assert inf.wait_for_sync(120)
-    inf.stop()
-    return inf.store
+def informer(**options: Any) -> Callable[[incluster_sdk.Config], Any]:
+    def run(cfg: incluster_sdk.Config) -> Any:
+        inf = Informer(incluster_sdk.api_client(cfg), PODS, namespace=NAMESPACE, **options)
+        inf.start()
+        assert inf.wait_for_sync(120)
+        inf.stop()
+        return inf.store
+
+    return run
 
 
 def measure(
@@ -135,7 +139,9 @@ def main() -> None:
             ("kubernetes_asyncio (models)", official_async),
             ("raw GET + orjson (floor)", raw_orjson(cluster)),
             ("raw GET RV=0 + orjson", raw_orjson(cluster, "?resourceVersion=0")),
-            ("incluster_sdk Informer", informer),
+            ("incluster_sdk Informer", informer()),
+            ("  transform=compact", informer(transform=compact)),
+            ("  metadata_only=True", informer(metadata_only=True)),
         ):
             rows[name] = measure(fn, cfg, args.rounds, args.pods)
             print(f"  measured {name}", flush=True)

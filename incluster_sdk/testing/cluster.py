@@ -337,6 +337,7 @@ class LocalCluster:
         timeout: float = 30,
         raw: bool = False,
         ok: Sequence[int] = (200, 201, 202),
+        content_type: str = "application/json",
     ) -> Any:
         """One admin (or ``token``) request to the API server; JSON in and out. For harness use."""
         conn = http.client.HTTPSConnection("127.0.0.1", self.api_port, context=self._ssl, timeout=timeout)
@@ -347,7 +348,7 @@ class LocalCluster:
         payload = None
         if body is not None:
             payload = orjson.dumps(body)
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         try:
             conn.request(method, path, body=payload, headers=headers)
             resp = conn.getresponse()
@@ -388,6 +389,10 @@ class LocalCluster:
         if resp.status not in (200, 201):
             raise ClusterError(f"apply {obj.get('kind')}/{name} -> HTTP {resp.status}: {data[:500]!r}")
         return orjson.loads(data)  # type: ignore[no-any-return]
+
+    def patch(self, api_path: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """A JSON merge patch (RFC 7386) of one object."""
+        return self.request("PATCH", api_path, patch, content_type="application/merge-patch+json")  # type: ignore[no-any-return]
 
     def delete(self, api_path: str) -> None:
         self.request("DELETE", api_path, ok=(200, 202, 404))

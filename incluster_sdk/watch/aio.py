@@ -19,7 +19,8 @@ import aiohttp
 from ..client import AsyncApiClient
 from .cache import Transform, strip_managed_fields
 from .core import CONNECT_TIMEOUT, DECODE_ERRORS, VERSION_READ_TIMEOUT, VERSION_UNAVAILABLE, InformerCore
-from .machine import InitialList, ListRequest, Phase, Sleep, VersionRequest, WatchRequest
+from .handlers import HandlerCall
+from .machine import InitialList, ListRequest, Sleep, VersionRequest, WatchRequest
 from .requests import HTTPStatusError, WatchStreamDecoder
 from .resource import Resource
 from .store import Indexer
@@ -37,17 +38,17 @@ class _AsyncHandler:
         self.task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
-        while (item := await self.queue.get()) is not _STOP:
-            kind, args = item
-            callback = self.callbacks.get(kind)
-            if callback is None:
-                continue
-            try:
-                result = callback(*args)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:  # logged, never silently dropped; the next event still comes
-                log.exception("informer handler on_%s failed", kind)
+        while (batch := await self.queue.get()) is not _STOP:
+            for kind, args in batch:
+                callback = self.callbacks.get(kind)
+                if callback is None:
+                    continue
+                try:
+                    result = callback(*args)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:  # logged, never silently dropped; the next event still comes
+                    log.exception("informer handler on_%s failed", kind)
 
 
 class AsyncInformer(InformerCore):
@@ -94,8 +95,7 @@ class AsyncInformer(InformerCore):
     ) -> None:
         handler = _AsyncHandler({"add": on_add, "update": on_update, "delete": on_delete})
         if self._synced.is_set():
-            for obj in self.store.list():
-                handler.queue.put_nowait(("add", (obj, True)))
+            handler.queue.put_nowait(self._cached_as("add"))
         self._handlers.append(handler)
 
     @property
@@ -142,11 +142,10 @@ class AsyncInformer(InformerCore):
                 elif isinstance(request, VersionRequest):
                     await self._version()
                 elif isinstance(request, ListRequest):
-                    self._apply_and_signal(self.watcher.list_page(await self._list(request)))
+                    self._list_page(await self._list(request))
                 else:
-                    async for event in self._watch(request):
-                        self._apply_and_signal(self.watcher.watch_event(event))
-                        if self.watcher.phase is Phase.LIST:
+                    async for events in self._watch(request):
+                        if not self._consume(events):
                             break  # 410 in the stream: relist now
                     else:
                         self.watcher.watch_ended()
@@ -187,13 +186,13 @@ class AsyncInformer(InformerCore):
     async def _list(self, request: ListRequest) -> dict[str, Any]:
         return self._list_body(await self._read(await self._get(request)))
 
-    async def _watch(self, request: WatchRequest) -> AsyncIterator[dict[str, Any]]:
+    async def _watch(self, request: WatchRequest) -> AsyncIterator[list[dict[str, Any]]]:
+        """The events of each network read."""
         response = await self._get(request)
         try:
             decoder = WatchStreamDecoder()
             async for chunk in response.content.iter_any():
-                for event in decoder.feed(chunk):
-                    yield event
+                yield decoder.feed(chunk)
             decoder.end()
         finally:
             response.close()
@@ -203,13 +202,11 @@ class AsyncInformer(InformerCore):
         while True:
             await asyncio.sleep(period)
             if self._synced.is_set():
-                for obj in self.store.list():
-                    self._dispatch("update", obj, obj)
+                self._deliver(self._cached_as("update"))
 
-    def _apply_and_signal(self, events: list[Any]) -> None:
-        if self._apply(events):
-            self._synced.set()
-
-    def _dispatch(self, kind: str, *args: Any) -> None:
+    def _deliver(self, batch: list[HandlerCall]) -> None:
         for handler in self._handlers:
-            handler.queue.put_nowait((kind, args))
+            handler.queue.put_nowait(batch)
+
+    def _signal_synced(self) -> None:
+        self._synced.set()

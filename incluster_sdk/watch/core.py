@@ -10,10 +10,11 @@ from typing import Any
 import orjson
 
 from .cache import CacheApplier, Transform
+from .handlers import HandlerCall
 from .machine import (
-    Event,
     InitialList,
     ListRequest,
+    Phase,
     Sleep,
     VersionRequest,
     Watcher,
@@ -81,10 +82,53 @@ class InformerCore:
         self._selectors = selector_params(label_selector, field_selector)
         self.store = Store(indexers)
         self.watcher = Watcher(initial_list=initial_list)
+        self._outbox: list[HandlerCall] = []
         self._cache = CacheApplier(self.store, transform, self._dispatch)
 
-    def _dispatch(self, kind: str, *args: Any) -> None:
+    # -- what the drivers provide --------------------------------------------------------------------------
+    @property
+    def has_synced(self) -> bool:
         raise NotImplementedError
+
+    def _deliver(self, batch: list[HandlerCall]) -> None:
+        """Hand ``batch`` to every handler, in order."""
+        raise NotImplementedError
+
+    def _signal_synced(self) -> None:
+        raise NotImplementedError
+
+    # -- cache and handler calls ------------------------------------------------------------------------------
+    def _dispatch(self, kind: str, *args: Any) -> None:
+        self._outbox.append((kind, args))
+
+    def _flush(self) -> None:
+        """Deliver the handler calls collected so far; then, the first time the cache is complete, say so."""
+        if self._outbox:
+            batch, self._outbox = self._outbox, []
+            self._deliver(batch)
+        if self._cache.synced and not self.has_synced:
+            self._signal_synced()
+
+    def _list_page(self, body: dict[str, Any]) -> None:
+        self._cache.apply(self.watcher.list_page(body))
+        self._flush()
+
+    def _consume(self, events: list[dict[str, Any]]) -> bool:
+        """Apply one network read's watch events; False when the machine wants a relist (stop reading)."""
+        try:
+            for event in events:
+                self._cache.apply(self.watcher.watch_event(event))
+                if self.watcher.phase is Phase.LIST:
+                    return False
+            return True
+        finally:
+            self._flush()
+
+    def _cached_as(self, kind: str) -> list[HandlerCall]:
+        """The cache as handler calls: adds for a late handler, updates for a resync."""
+        if kind == "add":
+            return [("add", (obj, True)) for obj in self.store.list()]
+        return [("update", (obj, obj)) for obj in self.store.list()]
 
     # -- requests --------------------------------------------------------------------------------------------
     def _url(self, host: str, request: ListRequest | WatchRequest) -> str:
@@ -117,10 +161,6 @@ class InformerCore:
         self.watcher.server_version(version)
 
     # -- outcomes --------------------------------------------------------------------------------------------
-    def _apply(self, events: list[Event]) -> bool:
-        """Apply machine events to the cache; True when this completed the first sync."""
-        return self._cache.apply(events)
-
     def _log_sleep(self, request: Sleep) -> None:
         log.info("informer %s: retrying in %.1fs after %s", self.resource.plural, request.seconds, request.reason)
 

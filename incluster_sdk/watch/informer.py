@@ -19,8 +19,8 @@ from kubernetes.client.exceptions import ApiException
 from ..client import ApiClient
 from .cache import Transform, strip_managed_fields
 from .core import CONNECT_TIMEOUT, DECODE_ERRORS, VERSION_READ_TIMEOUT, VERSION_UNAVAILABLE, InformerCore
-from .handlers import Handler, HandlerRunner, OnAdd, OnDelete, OnUpdate
-from .machine import InitialList, ListRequest, Phase, Sleep, VersionRequest, WatchRequest
+from .handlers import Handler, HandlerCall, HandlerRunner, OnAdd, OnDelete, OnUpdate
+from .machine import InitialList, ListRequest, Sleep, VersionRequest, WatchRequest
 from .requests import HTTPStatusError, WatchStreamDecoder
 from .resource import Resource
 from .store import Indexer
@@ -81,8 +81,7 @@ class Informer(InformerCore):
         """Call these for every change, in order. Added after start, a handler first gets the cache as adds."""
         runner = HandlerRunner(Handler(on_add, on_update, on_delete), self.resource.plural)
         if self._synced.is_set():
-            for obj in self.store.list():
-                runner.put("add", obj, True)
+            runner.put(self._cached_as("add"))
         self._handlers.append(runner)
 
     @property
@@ -131,11 +130,10 @@ class Informer(InformerCore):
                 elif isinstance(request, VersionRequest):
                     self._version()
                 elif isinstance(request, ListRequest):
-                    self._apply_and_signal(self.watcher.list_page(self._list_body(self._get(request).data)))
+                    self._list_page(self._list_body(self._get(request).data))
                 else:
-                    for event in self._watch(request):
-                        self._apply_and_signal(self.watcher.watch_event(event))
-                        if self.watcher.phase is Phase.LIST or self._stop.is_set():
+                    for events in self._watch(request):
+                        if not self._consume(events) or self._stop.is_set():
                             break  # 410 in the stream: relist now
                     else:
                         self.watcher.watch_ended()
@@ -185,11 +183,12 @@ class Informer(InformerCore):
             response.close()
             response.release_conn()
 
-    def _watch(self, request: WatchRequest) -> Iterator[dict[str, Any]]:
+    def _watch(self, request: WatchRequest) -> Iterator[list[dict[str, Any]]]:
+        """The events of each network read."""
         raw = self._get(request)
         decoder = WatchStreamDecoder()
         for chunk in raw.stream(65536, decode_content=True):
-            yield from decoder.feed(chunk)
+            yield decoder.feed(chunk)
         decoder.end()
 
     def _resync_loop(self) -> None:
@@ -197,14 +196,12 @@ class Informer(InformerCore):
         assert self.resync_period is not None
         while not self._stop.wait(self.resync_period):
             if self._synced.is_set():
-                for obj in self.store.list():
-                    self._dispatch("update", obj, obj)
+                self._deliver(self._cached_as("update"))
 
-    # -- cache and handlers ---------------------------------------------------------------------------------
-    def _apply_and_signal(self, events: list[Any]) -> None:
-        if self._apply(events):
-            self._synced.set()
-
-    def _dispatch(self, kind: str, *args: Any) -> None:
+    # -- handlers ----------------------------------------------------------------------------------------------
+    def _deliver(self, batch: list[HandlerCall]) -> None:
         for runner in self._handlers:
-            runner.put(kind, *args)
+            runner.put(batch)
+
+    def _signal_synced(self) -> None:
+        self._synced.set()

@@ -94,12 +94,14 @@ class Store:
     def _index(self, key: str, obj: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> None:
         for name, indexer in self._indexers.items():
             index = self._indices[name]
-            if old is not None:
-                for value in indexer(old):  # type: ignore[arg-type]
-                    index.get(value, set()).discard(key)
-            if obj is not None:
-                for value in indexer(obj):  # type: ignore[arg-type]
-                    index.setdefault(value, set()).add(key)
+            old_values = indexer(old) if old is not None else ()  # type: ignore[arg-type]
+            new_values = indexer(obj) if obj is not None else ()  # type: ignore[arg-type]
+            if old_values == new_values:
+                continue  # most updates leave every index value alone (a pod's namespace never changes)
+            for value in old_values:
+                index.get(value, set()).discard(key)
+            for value in new_values:
+                index.setdefault(value, set()).add(key)
 
     def upsert(self, obj: Obj) -> tuple[Mapping[str, Any] | None, Mapping[str, Any]]:
         """Store ``obj``; returns (old, new)."""

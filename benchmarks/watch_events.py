@@ -1,0 +1,287 @@
+"""Watch events: throughput into the cache and handlers from a recorded stream, and end-to-end lag on a real
+API server under a steady write rate.
+
+1. Throughput. Records a real watch stream from a local kube-apiserver while pods are created, patched and
+   deleted, then replays those bytes (in 64 KiB chunks, as a socket delivers them), on one core, through:
+   - incluster_sdk: stream decoder → watch state machine → store (indexed) → a counting handler on its own
+     thread (the full informer path, minus the socket);
+   - the official `kubernetes` client's watch decoding (``Watch.unmarshal_event`` into V1Pod models) into a
+     dict, and the same for `kubernetes_asyncio`.
+2. Lag. An informer on ConfigMaps while another process patches them at a fixed rate (default 1,000/s);
+   each patch carries its send time; the handler records when it sees it. Reported from the send, and from
+   the server's acknowledgement of the write.
+
+    python benchmarks/watch_events.py [--pods 2000] [--replays 5] [--rate 1000] [--seconds 10]
+
+Prints tables; asserts nothing. Needs the local cluster binaries (bash scripts/install-kube-binaries.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import http.client
+import itertools
+import multiprocessing
+import ssl
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import kubernetes.watch
+import kubernetes_asyncio.watch
+import orjson
+import urllib3
+
+import incluster_sdk
+from incluster_sdk.testing import LocalCluster
+from incluster_sdk.watch import PODS, Informer, Resource
+from incluster_sdk.watch.requests import WatchStreamDecoder
+
+NAMESPACE = "bench"
+CHUNK = 65536
+CONFIGMAPS = Resource("v1", "configmaps")
+POD: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"labels": {"app": "bench", "tier": "web"}, "annotations": {"note": "x" * 64}},
+    "spec": {
+        "containers": [
+            {
+                "name": "app",
+                "image": "registry.invalid/app:1.2.3",
+                "env": [{"name": f"VAR_{i}", "value": f"value-{i}"} for i in range(5)],
+                "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
+            }
+        ]
+    },
+}
+
+
+# -- 1. throughput ------------------------------------------------------------------------------------------
+def record_stream(cluster: LocalCluster, pods: int) -> bytes:
+    """A real watch stream: every pod created, patched twice, then deleted (pods x 5 events, ~1 KB each)."""
+    cfg = cluster.admin_config()
+    http = urllib3.PoolManager(ca_certs=str(cluster.ca_file))
+    rv = cluster.request("GET", f"/api/v1/namespaces/{NAMESPACE}/pods")["metadata"]["resourceVersion"]
+    response = http.request(
+        "GET",
+        f"{cfg.host}/api/v1/namespaces/{NAMESPACE}/pods?watch=1&resourceVersion={rv}&timeoutSeconds=600",
+        headers={"Authorization": cfg.credentials.auth_header() or ""},
+        preload_content=False,
+    )
+    recorded: list[bytes] = []
+    expected = pods * 5  # DELETED is preceded by a MODIFIED (deletionTimestamp) on this server
+
+    def read() -> None:
+        seen = 0
+        for chunk in response.stream(CHUNK):
+            recorded.append(chunk)
+            seen += chunk.count(b"\n")
+            if seen >= expected:
+                return
+
+    reader = threading.Thread(target=read)
+    reader.start()
+
+    def churn(i: int) -> None:
+        name = f"pod-{i:05d}"
+        cluster.create({**POD, "metadata": {**POD["metadata"], "name": name, "namespace": NAMESPACE}})
+        for n in range(2):
+            patch = {"metadata": {"labels": {"rev": str(n)}}}
+            cluster.patch(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}", patch)
+        cluster.delete(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}?gracePeriodSeconds=0")
+
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(churn, range(pods)))
+    reader.join(120)
+    response.release_conn()
+    return b"".join(recorded)
+
+
+def chunks(stream: bytes, replays: int) -> list[bytes]:
+    data = stream * replays
+    return [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
+
+
+def sdk_replay(client: incluster_sdk.ApiClient) -> Callable[[list[bytes]], int]:
+    """The informer's own path for each network read (decode, machine, cache, handler hand-off), no socket."""
+
+    def run(parts: list[bytes]) -> int:
+        informer = Informer(client, PODS, namespace=NAMESPACE, initial_list="list")
+        total = sum(p.count(b"\n") for p in parts)
+        counted = [0]
+        done = threading.Event()
+
+        def count(*_: Any) -> None:
+            counted[0] += 1
+            if counted[0] == total:
+                done.set()
+
+        informer.add_handler(on_add=count, on_update=count, on_delete=count)
+        informer._list_page({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []})
+        decoder = WatchStreamDecoder()
+        for part in parts:
+            informer._consume(decoder.feed(part))
+        done.wait(60)
+        informer.stop()
+        return counted[0]
+
+    return run
+
+
+def official_replay(unmarshal: Callable[[str], Any]) -> Callable[[list[bytes]], int]:
+    def run(parts: list[bytes]) -> int:
+        cache: dict[str, Any] = {}
+        pending = b""
+        n = 0
+        for part in parts:
+            pending += part
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                event = unmarshal(line.decode())
+                obj = event["object"]
+                key = f"{obj.metadata.namespace}/{obj.metadata.name}"
+                if event["type"] == "DELETED":
+                    cache.pop(key, None)
+                else:
+                    cache[key] = obj
+                n += 1
+        return n
+
+    return run
+
+
+async def _async_watch() -> Any:
+    return kubernetes_asyncio.watch.Watch()
+
+
+def throughput(cluster: LocalCluster, pods: int, replays: int) -> None:
+    t = time.perf_counter()
+    stream = record_stream(cluster, pods)
+    events = stream.count(b"\n")
+    print(f"recorded {events} events ({len(stream) / events:.0f} bytes each) in {time.perf_counter() - t:.1f}s")
+    parts = chunks(stream, replays)
+    official = kubernetes.watch.Watch()
+    official_async = asyncio.run(_async_watch())  # its constructor needs a running loop; decoding does not
+    paths = (
+        ("kubernetes Watch → V1Pod", official_replay(lambda line: official.unmarshal_event(line, "V1Pod"))),
+        ("kubernetes_asyncio Watch → V1Pod", official_replay(lambda ln: official_async.unmarshal_event(ln, "V1Pod"))),
+        ("incluster_sdk informer path", sdk_replay(incluster_sdk.api_client(cluster.admin_config()))),
+    )
+    rows: dict[str, list[float]] = {name: [] for name, _ in paths}
+    for frozen in (False, True):
+        for name, fn in paths:
+            best = float("inf")
+            for _ in range(3):
+                gc.collect()
+                if frozen:
+                    gc.freeze()  # what an app can do once after start-up: see docs/performance.md
+                start = time.perf_counter()
+                handled = fn(parts)
+                best = min(best, time.perf_counter() - start)
+                gc.unfreeze()
+                assert handled == events * replays, (name, handled)
+            rows[name].append(handled / best)
+    base = rows["kubernetes Watch → V1Pod"]
+    print(f"\nWatch events decoded and applied, one core, {events * replays} events (best of 3)")
+    print(f"{'path':<36}{'events/s':>12}{'vs official':>13}{'after gc.freeze()':>19}{'vs official':>13}")
+    for name, (rate, frozen_rate) in rows.items():
+        print(f"{name:<36}{rate:>12,.0f}{rate / base[0]:>12.1f}x{frozen_rate:>19,.0f}{frozen_rate / base[1]:>12.1f}x")
+
+
+# -- 2. lag ---------------------------------------------------------------------------------------------------
+def writer(host: str, port: int, ca: str, auth: str, names: list[str], rate: float, seconds: float, out: Any) -> None:
+    """Patch ConfigMaps round-robin at ``rate`` per second from 32 keep-alive connections (its own process)."""
+    context = ssl.create_default_context(cafile=ca)
+    total = int(rate * seconds)
+    counter = itertools.count()
+    start = time.time() + 0.5
+    acks: list[tuple[str, float, float]] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        conn = http.client.HTTPSConnection(host, port, context=context)
+        while (i := next(counter)) < total:
+            due = start + i / rate
+            if (wait := due - time.time()) > 0:
+                time.sleep(wait)
+            sent = time.time()
+            body = orjson.dumps({"metadata": {"annotations": {"sent": repr(sent)}}})
+            headers = {"Authorization": auth, "Content-Type": "application/merge-patch+json"}
+            conn.request("PATCH", f"/api/v1/namespaces/{NAMESPACE}/configmaps/{names[i % len(names)]}", body, headers)
+            conn.getresponse().read()
+            with lock:
+                acks.append((repr(sent), sent, time.time()))
+
+    threads = [threading.Thread(target=work) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out.send((acks, time.time() - start))
+
+
+def lag(cluster: LocalCluster, rate: float, seconds: float) -> None:
+    names = [f"cm-{i:03d}" for i in range(200)]
+    for name in names:
+        cluster.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": NAMESPACE}})
+    cfg = cluster.admin_config()
+    seen: dict[str, float] = {}
+
+    def on_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        sent = (new["metadata"].get("annotations") or {}).get("sent")
+        if sent is not None:
+            seen[sent] = time.time()
+
+    with Informer(incluster_sdk.api_client(cfg), CONFIGMAPS, namespace=NAMESPACE) as informer:
+        informer.add_handler(on_update=on_update)
+        assert informer.wait_for_sync(30)
+        receive, send = multiprocessing.Pipe(duplex=False)
+        host, port = "127.0.0.1", int(cfg.host.rsplit(":", 1)[1])
+        auth = cfg.credentials.auth_header() or ""
+        proc = multiprocessing.Process(
+            target=writer, args=(host, port, str(cluster.ca_file), auth, names, rate, seconds, send)
+        )
+        proc.start()
+        acks, elapsed = receive.recv()
+        proc.join()
+        time.sleep(1)
+    from_send = sorted(seen[key] - sent for key, sent, _ in acks if key in seen)
+    from_ack = sorted(max(0.0, seen[key] - ack) for key, _, ack in acks if key in seen)
+    write = sorted(ack - sent for _, sent, ack in acks)
+
+    def pct(values: list[float], p: float) -> float:
+        return values[min(len(values) - 1, int(p * len(values)))] * 1000
+
+    print(
+        f"\nEnd-to-end lag: {len(acks)} writes in {elapsed:.1f}s = {len(acks) / elapsed:,.0f}/s (target {rate:,.0f}/s)"
+    )
+    print(f"  seen by the handler: {len(from_send)} of {len(acks)}")
+    print(f"{'measure':<40}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    for label, values in (
+        ("write sent → handler called", from_send),
+        ("write acknowledged → handler called", from_ack),
+        ("(write latency, for context)", write),
+    ):
+        print(f"{label:<40}{pct(values, 0.5):>9.1f}{pct(values, 0.99):>9.1f}{values[-1] * 1000:>9.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pods", type=int, default=2000, help="pods churned for the recorded stream")
+    parser.add_argument("--replays", type=int, default=5, help="times the recorded stream is replayed")
+    parser.add_argument("--rate", type=float, default=1000.0, help="writes per second for the lag test")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    with LocalCluster.start() as cluster:
+        cluster.create_namespace(NAMESPACE)
+        throughput(cluster, args.pods, args.replays)
+        lag(cluster, args.rate, args.seconds)
+
+
+if __name__ == "__main__":
+    main()
