@@ -13,6 +13,7 @@ from .client import ApiClient, AsyncApiClient, api_client, async_api_client
 from .config import Config, load_config, load_in_cluster_config
 from .credentials import Credentials, TokenFile
 from .errors import (
+    ApiError,
     ConfigError,
     CredentialError,
     InClusterConfigError,
@@ -20,12 +21,14 @@ from .errors import (
     KubeconfigError,
     NoConfigError,
     NotInClusterError,
+    PermissionDeniedError,
 )
 from .tls import TLSConfig
 from .tokens import TokenClaims, decode_claims
 
 __all__ = [
     "ApiClient",
+    "ApiError",
     "AsyncApiClient",
     "Config",
     "ConfigError",
@@ -36,6 +39,7 @@ __all__ = [
     "KubeconfigError",
     "NoConfigError",
     "NotInClusterError",
+    "PermissionDeniedError",
     "TLSConfig",
     "TokenClaims",
     "TokenFile",

@@ -33,3 +33,20 @@ class NoConfigError(ConfigError):
 
 class CredentialError(ConfigError):
     """A credential (token file, exec plugin, client certificate) could not be obtained."""
+
+
+class ApiError(InclusterSDKError):
+    """The API server answered an SDK request with an error status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class PermissionDeniedError(InclusterSDKError):
+    """This identity lacks RBAC permissions it needs; the message says which, and the YAML that grants them."""
+
+    def __init__(self, message: str, missing: list[str], fix_yaml: str) -> None:
+        super().__init__(message)
+        self.missing = missing
+        self.fix_yaml = fix_yaml

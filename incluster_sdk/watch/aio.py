@@ -70,6 +70,7 @@ class AsyncInformer(InformerCore):
         metadata_only: bool = False,
         initial_list: InitialList | str = InitialList.AUTO,
         resync_period: float | None = None,
+        preflight: bool = True,
     ) -> None:
         super().__init__(
             resource,
@@ -83,6 +84,7 @@ class AsyncInformer(InformerCore):
             resync_period=resync_period,
         )
         self.client = client
+        self.preflight = preflight
         self._handlers: list[_AsyncHandler] = []
         self._synced = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -103,11 +105,18 @@ class AsyncInformer(InformerCore):
         return self._synced.is_set()
 
     async def wait_for_sync(self, timeout: float | None = None) -> bool:
+        """True once the cache is complete; False after ``timeout``. Raises
+        :class:`~incluster_sdk.PermissionDeniedError` if the preflight check found permissions missing."""
+        waiter = asyncio.ensure_future(self._synced.wait())
+        watched = {waiter, *self._tasks[:1]}
         try:
-            await asyncio.wait_for(self._synced.wait(), timeout)
-        except asyncio.TimeoutError:
-            return False
-        return True
+            done, _ = await asyncio.wait(watched, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        for task in done - {waiter}:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        return self._synced.is_set()
 
     def start(self) -> AsyncInformer:
         self._tasks.append(asyncio.create_task(self._run(), name=f"incluster-sdk-informer {self.resource.plural}"))
@@ -133,6 +142,10 @@ class AsyncInformer(InformerCore):
 
     # -- the loop --------------------------------------------------------------------------------------------
     async def _run(self) -> None:
+        if self.preflight:
+            from ..rbac.preflight import async_check_access  # rbac builds on watch: imported late
+
+            await async_check_access(self.client, self.resource, self.namespace)  # ends the task if denied
         while True:
             request = self.watcher.next_request()
             try:

@@ -39,7 +39,8 @@ class Informer(InformerCore):
     ``indexers`` (name → function returning index values), ``transform`` applied to each object before it
     is stored (default: drop managedFields), ``metadata_only`` (the server sends only metadata: the
     lightest cache), ``initial_list`` ("auto": streaming list where the server has it, else paged LIST;
-    "stream"; "list"), ``resync_period`` (seconds; replays the cache to handlers as updates).
+    "stream"; "list"), ``resync_period`` (seconds; replays the cache to handlers as updates),
+    ``preflight`` (check list/watch permissions at start and fail fast with the fix).
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class Informer(InformerCore):
         metadata_only: bool = False,
         initial_list: InitialList | str = InitialList.AUTO,
         resync_period: float | None = None,
+        preflight: bool = True,
     ) -> None:
         super().__init__(
             resource,
@@ -68,6 +70,7 @@ class Informer(InformerCore):
             resync_period=resync_period,
         )
         self.client = client
+        self.preflight = preflight
         self._handlers: list[HandlerRunner] = []
         self._synced = threading.Event()
         self._stop = threading.Event()
@@ -92,6 +95,13 @@ class Informer(InformerCore):
         return self._synced.wait(timeout)
 
     def start(self) -> Informer:
+        """Start watching. With ``preflight`` (the default), first check with the API server that this
+        identity may list and watch the resource; raises :class:`~incluster_sdk.PermissionDeniedError`
+        naming what is missing and the RBAC that grants it."""
+        if self.preflight:
+            from ..rbac.preflight import check_access  # rbac builds on watch: imported late
+
+            check_access(self.client, self.resource, self.namespace)
         if self.resync_period is not None:
             threading.Thread(
                 target=self._resync_loop, name=f"incluster-sdk-resync {self.resource.plural}", daemon=True
