@@ -22,6 +22,8 @@ from ..errors import ApiError
 from ..tokens import TokenClaims
 
 #: SelfSubjectReview: GA in 1.28, beta in 1.27, alpha in 1.26; older servers answer 404 for all three.
+#: Where the API is missing an unprivileged caller gets 403 rather than 404: RBAC runs before routing.
+SELF_SUBJECT_REVIEW_ABSENT = frozenset({403, 404})
 SELF_SUBJECT_REVIEW_PATHS = tuple(
     f"/apis/authentication.k8s.io/{v}/selfsubjectreviews" for v in ("v1", "v1beta1", "v1alpha1")
 )
@@ -213,7 +215,7 @@ def whoami(client: ApiClient) -> Identity:
     """Ask the server who we are (SelfSubjectReview); on servers without it, decode the token locally."""
     for path in SELF_SUBJECT_REVIEW_PATHS:
         status, data = _post(client, path, self_subject_review_body(path))
-        if status != 404:
+        if status not in SELF_SUBJECT_REVIEW_ABSENT:
             return parse_self_subject_review(_parse(status, data, path), _claims(client))
     return identity_from_claims(_claims(client))
 
@@ -256,7 +258,7 @@ async def _apost(client: AsyncApiClient, path: str, body: dict[str, Any]) -> tup
 async def async_whoami(client: AsyncApiClient) -> Identity:
     for path in SELF_SUBJECT_REVIEW_PATHS:
         status, data = await _apost(client, path, self_subject_review_body(path))
-        if status != 404:
+        if status not in SELF_SUBJECT_REVIEW_ABSENT:
             return parse_self_subject_review(_parse(status, data, path), _claims(client))
     return identity_from_claims(_claims(client))
 

@@ -1,0 +1,231 @@
+"""``incluster-sdk doctor``: every step from "am I in a pod?" to "may I watch pods?", each with a verdict
+and, when something is wrong, what to do about it. Never prints a credential."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import ssl
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from .config import Config, load_config
+from .errors import ConfigError, InclusterSDKError
+from .incluster import HOST_ENV, PORT_ENV, in_pod_env, service_account_dir
+from .rbac.needs import Need
+from .rbac.preflight import denied_error
+from .rbac.review import can_i, whoami
+from .tls import validate_ca_pem
+
+Status = Literal["pass", "warn", "fail", "skip"]
+#: A token that expires sooner than this is worth a warning: kubelet refreshes projected tokens at 80% of
+#: their lifetime, so a healthy one rarely has less than a few minutes left.
+TOKEN_EXPIRY_WARNING = dt.timedelta(minutes=5)
+#: A CA that expires within this window is worth a warning before it breaks every connection.
+CA_EXPIRY_WARNING = dt.timedelta(days=30)
+#: How long the reachability check waits for the API server.
+REACH_TIMEOUT = 10.0
+_MOUNT_FILES = ("token", "ca.crt", "namespace")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Report:
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != "fail" for c in self.checks)
+
+    def to_json(self) -> str:
+        return orjson.dumps(
+            {"ok": self.ok, "checks": [asdict(c) for c in self.checks]}, option=orjson.OPT_INDENT_2
+        ).decode()
+
+    def to_text(self) -> str:
+        lines = []
+        for check in self.checks:
+            lines.append(f"[{check.status.upper():<4}] {check.name}: {check.detail}")
+            for hint_line in check.hint.splitlines():
+                lines.append(f"       {hint_line}" if hint_line else "")
+        lines.append("")
+        lines.append("all checks passed" if self.ok else "some checks FAILED: see the hints above")
+        return "\n".join(lines)
+
+
+def _environment() -> Check:
+    if in_pod_env():
+        host, port = os.environ.get(HOST_ENV, ""), os.environ.get(PORT_ENV, "")
+        return Check("environment", "pass", f"in a pod: {HOST_ENV}={host} {PORT_ENV}={port}")
+    missing = [v for v in (HOST_ENV, PORT_ENV) if not os.environ.get(v)]
+    return Check("environment", "skip", f"not in a pod ({', '.join(missing)} unset): kubeconfig will be used")
+
+
+def _mount(sa_dir: Path, required: bool) -> Check:
+    missing = [f for f in _MOUNT_FILES if not (sa_dir / f).is_file()]
+    if not missing:
+        return Check("service account mount", "pass", f"{sa_dir}: token, ca.crt and namespace present")
+    if not required:
+        return Check("service account mount", "skip", f"{sa_dir}: not mounted (not in a pod)")
+    return Check(
+        "service account mount",
+        "fail",
+        f"{sa_dir}: missing {', '.join(missing)}",
+        "The pod has no ServiceAccount token mounted. Set `serviceAccountName:` in the pod spec and make sure"
+        " `automountServiceAccountToken` is not false (or mount a projected token volume at this path).",
+    )
+
+
+def _token(cfg: Config) -> Check:
+    claims = cfg.credentials.claims()
+    if claims is None:
+        return Check("token", "skip", f"no bearer token ({cfg.credentials.describe()})")
+    if not claims.is_jwt:
+        return Check("token", "pass", "an opaque bearer token (not a ServiceAccount JWT): expiry unknown")
+    who = f"{claims.namespace}/{claims.service_account}" if claims.service_account else (claims.subject or "?")
+    remaining = claims.expires_in()
+    if remaining is None:
+        return Check(
+            "token",
+            "warn",
+            f"ServiceAccount {who}: a legacy Secret-based token that never expires and never rotates",
+            "Use the projected token kubelet mounts by default (Kubernetes 1.21+): it expires and rotates,"
+            " and the SDK reloads it. Delete long-lived token Secrets you no longer need.",
+        )
+    bound = f", bound to {claims.bound_object}" if claims.bound_object else ""
+    if remaining <= dt.timedelta(0):
+        return Check(
+            "token",
+            "fail",
+            f"ServiceAccount {who}: expired {-remaining} ago{bound}",
+            "kubelet should have refreshed it: check that the kubelet is healthy and the volume is a projected"
+            " serviceAccountToken volume; outside a pod, mint a new token (kubectl create token).",
+        )
+    status: Status = "warn" if remaining < TOKEN_EXPIRY_WARNING else "pass"
+    rotates = "projected (kubelet rotates it; the SDK reloads it)" if claims.is_bound else "expiring"
+    return Check("token", status, f"ServiceAccount {who}: {rotates}{bound}; expires in {_span(remaining)}")
+
+
+def _span(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds >= 86400:
+        return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    return f"{seconds // 60}m {seconds % 60}s"
+
+
+def _ca(cfg: Config) -> Check:
+    tls = cfg.tls
+    if tls.insecure_skip_verify:
+        return Check(
+            "CA", "warn", "TLS verification is off (insecure-skip-tls-verify)", "Set certificate-authority instead."
+        )
+    if tls.ca_file is None:
+        return Check("CA", "pass", "the system trust store")
+    try:
+        data = Path(tls.ca_file).read_bytes()
+        validate_ca_pem(data, where=str(tls.ca_file), fix="")
+    except (OSError, ConfigError) as exc:
+        return Check("CA", "fail", str(exc), "Point the config at the cluster's CA bundle (ca.crt).")
+    count = data.count(b"-----BEGIN CERTIFICATE-----")
+    source = tls.ca_bundle.source if tls.ca_bundle is not None else tls.ca_file  # the user's file, not our copy
+    rotates = ", reloaded when it changes" if tls.ca_bundle is not None else ""
+    expiry = _earliest_expiry(Path(tls.ca_file))
+    if expiry is None:
+        return Check("CA", "pass", f"{source}: {count} certificate(s){rotates}")
+    left = expiry - dt.datetime.now(dt.timezone.utc)
+    if left <= dt.timedelta(0):
+        return Check("CA", "fail", f"{source}: expired on {expiry:%Y-%m-%d}", "The cluster CA must be renewed.")
+    status: Status = "warn" if left < CA_EXPIRY_WARNING else "pass"
+    hint = "The cluster CA expires soon: plan its rotation (the SDK picks up a new ca.crt)." if status == "warn" else ""
+    return Check("CA", status, f"{source}: {count} certificate(s), first expiry {expiry:%Y-%m-%d}{rotates}", hint)
+
+
+def _earliest_expiry(path: Path) -> dt.datetime | None:
+    """The first notAfter in the bundle, via the ssl module's certificate decoder (best effort)."""
+    decode = getattr(getattr(ssl, "_ssl", None), "_test_decode_cert", None)
+    if decode is None:
+        return None
+    try:
+        info = decode(str(path))  # the first certificate of the file
+        return dt.datetime.fromtimestamp(ssl.cert_time_to_seconds(info["notAfter"]), dt.timezone.utc)
+    except (ssl.SSLError, ValueError, KeyError, OSError):
+        return None
+
+
+def _reach(cfg: Config, client: Any) -> Check:
+    try:
+        response = client.call_api(
+            "GET", f"{cfg.host}/version", {"Accept": "application/json"}, _request_timeout=REACH_TIMEOUT
+        )
+        response.read()
+        if response.status != 200:
+            raise InclusterSDKError(f"HTTP {response.status}")
+        version = orjson.loads(response.data).get("gitVersion", "unknown version")
+    except Exception as exc:  # every way this can fail is a finding, not a crash
+        text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        hint = (
+            "TLS failed: the CA does not match the server's certificate."
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc)
+            else "Check the address, that the API server is up, and NetworkPolicies/egress to it."
+        )
+        return Check("API server", "fail", f"{cfg.host}: {text}", hint)
+    return Check("API server", "pass", f"{cfg.host}: {version}")
+
+
+def run_doctor(
+    *,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    in_cluster: bool | None = None,
+    sa_dir: str | None = None,
+    namespace: str | None = None,
+    can: Sequence[Need] = (),
+) -> Report:
+    from .client import api_client
+
+    checks = [_environment()]
+    mount_dir = service_account_dir(sa_dir)
+    checks.append(_mount(mount_dir, required=in_pod_env() or in_cluster is True))
+    try:
+        cfg = load_config(kubeconfig=kubeconfig, context=context, in_cluster=in_cluster, service_account_dir=sa_dir)
+    except ConfigError as exc:
+        checks.append(Check("config", "fail", str(exc).splitlines()[0], "\n".join(str(exc).splitlines()[1:])))
+        return Report(checks)
+    namespace = namespace or cfg.namespace
+    checks.append(Check("config", "pass", f"{cfg.source}: {cfg.reason}; namespace {cfg.namespace}"))
+    try:
+        checks += [_token(cfg), _ca(cfg)]
+        client = api_client(cfg)
+        checks.append(_reach(cfg, client))
+        if checks[-1].status == "fail":
+            return Report(checks)
+        identity = whoami(client)
+        groups = f" (groups: {', '.join(identity.groups)})" if identity.groups else ""
+        checks.append(
+            Check("identity", "pass" if identity.username else "warn", f"{identity}{groups} [{identity.source}]")
+        )
+        for need in can:
+            decisions = [can_i(client, v, need.resource, namespace, need.name, need.group) for v in need.verbs]
+            denied = [d for d in decisions if not d]
+            detail = "; ".join(str(d) for d in decisions)
+            if denied:
+                error = denied_error(identity, need, denied, namespace)
+                checks.append(Check(f"can {need}", "fail", detail, f"Missing. Grant it with:\n{error.fix_yaml}"))
+            else:
+                checks.append(Check(f"can {need}", "pass", detail))
+    finally:
+        cfg.close()
+    return Report(checks)
