@@ -1,5 +1,6 @@
-"""The one-command demo: a real local API server, RBAC, a kubelet-style token mount, and pod-counter running
-"in-cluster" while pods come and go and its token is rotated and the old one invalidated.
+"""The one-command demo: a real local API server, the example's own RBAC manifests, a kubelet-style token
+mount, and pod-counter running "in-cluster" while pods come and go and its token is rotated and the old one
+invalidated.
 
     bash scripts/demo.sh
 """
@@ -8,17 +9,22 @@ from __future__ import annotations
 
 import os
 import queue
+import re
+import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
+
+import yaml
 
 from incluster_sdk.testing import LocalCluster
 
+HERE = Path(__file__).resolve().parent
 NAMESPACE = "pod-counter"
 SA = "pod-counter"
-APP = Path(__file__).with_name("app.py")
 POD = {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "c", "image": "registry.invalid/x:1"}]}}
 
 
@@ -26,63 +32,105 @@ def say(text: str) -> None:
     print(f"[demo] {text}", flush=True)
 
 
+class Failed(Exception):
+    pass
+
+
+class RunningApp:
+    """pod-counter as a child process, its output echoed with a prefix and searchable."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "app.py"), "--port", "0"],
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        assert self.proc.stdout is not None
+        stdout = self.proc.stdout
+        threading.Thread(target=lambda: [self.lines.put(line.rstrip()) for line in stdout], daemon=True).start()
+
+    def expect(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            print(f"    app| {line}", flush=True)
+            if match := re.search(pattern, line):
+                return match
+        raise Failed(f"pod-counter never printed {pattern!r}")
+
+    def drain(self) -> None:
+        while not self.lines.empty():
+            print(f"    app| {self.lines.get()}", flush=True)
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def run(cluster: LocalCluster) -> None:
+    for name in ("namespace.yaml", "rbac.yaml"):
+        for doc in yaml.safe_load_all((HERE / "manifests" / name).read_text()):
+            cluster.apply(doc)
+    say(f"applied manifests/namespace.yaml and manifests/rbac.yaml: ServiceAccount {NAMESPACE}/{SA},")
+    say("  a Role with get/list/watch on pods only, and its RoleBinding")
+    with cluster.pod_environment(NAMESPACE, SA, bound_to_secret="token-1") as mount:
+        say(f"kubelet-style token mount at {mount.path}; starting pod-counter as if in a pod")
+        app = RunningApp()
+        try:
+            port = int(app.expect(r"serving /healthz and /metrics on port (\d+)").group(1))
+            app.expect(rf"There are 0 pods in namespace {NAMESPACE}$")
+            say(f"GET /healthz -> {http_get(port, '/healthz')}")
+            for i in range(3):
+                cluster.create({**POD, "metadata": {"name": f"web-{i}", "namespace": NAMESPACE}})
+            say("created pods web-0, web-1, web-2")
+            app.expect(rf"There are 3 pods in namespace {NAMESPACE}$")
+            for round_ in (2, 3):
+                token = cluster.mint_token(NAMESPACE, SA, bound_to_secret=f"token-{round_}")
+                mount.rotate(token=token)
+                cluster.invalidate(NAMESPACE, f"token-{round_ - 1}")
+                say(f"rotated the token (kubelet's ..data swap) and invalidated the old one (token-{round_ - 1})")
+                cluster.delete(f"/api/v1/namespaces/{NAMESPACE}/pods/web-{round_ - 2}")
+                say(f"deleted pod web-{round_ - 2}")
+                left = 3 - (round_ - 1)
+                app.expect(rf"There (are {left} pods|is 1 pod) in namespace {NAMESPACE}$")
+            status, metrics = http_get(port, "/metrics")
+            say(f"GET /metrics -> {status}:")
+            for line in metrics.splitlines():
+                if not line.startswith("#"):
+                    print(f"    {line}", flush=True)
+            say("sending SIGTERM")
+            app.proc.send_signal(signal.SIGTERM)
+            app.expect(r"stopped$")
+            if app.proc.wait(10) != 0:
+                raise Failed(f"pod-counter exited with {app.proc.returncode}")
+        finally:
+            if app.proc.poll() is None:
+                app.proc.kill()
+            app.drain()
+
+
 def main() -> int:
     say("starting a local kube-apiserver + etcd ...")
-    with LocalCluster.start() as cluster:
-        say(f"API server ready at {cluster.server}")
-        cluster.create_service_account(NAMESPACE, SA)
-        cluster.grant(NAMESPACE, SA, [("get", "pods"), ("list", "pods"), ("watch", "pods")])
-        say(f"ServiceAccount {NAMESPACE}/{SA} with a Role allowing get/list/watch on pods")
-        with cluster.pod_environment(NAMESPACE, SA, bound_to_secret="token-1") as mount:
-            say(f"kubelet-style token mount at {mount.path}; starting pod-counter as if in a pod")
-            app = subprocess.Popen(
-                [sys.executable, str(APP), "--interval", "0.5"],
-                env=dict(os.environ),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            lines: queue.Queue[str] = queue.Queue()
-            assert app.stdout is not None
-            stdout = app.stdout
-            threading.Thread(target=lambda: [lines.put(line.rstrip()) for line in stdout], daemon=True).start()
-
-            def expect(count: int, timeout: float = 20.0) -> None:
-                want = f"There are {count} pods in namespace {NAMESPACE}"
-                deadline = time.monotonic() + timeout
-                while time.monotonic() < deadline:
-                    try:
-                        line = lines.get(timeout=0.5)
-                    except queue.Empty:
-                        continue
-                    print(f"    app| {line}", flush=True)
-                    if line.endswith(want):
-                        return
-                raise SystemExit(f"[demo] FAILED: pod-counter never said {want!r}")
-
-            try:
-                expect(0)
-                for i in range(3):
-                    cluster.create({**POD, "metadata": {"name": f"web-{i}", "namespace": NAMESPACE}})
-                say("created 3 pods")
-                expect(3)
-                for round_ in (2, 3):
-                    token = cluster.mint_token(NAMESPACE, SA, bound_to_secret=f"token-{round_}")
-                    mount.rotate(token=token)
-                    cluster.invalidate(NAMESPACE, f"token-{round_ - 1}")
-                    say(f"rotated the token (kubelet-style ..data swap) and invalidated the old one ({round_ - 1})")
-                    cluster.delete(f"/api/v1/namespaces/{NAMESPACE}/pods/web-{round_ - 2}")
-                    say(f"deleted pod web-{round_ - 2}")
-                    expect(3 - (round_ - 1))
-            finally:
-                app.terminate()
-                code = app.wait(10)
-                while not lines.empty():
-                    print(f"    app| {lines.get()}", flush=True)
-            if code != 0:
-                say(f"FAILED: pod-counter exited with {code}")
-                return 1
-    say("done: pod-counter followed every change and survived two token rotations; cluster cleaned up")
+    try:
+        with LocalCluster.start() as cluster:
+            say(f"API server ready at {cluster.server}")
+            run(cluster)
+    except Failed as exc:
+        say(f"FAILED: {exc}")
+        return 1
+    say("done: pod-counter followed every change through two token rotations; the cluster is cleaned up")
     return 0
 
 
