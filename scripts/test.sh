@@ -9,6 +9,7 @@ PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-chec
 
 echo "== ruff";  python3 -m ruff check . && python3 -m ruff format --check .
 echo "== mypy";  python3 -m mypy
+echo "== docs";  python3 -m mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
 echo "== pytest"
 # The e2e tests must run, not skip: the local_cluster fixture fails instead of skipping when this is set.
 export INCLUSTER_SDK_REQUIRE_CLUSTER=1
