@@ -1,0 +1,163 @@
+"""The asyncio twin of :class:`~.elector.LeaderElector` (over ``kubernetes_asyncio``), with the same
+decisions (:mod:`.lease`). Callbacks may be plain functions or coroutines.
+
+    async with AsyncLeaderElector(client, "my-app", on_started_leading=work) as elector:
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from ..client import AsyncApiClient
+from .elector import LeaderElectionBase, _wall
+from .lease import LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD, Call, LeaseApiError, Outcome, Response, lease_body
+
+log = logging.getLogger(__name__)
+
+
+class AsyncLeaderElector(LeaderElectionBase):
+    """``on_started_leading()`` runs as a task that is cancelled when leadership ends;
+    ``on_stopped_leading()`` is awaited before anyone else can take over; ``on_new_leader(identity)``."""
+
+    def __init__(
+        self,
+        client: AsyncApiClient,
+        name: str,
+        namespace: str | None = None,
+        *,
+        identity: str | None = None,
+        lease_duration: float = LEASE_DURATION,
+        renew_deadline: float = RENEW_DEADLINE,
+        retry_period: float = RETRY_PERIOD,
+        on_started_leading: Callable[[], Any] | None = None,
+        on_stopped_leading: Callable[[], Any] | None = None,
+        on_new_leader: Callable[[str], Any] | None = None,
+        release_on_stop: bool = True,
+    ) -> None:
+        super().__init__(
+            name,
+            namespace or client.incluster_config.namespace,
+            identity=identity,
+            lease_duration=lease_duration,
+            renew_deadline=renew_deadline,
+            retry_period=retry_period,
+            release_on_stop=release_on_stop,
+        )
+        self.client = client
+        self.on_started_leading = on_started_leading
+        self.on_stopped_leading = on_stopped_leading
+        self.on_new_leader = on_new_leader
+        self._task: asyncio.Task[None] | None = None
+        self._work: asyncio.Task[Any] | None = None
+        self._callbacks: set[asyncio.Task[None]] = set()
+
+    def start(self) -> AsyncLeaderElector:
+        self._task = asyncio.create_task(self._run(), name=f"incluster-sdk-leader {self.name}")
+        return self
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self.election.leading:
+            await self._step_down("stopping")
+            if self.release_on_stop:
+                await self._release()
+
+    async def __aenter__(self) -> AsyncLeaderElector:
+        return self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._report(await self._drive(self._attempt()))
+            except Exception as exc:  # a failed attempt is retried; only the deadline decides leadership
+                log.log(logging.WARNING if self.election.leading else logging.DEBUG, "%s: %s", self._describe(), exc)
+            if self.election.deadline_passed(time.monotonic()):
+                await self._step_down(f"could not renew for {self.election.renew_deadline}s")
+            await asyncio.sleep(self._pause())
+
+    async def _drive(self, steps: Any) -> Outcome:
+        try:
+            call = next(steps)
+            while True:
+                call = steps.send(await self._http(call))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    async def _http(self, call: Call) -> Response:
+        from kubernetes_asyncio.client.exceptions import ApiException
+
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        url = self._url(str(self.client.configuration.host), call)
+        try:
+            response = await self.client.request(
+                call.method,
+                url,
+                headers=headers,
+                body=call.body,
+                _preload_content=False,
+                _request_timeout=self._request_timeout(),
+            )
+        except ApiException as exc:
+            return exc.status or 0, None
+        try:
+            data = await response.read()
+        finally:
+            response.release()
+        body = orjson.loads(data) if data else None
+        return int(response.status), body if isinstance(body, dict) else None
+
+    async def _report(self, outcome: Outcome) -> None:
+        if outcome.lost:
+            await self._step_down(outcome.lost)
+        if outcome.new_leader and self.on_new_leader is not None:
+            task = asyncio.create_task(self._call(self.on_new_leader, outcome.new_leader))
+            self._callbacks.add(task)  # held until done: the loop keeps only weak references to tasks
+            task.add_done_callback(self._callbacks.discard)
+        if outcome.started:
+            log.info("%s: started leading", self._describe())
+            if self.on_started_leading is not None:
+                self._work = asyncio.create_task(self._call(self.on_started_leading))
+
+    async def _step_down(self, why: str) -> None:
+        self.election.step_down()
+        log.warning("%s: stopped leading: %s", self._describe(), why)
+        if self._work is not None:
+            self._work.cancel()  # the leader's work must stop with its leadership
+            self._work = None
+        if self.on_stopped_leading is not None:
+            await self._call(self.on_stopped_leading)
+
+    async def _release(self) -> None:
+        record = self.election.release(_wall())
+        if record is None:
+            return
+        try:
+            status, _ = await self._http(Call("PUT", lease_body(self.name, self.namespace, record)))
+            if status != 200:
+                raise LeaseApiError(Call("PUT"), status)
+            log.info("%s: released the lease", self._describe())
+        except Exception as exc:  # the lease then expires by itself after lease_duration
+            log.warning("%s: release failed (%s); the lease expires by itself", self._describe(), exc)
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            result = fn(*args)
+            if inspect.isawaitable(result):
+                await result
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: leader election callback failed", self._describe())
