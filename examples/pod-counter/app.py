@@ -3,11 +3,14 @@
 In a pod it uses the pod's ServiceAccount (get/list/watch on pods is all it needs); elsewhere your
 kubeconfig. No human ever handles a token: the SDK reads the mounted one and follows its rotation.
 
-    python app.py [--namespace NS | --all-namespaces] [--port 8080]
+    python app.py [--namespace NS | --all-namespaces] [--port 8080] [--leader-elect]
 
 HTTP on --port: /healthz (200 when the cache is synced and the token is fresh, else 503 with the reason)
 and /metrics (Prometheus text: pods by namespace and phase, watch restarts, relists, token expiry).
 SIGTERM or Ctrl-C stops it cleanly (exit 0).
+
+With --leader-elect, run several replicas: all keep a warm cache, only the leader (a Lease in the
+namespace, client-go semantics) reports. Needs get/create/update on leases as well.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import incluster_sdk
+from incluster_sdk.leader import LeaderElector
 from incluster_sdk.watch import PODS, Informer
 
 log = logging.getLogger("pod-counter")
@@ -32,6 +36,7 @@ class PodCounter:
 
     def __init__(self, informer: Informer, config: incluster_sdk.Config, where: str) -> None:
         self.informer, self.config, self.where = informer, config, where
+        self.elector: LeaderElector | None = None  # set with --leader-elect: only the leader reports
         self._last: int | None = None
         self._lock = threading.Lock()
         informer.add_handler(
@@ -43,11 +48,19 @@ class PodCounter:
     def changed(self) -> None:
         if not self.informer.has_synced:
             return  # the initial list arrives as adds: report once it is complete
+        if self.elector is not None and not self.elector.is_leader:
+            return
         with self._lock:
             count = len(self.informer.store)
             if count != self._last:
                 self._last = count
                 print(f"{pods_phrase(count)} in {self.where}", flush=True)
+
+    def took_over(self) -> None:
+        log.info("leading: this replica reports now")
+        with self._lock:
+            self._last = None  # report the current count at once
+        self.changed()
 
     def health(self) -> tuple[bool, str]:
         if not self.informer.has_synced:
@@ -77,6 +90,9 @@ class PodCounter:
             "# HELP pod_counter_watch_restarts_total Watch connections re-established (timeouts, errors).",
             "# TYPE pod_counter_watch_restarts_total counter",
             f"pod_counter_watch_restarts_total {max(0, watcher.watch_starts - 1)}",
+            "# HELP pod_counter_leader 1 while this replica leads (always 1 without --leader-elect).",
+            "# TYPE pod_counter_leader gauge",
+            f"pod_counter_leader {int(self.elector is None or self.elector.is_leader)}",
             "# HELP pod_counter_relists_total Full relists after 410 Gone.",
             "# TYPE pod_counter_relists_total counter",
             f"pod_counter_relists_total {watcher.relists}",
@@ -134,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     scope.add_argument("--namespace", help="namespace to count (default: the pod's own namespace)")
     scope.add_argument("--all-namespaces", action="store_true", help="count pods in every namespace")
     parser.add_argument("--port", type=int, default=8080, help="HTTP port for /healthz and /metrics (0: any)")
+    parser.add_argument("--leader-elect", action="store_true", help="only one replica reports (Lease pod-counter)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
@@ -158,12 +175,22 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         server.shutdown()
         return 3
+    if args.leader_elect:
+        counter.elector = LeaderElector(
+            incluster_sdk.api_client(config),
+            "pod-counter",
+            on_started_leading=counter.took_over,
+            on_new_leader=lambda who: log.info("leader is now %s", who),
+        ).start()
+        log.info("leader election as %s", counter.elector.identity)
     if informer.wait_for_sync(timeout=60):
         counter.changed()
     else:
         log.warning("the pod cache is not synced after 60 s; /healthz reports 503 until it is")
     stop.wait()
     log.info("stopping")
+    if counter.elector is not None:
+        counter.elector.stop()  # hands the Lease back: another replica takes over at once
     informer.stop()
     server.shutdown()
     config.close()

@@ -29,17 +29,34 @@ POD = {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "c", 
 def manifests() -> list[dict[str, Any]]:
     return [
         doc
-        for name in ("namespace.yaml", "rbac.yaml", "deployment.yaml")
+        for name in ("namespace.yaml", "rbac.yaml", "rbac-leader-election.yaml", "deployment.yaml")
         for doc in yaml.safe_load_all((EXAMPLE / "manifests" / name).read_text())
     ]
 
 
-def test_rbac_manifest_is_what_the_rbac_tool_generates(capsys: pytest.CaptureFixture[str]) -> None:
-    """The example's RBAC stays minimal: it must equal the tool's output for get/list/watch on pods."""
-    cli(["rbac", "--namespace", NAMESPACE, "--sa", "pod-counter", "get,list,watch:pods"])
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("rbac.yaml", ["get,list,watch:pods"]),
+        (
+            "rbac-leader-election.yaml",
+            [
+                "--name",
+                "pod-counter-leader-election",
+                "--no-service-account",
+                "get,create,update:leases.coordination.k8s.io",
+            ],
+        ),
+    ],
+)
+def test_rbac_manifests_are_what_the_rbac_tool_generates(
+    name: str, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The example's RBAC stays minimal: each file must equal the tool's output for what the app does."""
+    cli(["rbac", "--namespace", NAMESPACE, "--sa", "pod-counter", *args])
     generated = capsys.readouterr().out
     on_disk = "".join(
-        line for line in (EXAMPLE / "manifests" / "rbac.yaml").read_text().splitlines(True) if not line.startswith("#")
+        line for line in (EXAMPLE / "manifests" / name).read_text().splitlines(True) if not line.startswith("#")
     )
     assert on_disk == generated
 
@@ -102,7 +119,7 @@ def get(url: str) -> tuple[int, str]:
 
 
 def test_app_counts_pods_in_a_pod_and_survives_rotation(local_cluster: LocalCluster) -> None:
-    for doc in manifests()[:4]:  # namespace, ServiceAccount, Role, RoleBinding
+    for doc in manifests()[:6]:  # namespace, ServiceAccount, Roles and RoleBindings
         local_cluster.apply(doc)
     with local_cluster.pod_environment(NAMESPACE, "pod-counter", bound_to_secret="tok-1") as mount:
         app = App("--port", "0")
@@ -141,3 +158,29 @@ def test_app_without_permission_exits_with_the_fix(local_cluster: LocalCluster, 
         app = App("--port", "0")
         app.expect(r"may not list, watch pods in namespace")
         assert app.proc.wait(20) == 3
+
+
+def test_two_replicas_with_leader_election_one_reports(local_cluster: LocalCluster) -> None:
+    for doc in manifests()[:6]:
+        local_cluster.apply(doc)
+    count_line = r"There (are \d+ pods|is 1 pod) in namespace pod-counter$"
+    with local_cluster.pod_environment(NAMESPACE, "pod-counter"):
+        first = App("--port", "0", "--leader-elect")
+        first.expect(count_line)  # alone: it leads and reports
+        second = App("--port", "0", "--leader-elect")
+        try:
+            port = int(second.expect(r"serving /healthz and /metrics on port (\d+)").group(1))
+            second.expect(r"leader is now ")
+            assert "pod_counter_leader 0" in get(f"http://127.0.0.1:{port}/metrics")[1]
+            local_cluster.create({**POD, "metadata": {"name": "solo", "namespace": NAMESPACE}})
+            first.expect(count_line)
+            first.proc.send_signal(signal.SIGTERM)  # graceful: releases the Lease
+            assert first.proc.wait(15) == 0
+            second.expect(r"leading: this replica reports now", timeout=10)
+            assert not [line for line in second.seen if line.startswith("There ")], "a follower reported"
+            second.expect(count_line)
+            assert "pod_counter_leader 1" in get(f"http://127.0.0.1:{port}/metrics")[1]
+        finally:
+            for app in (first, second):
+                app.proc.kill()
+            local_cluster.delete(f"/api/v1/namespaces/{NAMESPACE}/pods/solo")
