@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .fake_mount import FakeServiceAccountMount
+from .faultproxy import FaultProxy
 
 if TYPE_CHECKING:
     from .binaries import BinariesNotFound
     from .cluster import ClusterError, LocalCluster
 
-__all__ = ["BinariesNotFound", "ClusterError", "FakeServiceAccountMount", "LocalCluster"]
+__all__ = ["BinariesNotFound", "ClusterError", "FakeServiceAccountMount", "FaultProxy", "LocalCluster"]
 
 
 def __getattr__(name: str) -> Any:  # LocalCluster pulls in cryptography: import it only when used

@@ -497,9 +497,13 @@ class LocalCluster:
         directory: Path | None = None,
         bound_to_secret: str | None = None,
         ttl: int = 3600,
+        api_port: int | None = None,
     ) -> Iterator[FakeServiceAccountMount]:
         """Run "as if in a pod": a kubelet-style mount with a fresh token for the ServiceAccount, this
-        cluster's CA and the namespace, and the env vars pointing at this server, set for the duration."""
+        cluster's CA and the namespace, and the env vars pointing at this server, set for the duration.
+
+        ``api_port`` sends the pod's traffic to another loopback port instead (e.g. a :class:`FaultProxy`).
+        """
         own_dir = directory is None
         path = Path(tempfile.mkdtemp(prefix="incluster-sdk-sa-")) if directory is None else directory
         mount = FakeServiceAccountMount(
@@ -508,7 +512,7 @@ class LocalCluster:
             ca=self.ca.cert_pem,
             namespace=namespace,
             host="127.0.0.1",
-            port=self.api_port,
+            port=api_port or self.api_port,
         )
         try:
             with mount.activated():
