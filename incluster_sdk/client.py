@@ -10,16 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
+import urllib.parse
 from typing import Any
 
+import aiohttp
 import kubernetes.client
 import kubernetes_asyncio.client
+import urllib3
 from kubernetes.client.exceptions import ApiException as SyncApiException
 from kubernetes_asyncio.client.exceptions import ApiException as AsyncApiException
 
 from . import __version__
 from .config import Config
 from .credentials import Credentials
+from .retry import DEFAULT_RETRY, Failure, RetryPolicy, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,42 @@ def retry_after_401(credentials: Credentials, method: str, status: int | None, s
     return retry
 
 
+def _sync_failure(exc: BaseException) -> Failure | None:
+    """How a urllib3 request failed: "connect" (never reached the server), "read" (may have), or None."""
+    reason = getattr(exc, "reason", exc) if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    if isinstance(reason, urllib3.exceptions.SSLError):
+        return None  # a certificate problem does not go away by asking again
+    if isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
+        return "connect"
+    if isinstance(reason, (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError, OSError)):
+        return "read"
+    return None
+
+
+def _async_failure(exc: BaseException) -> Failure | None:
+    if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
+        return None
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connect"
+    if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | OSError):
+        return "read"
+    return None
+
+
+def _delay_after_status_error(
+    policy: RetryPolicy | None, method: str, attempt: int, elapsed: float, exc: Any
+) -> float | None:
+    """For the ApiException older clients raise on a non-2xx answer (it carries the status and headers)."""
+    if policy is None:
+        return None
+    retry_after = parse_retry_after(dict(exc.headers or {}).get("Retry-After"))
+    return policy.delay(method, attempt, elapsed, status=exc.status, retry_after=retry_after)
+
+
+def _path(url: str) -> str:
+    return urllib.parse.urlsplit(url).path or url
+
+
 def _fill_configuration(conf: Any, config: Config) -> Any:
     conf.host = config.host
     tls = config.tls
@@ -63,15 +104,61 @@ def _fill_configuration(conf: Any, config: Config) -> Any:
 
 
 class ApiClient(kubernetes.client.ApiClient):
-    """``kubernetes.client.ApiClient`` whose requests carry the config's live credentials."""
+    """``kubernetes.client.ApiClient`` whose requests carry the config's live credentials, and whose reads
+    survive blips (see :mod:`incluster_sdk.retry`; ``retry=None`` turns that off)."""
 
-    def __init__(self, config: Config, **kwargs: Any) -> None:
-        super().__init__(_fill_configuration(kubernetes.client.Configuration(), config), **kwargs)
+    def __init__(self, config: Config, *, retry: RetryPolicy | None = DEFAULT_RETRY, **kwargs: Any) -> None:
+        conf = _fill_configuration(kubernetes.client.Configuration(), config)
+        conf.retries = False  # urllib3 would retry silently on its own: our policy is the only one
+        super().__init__(conf, **kwargs)
         self.incluster_config = config
+        self.retry_policy = retry
         self.user_agent = USER_AGENT
 
     def call_api(
-        self, method: str, url: str, header_params: dict[str, Any] | None = None, *args: Any, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        header_params: dict[str, Any] | None = None,
+        *args: Any,
+        _incluster_retry: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """One request, retried per :attr:`retry_policy` (``_incluster_retry=False``: informers retry
+        with their own state machine)."""
+        policy = self.retry_policy if _incluster_retry else None
+        started, attempt = time.monotonic(), 0
+        while True:
+            attempt += 1
+            elapsed = time.monotonic() - started
+            try:
+                response = self._call_with_auth(method, url, header_params, *args, **kwargs)
+            except SyncApiException as exc:  # kubernetes < 35 raises non-2xx answers
+                delay = _delay_after_status_error(policy, method, attempt, elapsed, exc)
+                if delay is None:
+                    raise
+                why = f"HTTP {exc.status}"
+            except Exception as exc:
+                failure = _sync_failure(exc)
+                delay = policy.delay(method, attempt, elapsed, failure=failure) if policy and failure else None
+                if delay is None:
+                    raise
+                why = f"{type(exc).__name__}"
+            else:
+                status = response.status
+                if policy is None or 200 <= status <= 299:
+                    return response
+                retry_after = parse_retry_after((response.headers or {}).get("Retry-After"))
+                delay = policy.delay(method, attempt, elapsed, status=status, retry_after=retry_after)
+                if delay is None:
+                    return response
+                response.read()  # drain so the connection returns to the pool
+                why = f"HTTP {status}"
+            log.info("%s %s: %s; retry %d in %.2fs", method, _path(url), why, attempt, delay)
+            time.sleep(delay)
+
+    def _call_with_auth(
+        self, method: str, url: str, header_params: dict[str, Any] | None, *args: Any, **kwargs: Any
     ) -> Any:
         credentials: Credentials = self.incluster_config.credentials
         sent = credentials.auth_header()
@@ -93,9 +180,10 @@ class ApiClient(kubernetes.client.ApiClient):
 class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
     """``kubernetes_asyncio.client.ApiClient`` whose requests carry the config's live credentials."""
 
-    def __init__(self, config: Config, **kwargs: Any) -> None:
+    def __init__(self, config: Config, *, retry: RetryPolicy | None = DEFAULT_RETRY, **kwargs: Any) -> None:
         super().__init__(_fill_configuration(kubernetes_asyncio.client.Configuration(), config), **kwargs)
         self.incluster_config = config
+        self.retry_policy = retry
         self.user_agent = USER_AGENT
         # aiohttp builds one SSLContext up front (unlike urllib3, which loads ca_certs per connection).
         context = getattr(getattr(self.rest_client.pool_manager, "connector", None), "_ssl", None)
@@ -115,6 +203,48 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
         return await asyncio.to_thread(retry_after_401, self.incluster_config.credentials, method, status, sent)
 
     async def request(
+        self,
+        method: str,
+        url: str,
+        query_params: Any = None,
+        headers: Any = None,
+        *args: Any,
+        _incluster_retry: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """One request, retried per :attr:`retry_policy` (``_incluster_retry=False`` for informers)."""
+        policy = self.retry_policy if _incluster_retry else None
+        started, attempt = time.monotonic(), 0
+        while True:
+            attempt += 1
+            elapsed = time.monotonic() - started
+            try:
+                response = await self._request_with_auth(method, url, query_params, headers, *args, **kwargs)
+            except AsyncApiException as exc:  # preloaded responses raise on non-2xx
+                delay = _delay_after_status_error(policy, method, attempt, elapsed, exc)
+                if delay is None:
+                    raise
+                why = f"HTTP {exc.status}"
+            except Exception as exc:
+                failure = _async_failure(exc)
+                delay = policy.delay(method, attempt, elapsed, failure=failure) if policy and failure else None
+                if delay is None:
+                    raise
+                why = type(exc).__name__
+            else:
+                status = getattr(response, "status", 200)
+                if policy is None or 200 <= status <= 299:
+                    return response
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                delay = policy.delay(method, attempt, elapsed, status=status, retry_after=retry_after)
+                if delay is None:
+                    return response
+                response.release()
+                why = f"HTTP {status}"
+            log.info("%s %s: %s; retry %d in %.2fs", method, _path(url), why, attempt, delay)
+            await asyncio.sleep(delay)
+
+    async def _request_with_auth(
         self, method: str, url: str, query_params: Any = None, headers: Any = None, *args: Any, **kwargs: Any
     ) -> Any:
         sent = await self._auth_header()
@@ -131,19 +261,23 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
         return await parent(method, url, query_params, _with_auth(headers, await self._auth_header()), *args, **kwargs)
 
 
-def api_client(config: Config | None = None) -> ApiClient:
-    """A ``kubernetes.client.ApiClient`` for ``config`` (default: :func:`load_config`)."""
+def api_client(config: Config | None = None, *, retry: RetryPolicy | None = DEFAULT_RETRY) -> ApiClient:
+    """A ``kubernetes.client.ApiClient`` for ``config`` (default: :func:`load_config`).
+
+    ``retry``: when reads (and never-sent writes) are repeated; ``None`` turns retries off."""
     if config is None:
         from .config import load_config
 
         config = load_config()
-    return ApiClient(config)
+    return ApiClient(config, retry=retry)
 
 
-async def async_api_client(config: Config | None = None) -> AsyncApiClient:
+async def async_api_client(
+    config: Config | None = None, *, retry: RetryPolicy | None = DEFAULT_RETRY
+) -> AsyncApiClient:
     """A ``kubernetes_asyncio.client.ApiClient`` for ``config``; close it (``async with``) when done."""
     if config is None:
         from .config import load_config
 
         config = await asyncio.to_thread(load_config)
-    return AsyncApiClient(config)
+    return AsyncApiClient(config, retry=retry)

@@ -168,7 +168,11 @@ def _earliest_expiry(path: Path) -> dt.datetime | None:
 def _reach(cfg: Config, client: Any) -> Check:
     try:
         response = client.call_api(
-            "GET", f"{cfg.host}/version", {"Accept": "application/json"}, _request_timeout=REACH_TIMEOUT
+            "GET",
+            f"{cfg.host}/version",
+            {"Accept": "application/json"},
+            _request_timeout=REACH_TIMEOUT,
+            _incluster_retry=False,  # report the failure now, with its hint
         )
         response.read()
         if response.status != 200:

@@ -109,6 +109,7 @@ class AsyncLeaderElector(LeaderElectionBase):
                 body=call.body,
                 _preload_content=False,
                 _request_timeout=self._request_timeout(),
+                _incluster_retry=False,  # an attempt must end before the renew deadline: the loop retries
             )
         except ApiException as exc:
             return exc.status or 0, None

@@ -202,7 +202,12 @@ class LeaderElector(LeaderElectionBase):
         url = self._url(self.client.configuration.host, call)
         try:
             response = self.client.call_api(
-                call.method, url, headers, call.body, _request_timeout=self._request_timeout()
+                call.method,
+                url,
+                headers,
+                call.body,
+                _request_timeout=self._request_timeout(),
+                _incluster_retry=False,  # an attempt must end before the renew deadline: the loop retries
             )
         except ApiException as exc:  # kubernetes < 35 raises non-2xx answers
             return exc.status or 0, None

@@ -43,7 +43,7 @@ class FakeApiServer:
     _server: ThreadingHTTPServer | None = None
 
     @classmethod
-    def start(cls, workdir: Path, respond: Responder = pod_list) -> FakeApiServer:
+    def start(cls, workdir: Path, respond: Responder = pod_list, *, port: int = 0) -> FakeApiServer:
         ca = CertificateAuthority.create()
         leaf = ca.issue("fake-apiserver", dns=("localhost",), ips=("127.0.0.1", "::1"))
         (workdir / "srv.crt").write_bytes(leaf.cert_pem)
@@ -73,7 +73,7 @@ class FakeApiServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
         server = cls(ca=ca, port=httpd.server_address[1], respond=respond, _server=httpd)
         owner["s"] = server

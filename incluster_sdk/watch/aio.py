@@ -167,7 +167,12 @@ class AsyncInformer(InformerCore):
 
     async def _call(self, url: str, headers: dict[str, str], read_timeout: float) -> Any:
         response = await self.client.request(
-            "GET", url, headers=headers, _preload_content=False, _request_timeout=(CONNECT_TIMEOUT, read_timeout)
+            "GET",
+            url,
+            headers=headers,
+            _preload_content=False,
+            _request_timeout=(CONNECT_TIMEOUT, read_timeout),
+            _incluster_retry=False,  # the watch machine retries, with its own state
         )
         if not 200 <= response.status <= 299:
             response.release()

@@ -159,7 +159,9 @@ class Informer(InformerCore):
 
     def _call(self, url: str, headers: dict[str, str], read_timeout: float) -> Any:
         try:
-            response = self.client.call_api("GET", url, headers, _request_timeout=(CONNECT_TIMEOUT, read_timeout))
+            response = self.client.call_api(
+                "GET", url, headers, _request_timeout=(CONNECT_TIMEOUT, read_timeout), _incluster_retry=False
+            )
         except ApiException as exc:  # kubernetes < 35 raises non-2xx answers in its REST layer
             headers = exc.headers or {}
             raise HTTPStatusError(exc.status or 0, headers.get("Retry-After")) from None
