@@ -24,7 +24,7 @@ from kubernetes_asyncio.client.exceptions import ApiException as AsyncApiExcepti
 from . import __version__
 from .config import Config
 from .credentials import Credentials
-from .retry import DEFAULT_RETRY, Failure, RetryPolicy, parse_retry_after
+from .retry import DEFAULT_RETRY, IDEMPOTENT_METHODS, Failure, RetryPolicy, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def _sync_failure(exc: BaseException) -> Failure | None:
     """How a urllib3 request failed: "connect" (never reached the server), "read" (may have), or None."""
     reason = getattr(exc, "reason", exc) if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
     if isinstance(reason, urllib3.exceptions.SSLError):
-        return None  # a certificate problem does not go away by asking again
+        return _tls_failure(f"SSL {reason}")
     if isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
         return "connect"
     if isinstance(reason, (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError, OSError)):
@@ -64,8 +64,10 @@ def _sync_failure(exc: BaseException) -> Failure | None:
 
 
 def _async_failure(exc: BaseException) -> Failure | None:
-    if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
-        return None
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return None  # the certificate is wrong: asking again cannot fix it
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return _tls_failure(f"SSL {exc}")
     if isinstance(exc, aiohttp.ClientConnectorError):
         return "connect"
     if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | OSError):
@@ -79,8 +81,33 @@ def _delay_after_status_error(
     """For the ApiException older clients raise on a non-2xx answer (it carries the status and headers)."""
     if policy is None:
         return None
+    if not exc.status:  # status 0: the sync client's wrapper around a TLS failure
+        return policy.delay(method, attempt, elapsed, failure=_tls_failure(str(exc.reason)))
     retry_after = parse_retry_after(dict(exc.headers or {}).get("Retry-After"))
     return policy.delay(method, attempt, elapsed, status=exc.status, retry_after=retry_after)
+
+
+#: TLS errors that asking again cannot fix: the certificate is wrong, not the connection.
+_TLS_PERMANENT = ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "hostname", "WRONG_VERSION_NUMBER")
+
+
+def _tls_failure(text: str) -> Failure | None:
+    """A handshake cut short (EOF, reset: a restarting server behind a proxy) never sent the request."""
+    if "SSL" not in text or any(marker in text for marker in _TLS_PERMANENT):
+        return None
+    return "connect"
+
+
+#: Query parameters that make a response a stream the caller reads as it comes (never read it whole here).
+_STREAMING_PARAMS = ("watch=", "follow=")
+
+
+def _reads_whole_body(method: str, url: str) -> bool:
+    """A read whose body the caller will read in full anyway (everything but watches and log follows)."""
+    query = urllib.parse.urlsplit(url).query.lower()
+    return method.upper() in IDEMPOTENT_METHODS and not any(
+        p + v in query for p in _STREAMING_PARAMS for v in ("true", "1")
+    )
 
 
 def _path(url: str) -> str:
@@ -146,7 +173,21 @@ class ApiClient(kubernetes.client.ApiClient):
                 why = f"{type(exc).__name__}"
             else:
                 status = response.status
-                if policy is None or 200 <= status <= 299:
+                if policy is None:
+                    return response
+                if 200 <= status <= 299:
+                    if not _reads_whole_body(method, url):
+                        return response
+                    try:
+                        response.read()  # the body too: a connection cut mid-body is retried like any other
+                    except Exception as exc:
+                        failure = _sync_failure(exc)
+                        delay = policy.delay(method, attempt, elapsed, failure=failure) if failure else None
+                        if delay is None:
+                            raise
+                        log.info("%s %s: %s; retry %d in %.2fs", method, _path(url), type(exc).__name__, attempt, delay)
+                        time.sleep(delay)
+                        continue
                     return response
                 retry_after = parse_retry_after((response.headers or {}).get("Retry-After"))
                 delay = policy.delay(method, attempt, elapsed, status=status, retry_after=retry_after)

@@ -46,7 +46,7 @@ def server_url(host: str, port: str) -> str:
     """``https://host:port`` with an IPv6 literal bracketed, validated."""
     host = host.strip()
     port = port.strip()
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise InClusterConfigError(
             f"{PORT_ENV}={port!r} is not a TCP port (1-65535). Kubelet sets it from the 'kubernetes' "
             "Service; if you set it yourself, use the API server's port, e.g. 443."

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,3 +31,47 @@ def fake_apiserver(tmp_path: Path) -> Iterator[FakeApiServer]:
     server = FakeApiServer.start(tmp_path)
     yield server
     server.stop()
+
+
+# -- the secret-leak check over the whole run -----------------------------------------------------------------
+# Every token the test kit hands out is remembered (incluster_sdk.testing.secrets_seen). Every log record of
+# every level, with its exception text, and every failure report is kept; at the end, if any remembered
+# token appears in any of them, the run fails.
+class _EveryRecord(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.texts: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.texts.append(self.format(record))
+        except Exception:  # a record that cannot be formatted still gets checked as far as possible
+            self.texts.append(f"{record.msg!r} {record.args!r}")
+
+
+EVERY_RECORD = _EveryRecord()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    root = logging.getLogger()
+    root.addHandler(EVERY_RECORD)
+    root.setLevel(logging.DEBUG)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed and report.longrepr is not None:
+        EVERY_RECORD.texts.append(str(report.longrepr))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from incluster_sdk.testing.secrets_seen import issued, leaked_in
+
+    logging.getLogger().removeHandler(EVERY_RECORD)
+    found = [(text[:200], leaked_in(text)) for text in EVERY_RECORD.texts if any(t in text for t in issued())]
+    if found:
+        for text, tokens in found[:10]:
+            print(f"\nSECRET LEAK: {tokens} in: {text!r}"[:400])
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    else:
+        print(f"\nsecret-leak check: {len(issued())} tokens, {len(EVERY_RECORD.texts)} log records and reports: clean")

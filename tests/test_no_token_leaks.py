@@ -59,3 +59,17 @@ def test_claims_decoded_for_diagnostics(fake_service_account: FakeServiceAccount
     claims = incluster_sdk.load_config().credentials.claims()
     assert claims is not None and claims.subject == "secret-token-value"
     assert claims.expires_at is None and not claims.is_bound
+
+
+def test_the_run_wide_leak_check_sees_log_records_and_recognises_issued_tokens() -> None:
+    import logging
+
+    from incluster_sdk.testing.secrets_seen import leaked_in, remember
+
+    from .conftest import EVERY_RECORD
+
+    token = remember("canary-" + "x" * 40)
+    logging.getLogger("incluster_sdk.selftest").debug("a harmless record")
+    assert EVERY_RECORD.texts[-1].endswith("a harmless record")
+    assert leaked_in(f"Authorization: Bearer {token}") == ["canary…(47 chars)"]
+    assert leaked_in("nothing here") == []

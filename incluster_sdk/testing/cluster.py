@@ -39,6 +39,7 @@ from ..config import Config
 from .binaries import Binaries, find_binaries
 from .fake_mount import FakeServiceAccountMount
 from .pki import CertificateAuthority, rsa_signing_key
+from .secrets_seen import remember
 
 AUDIENCE = "https://kubernetes.default.svc"
 # kube-apiserver 1.20 is ready in ~10 s on 2 cores; allow for a loaded CI machine.
@@ -141,7 +142,7 @@ class LocalCluster:
             ips=("127.0.0.1", "::1", "10.0.0.1"),
         )
         sa_key = rsa_signing_key()
-        admin_token = secrets.token_urlsafe(32)
+        admin_token = remember(secrets.token_urlsafe(32))
         for name, data in {
             "ca.crt": ca.cert_pem,
             "ca.key": ca.key_pem,
@@ -482,7 +483,7 @@ class LocalCluster:
             f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token",
             {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec},
         )
-        return str(result["status"]["token"])
+        return remember(str(result["status"]["token"]))
 
     def invalidate(self, namespace: str, secret: str) -> None:
         """Delete the Secret a token is bound to: the token gets 401 from now on (cached auths: ~10 s)."""

@@ -23,6 +23,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 _CHUNK = 65536
+#: Pumps wake this often even when no bytes move, so an aborted or stopped link never keeps its thread.
+_POLL = 0.25
+
+
+def _rst(sock: socket.socket) -> None:
+    """Close with RST (SO_LINGER 0), as a dropped NAT entry or a crashed peer would."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.close()
 
 
 @dataclass(eq=False)
@@ -31,18 +41,20 @@ class _Link:
     upstream: socket.socket
     opened: float = field(default_factory=time.monotonic)
     closed: bool = False
+    aborted: bool = False
     directions_done: int = 0  # each pump thread counts itself out; at 2 the link is finished
 
     def abort(self) -> None:
-        """Close both sides with RST (SO_LINGER 0), as a dropped NAT entry or a crashed peer would."""
+        """Reset both sides. A socket that another thread is blocked in recv() or send() on is not released
+        by close() (so no RST would go out): shutdown() wakes the pumps, and they close with RST."""
         if self.closed:
             return
-        self.closed = True
+        self.closed = self.aborted = True
         for sock in (self.client, self.upstream):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             with contextlib.suppress(OSError):
-                sock.close()
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 class FaultProxy:
@@ -59,6 +71,7 @@ class FaultProxy:
         self._refuse_until = 0.0
         self._stopped = False
         self._rng = random.Random(0)  # noqa: S311 - which connection to reset, not crypto
+        self._threads: list[threading.Thread] = []
         threading.Thread(target=self._accept, name="faultproxy-accept", daemon=True).start()
 
     @classmethod
@@ -104,11 +117,15 @@ class FaultProxy:
     def stop(self) -> None:
         self._stopped = True
         with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept() (close would not)
+        with contextlib.suppress(OSError):
             self._listener.close()
         with self._lock:
             links = list(self._links)
         for link in links:
             link.abort()
+        for thread in list(self._threads):
+            thread.join(5)
 
     # -- plumbing --------------------------------------------------------------------------------------------
     def _accept(self) -> None:
@@ -119,49 +136,69 @@ class FaultProxy:
                 return
             if time.monotonic() < self._refuse_until:
                 self.counts["refused"] += 1
-                _Link(client, socket.socket()).abort()
+                _rst(client)
                 continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
-                upstream.settimeout(None)
             except OSError:
                 self.counts["upstream_down"] += 1
-                _Link(client, socket.socket()).abort()
+                _rst(client)
                 continue
+            for sock in (client, upstream):
+                sock.settimeout(_POLL)
             link = _Link(client, upstream)
             with self._lock:
                 self._links.add(link)
             for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(link, src, dst), name="faultproxy-pump", daemon=True).start()
+                thread = threading.Thread(target=self._pump, args=(link, src, dst), name="faultproxy-pump", daemon=True)
+                thread.start()
+                self._threads = [t for t in self._threads if t.is_alive()] + [thread]
 
     def _pump(self, link: _Link, src: socket.socket, dst: socket.socket) -> None:
         try:
-            while not link.closed:
-                data = src.recv(_CHUNK)
+            while not link.closed and not self._stopped:
+                try:
+                    data = src.recv(_CHUNK)
+                except TimeoutError:
+                    continue  # wake up now and then to notice an abort or stop(), whatever the kernel did
                 if not data:
                     break
                 self._obey_faults(link)
                 if time.monotonic() < self._trickle_until and self._trickle_rate > 0:
-                    for i in range(0, len(data), max(1, self._trickle_rate // 10)):
-                        dst.sendall(data[i : i + max(1, self._trickle_rate // 10)])
+                    step = max(1, self._trickle_rate // 10)
+                    for i in range(0, len(data), step):
+                        self._send(link, dst, data[i : i + step])
                         time.sleep(0.1)
                 else:
-                    dst.sendall(data)
+                    self._send(link, dst, data)
         except OSError:
             pass
         finally:
-            with contextlib.suppress(OSError):
-                dst.shutdown(socket.SHUT_WR)  # pass the half-close on (a normal end of stream)
+            if not link.aborted:
+                with contextlib.suppress(OSError):
+                    dst.shutdown(socket.SHUT_WR)  # pass the half-close on (a normal end of stream)
             with self._lock:
                 link.directions_done += 1
                 finished = link.directions_done == 2
                 if finished:
                     self._links.discard(link)
-            if finished and not link.closed:
+            if link.aborted:
+                _rst(src)  # the other pump resets its own side
+                _rst(dst)
+            elif finished:
                 link.closed = True
                 for sock in (link.client, link.upstream):
                     with contextlib.suppress(OSError):
                         sock.close()
+
+    def _send(self, link: _Link, dst: socket.socket, data: bytes) -> None:
+        """sendall() that waits for a slow reader as long as it takes, but not past an abort or stop()."""
+        view = memoryview(data)
+        while view and not link.closed and not self._stopped:
+            try:
+                view = view[dst.send(view) :]
+            except TimeoutError:
+                continue
 
     def _obey_faults(self, link: _Link) -> None:
         while not link.closed and (wait := self._stall_until - time.monotonic()) > 0:

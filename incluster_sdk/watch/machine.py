@@ -214,6 +214,8 @@ class Watcher:
         self.backoff.succeeded()
         kind = str(body.get("kind", "")).removesuffix("List")
         api_version = body.get("apiVersion")
+        if not all(isinstance(item, dict) and isinstance(item.get("metadata") or {}, dict) for item in items):
+            raise WatchProtocolError("LIST response has an item that is not an object")
         for item in items:
             # list items omit kind/apiVersion; watch events carry them: make both look the same
             if kind and "kind" not in item:
@@ -242,6 +244,8 @@ class Watcher:
             return []
         self.backoff.succeeded()
         meta = obj.get("metadata") or {}
+        if not isinstance(meta, dict):
+            raise WatchProtocolError(f"watch event {kind!r}: metadata is not an object")
         rv = meta.get("resourceVersion")
         if rv:
             self.resource_version = str(rv)
@@ -261,7 +265,8 @@ class Watcher:
         elif kind == "DELETED":
             self._initial.pop(object_key(obj), None)
         elif kind == "BOOKMARK":
-            if (meta.get("annotations") or {}).get(INITIAL_EVENTS_END) == "true":
+            annotations = meta.get("annotations")
+            if isinstance(annotations, dict) and annotations.get(INITIAL_EVENTS_END) == "true":
                 objects, self._initial = list(self._initial.values()), {}
                 self.phase = Phase.WATCH  # the same connection now carries the live stream
                 return [Restarted(objects, self.resource_version)]

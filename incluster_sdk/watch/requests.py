@@ -50,19 +50,35 @@ def collection_url(host: str, resource: Resource, namespace: str | None, params:
     return f"{host}{resource.path(namespace)}?{urllib.parse.urlencode(params)}"
 
 
-class WatchStreamDecoder:
-    """Bytes of a watch response in, decoded events out (one JSON object per line), whatever the chunking."""
+#: The largest watch event accepted. etcd's default request limit is 1.5 MiB per object, and an event can
+#: carry it twice (MODIFIED with an old object on some servers): 16 MiB leaves room, and stops a stream that
+#: never sends a newline from eating the process's memory.
+MAX_EVENT_BYTES = 16 * 2**20
 
-    def __init__(self) -> None:
+
+class WatchStreamDecoder:
+    """Bytes of a watch response in, decoded events out (one JSON object per line), whatever the chunking.
+
+    Anything that is not a stream of JSON objects raises :class:`WatchProtocolError` (the informer then
+    reconnects); nothing else escapes.
+    """
+
+    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
         self._pending = b""
+        self._max = max_event_bytes
 
     def feed(self, chunk: bytes) -> list[dict[str, Any]]:
         self._pending += chunk
         *lines, self._pending = self._pending.split(b"\n")
+        if len(self._pending) > self._max:
+            raise WatchProtocolError(f"watch event larger than {self._max} bytes (no newline)")
         events = []
         for line in lines:
             if line.strip():
-                event = orjson.loads(line)
+                try:
+                    event = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    raise WatchProtocolError(f"watch event is not JSON: {exc}") from None
                 if not isinstance(event, dict):
                     raise WatchProtocolError("watch event is not an object")
                 events.append(event)
