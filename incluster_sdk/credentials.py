@@ -140,7 +140,7 @@ class TokenFile(Credentials):
                 token = self._read()
             except ConfigError as exc:
                 # Mid-swap reads can see an empty or missing file; the next event or pull fixes it.
-                log.warning("keeping the last good token: re-read (%s) failed: %s", reason, exc)
+                log.warning("keeping the last good token: re-read (%s) failed: %s", reason, str(exc))
                 self._loaded_mono = time.monotonic()
                 return False
             changed = self._install(token)

@@ -209,7 +209,7 @@ class ExecCredentials(Credentials):
             try:
                 self._result = run_exec_plugin(self.spec)
             except CredentialError as exc:
-                log.warning("credential plugin refresh after 401 failed: %s", exc)
+                log.warning("credential plugin refresh after 401 failed: %s", str(exc))
                 return False
             return previous is None or previous.token != self._result.token
 

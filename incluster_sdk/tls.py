@@ -125,7 +125,7 @@ class TrustBundle:
                 data = read_file_bytes(self.source, what=self._what, fix="")
                 validate_ca_pem(data, where=f"{self._what} {self.source}", fix="")
             except ConfigError as exc:
-                log.warning("keeping the last good CA bundle: re-read (%s) failed: %s", reason, exc)
+                log.warning("keeping the last good CA bundle: re-read (%s) failed: %s", reason, str(exc))
                 return False
             if data == self._data:
                 return False

@@ -22,7 +22,7 @@ def test_decoder_handles_any_chunking() -> None:
 def test_decoder_rejects_garbage_and_truncation() -> None:
     with pytest.raises(WatchProtocolError):
         WatchStreamDecoder().feed(b"[1, 2]\n")
-    with pytest.raises(orjson.JSONDecodeError):
+    with pytest.raises(WatchProtocolError, match="not JSON"):
         WatchStreamDecoder().feed(b"{not json\n")
     decoder = WatchStreamDecoder()
     decoder.feed(b'{"type": "ADDED", "obj')

@@ -83,7 +83,9 @@ class AsyncLeaderElector(LeaderElectionBase):
             try:
                 await self._report(await self._drive(self._attempt()))
             except Exception as exc:  # a failed attempt is retried; only the deadline decides leadership
-                log.log(logging.WARNING if self.election.leading else logging.DEBUG, "%s: %s", self._describe(), exc)
+                log.log(
+                    logging.WARNING if self.election.leading else logging.DEBUG, "%s: %s", self._describe(), str(exc)
+                )
             if self.election.deadline_passed(time.monotonic()):
                 await self._step_down(f"could not renew for {self.election.renew_deadline}s")
             await asyncio.sleep(self._pause())
@@ -151,7 +153,7 @@ class AsyncLeaderElector(LeaderElectionBase):
                 raise LeaseApiError(Call("PUT"), status)
             log.info("%s: released the lease", self._describe())
         except Exception as exc:  # the lease then expires by itself after lease_duration
-            log.warning("%s: release failed (%s); the lease expires by itself", self._describe(), exc)
+            log.warning("%s: release failed (%s); the lease expires by itself", self._describe(), str(exc))
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> None:
         try:

@@ -182,7 +182,9 @@ class LeaderElector(LeaderElectionBase):
             try:
                 self._report(self._drive(self._attempt()))
             except Exception as exc:  # a failed attempt is retried; only the deadline decides leadership
-                log.log(logging.WARNING if self.election.leading else logging.DEBUG, "%s: %s", self._describe(), exc)
+                log.log(
+                    logging.WARNING if self.election.leading else logging.DEBUG, "%s: %s", self._describe(), str(exc)
+                )
             if self.election.deadline_passed(time.monotonic()):
                 self._step_down(f"could not renew for {self.election.renew_deadline}s")
             self._stop.wait(self._pause())
@@ -244,7 +246,7 @@ class LeaderElector(LeaderElectionBase):
                 raise LeaseApiError(Call("PUT"), status)
             log.info("%s: released the lease", self._describe())
         except Exception as exc:  # the lease then expires by itself after lease_duration
-            log.warning("%s: release failed (%s); the lease expires by itself", self._describe(), exc)
+            log.warning("%s: release failed (%s); the lease expires by itself", self._describe(), str(exc))
 
     def _spawn(self, fn: Callable[..., None], *args: Any) -> None:
         def run() -> None:

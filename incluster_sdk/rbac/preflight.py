@@ -74,7 +74,7 @@ def check_access(
     except PermissionDeniedError:
         raise
     except Exception as exc:  # a failed check must not stop the app
-        log.warning("RBAC preflight for %s skipped: %s", resource.plural, exc)
+        log.warning("RBAC preflight for %s skipped: %s", resource.plural, str(exc))
 
 
 async def async_check_access(
@@ -91,4 +91,4 @@ async def async_check_access(
     except PermissionDeniedError:
         raise
     except Exception as exc:
-        log.warning("RBAC preflight for %s skipped: %s", resource.plural, exc)
+        log.warning("RBAC preflight for %s skipped: %s", resource.plural, str(exc))

@@ -17,8 +17,7 @@ import resource
 import statistics
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 from .cluster import ClusterError, LocalCluster
 from .fake_mount import FakeServiceAccountMount
 from .faultproxy import FaultProxy
+from .history import HandlerHistory
 
 NAMESPACE = "reliability"
 SERVICE_ACCOUNT = "reliability"
@@ -62,45 +62,15 @@ class Result:
         return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))]:.2f}s"
 
 
-class History:
-    """Every handler call per object, to find impossible sequences (an update before an add...)."""
-
-    def __init__(self) -> None:
-        self.by_key: dict[str, list[str]] = defaultdict(list)
-        self.lock = threading.Lock()
-        self.canary: dict[str, float] = {}
-
-    def handlers(self) -> dict[str, Any]:
-        def key(obj: Mapping[str, Any]) -> str:
-            return str(obj["metadata"]["name"])
-
-        def seen(kind: str, obj: Mapping[str, Any]) -> None:
-            with self.lock:
-                self.by_key[key(obj)].append(kind)
-            mark = (obj["metadata"].get("annotations") or {}).get("canary")
-            if mark is not None and mark not in self.canary:
-                self.canary[mark] = time.monotonic()
-
-        return {
-            "on_add": lambda obj, initial: seen("add", obj),
-            "on_update": lambda old, new: seen("update", new),
-            "on_delete": lambda obj: seen("delete", obj.obj if hasattr(obj, "obj") else obj),
-        }
-
-    def impossible(self) -> list[str]:
-        bad = []
-        for name, sequence in self.by_key.items():
-            present = False
-            for kind in sequence:
-                if (kind == "add" and present) or (kind in ("update", "delete") and not present):
-                    bad.append(f"{name}: {sequence}")
-                    break
-                present = kind != "delete"
-        return bad
-
-
-def _fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def _fds() -> dict[str, str]:
+    """Open file descriptors and what they are (socket:[inode], a path, anon_inode:...)."""
+    out = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            out[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile (or the listing's own descriptor)
+    return out
 
 
 def _rss_mib() -> float:
@@ -116,7 +86,7 @@ class Run:
         from incluster_sdk.watch import PODS, Informer
 
         self.cluster, self.mount, self.proxy = cluster, mount, proxy
-        self.history = History()
+        self.history = HandlerHistory()
         self.client = incluster_sdk.api_client()
         self.informer = Informer(self.client, PODS, namespace=NAMESPACE)
         self.informer.add_handler(**self.history.handlers())
@@ -273,11 +243,16 @@ def apiserver_restarts(run: Run, long: bool) -> str:
 
 
 def compaction(run: Run, long: bool) -> str:
+    """The informer is cut off while the history it would resume from is compacted away: on its way back
+    its watch gets 410 Gone, and it must relist (and diff) instead of retrying the same resourceVersion."""
     count = 4 if long else 2
     before = run.informer.watcher.relists
     for _ in range(count):
-        time.sleep(1)
-        run.restart_apiserver(down=1.0, compact=True)
+        run.proxy.refuse(8.0)
+        run.proxy.reset(100)  # the live watch goes too
+        time.sleep(3.0)  # churn moves on while the informer cannot see it
+        run.restart_apiserver(down=1.0, compact=True)  # a fresh watch cache starts at the compacted revision
+        run.proxy.refuse(0.0)
         run.probe_recovery()
     return f"{count} compactions ({run.informer.watcher.relists - before} relists)"
 
@@ -346,7 +321,7 @@ def run_scenario(cluster: LocalCluster, name: str, *, long: bool = False) -> Res
             run = Run(cluster, mount, proxy)
             # the baseline: the process-wide file watcher already runs, the informer does not yet; the
             # proxy's listening socket and accept thread are counted in (they go before the check)
-            threads_before, fds_before = threading.active_count() - 1, _fds() - 1
+            threads_before, fds_before = threading.active_count() - 1, _fds()
             run.start()
             faults = scenario(run, long)
             lost, diff = run.finish()
@@ -368,20 +343,21 @@ def run_scenario(cluster: LocalCluster, name: str, *, long: bool = False) -> Res
     )
 
 
-def _leaks(threads_before: int, fds_before: int) -> str:
+def _leaks(threads_before: int, fds_before: dict[str, str]) -> str:
     """Threads and file descriptors still open after everything was stopped (given a moment to close)."""
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        threads, fds = threading.active_count() - threads_before, _fds() - fds_before
-        if threads <= 0 and fds <= 0:
-            return "none"
+    while True:
+        threads = threading.active_count() - threads_before
+        new_fds = {fd: target for fd, target in _fds().items() if fds_before.get(fd) != target}
+        if (threads <= 0 and not new_fds) or time.monotonic() > deadline:
+            break
         time.sleep(0.2)
-    names = sorted(t.name for t in threading.enumerate())
-    return ", ".join(
-        part
-        for part in (f"{threads} threads ({names})" if threads > 0 else "", f"{fds} fds" if fds > 0 else "")
-        if part
-    )
+    parts = []
+    if threads > 0:
+        parts.append(f"{threads} threads ({sorted(t.name for t in threading.enumerate())})")
+    if new_fds:
+        parts.append(f"{len(new_fds)} fds ({sorted(new_fds.values())})")
+    return ", ".join(parts) or "none"
 
 
 def soak(cluster: LocalCluster, *, minutes: float, objects: int) -> dict[str, float]:
@@ -451,6 +427,9 @@ def print_table(results: list[Result]) -> None:
 
 
 def main() -> int:
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)  # the informers' retry warnings are expected here: show errors only
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--long", action="store_true", help="more faults, and a 30-minute soak")
     parser.add_argument("--soak-minutes", type=float, help="soak length (default: 2, or 30 with --long)")

@@ -170,7 +170,9 @@ class InformerCore:
             log.warning("informer %s: HTTP %s", self.resource.plural, exc.status)
             self.watcher.failed(exc.status, retry_after=exc.retry_after)
         elif isinstance(exc, transient):
-            log.warning("informer %s: %s: %s", self.resource.plural, type(exc).__name__, exc)
+            # str(exc), not exc: a kept log record (pytest's capture, a MemoryHandler) would otherwise keep the
+            # exception's traceback alive, and with its frames the dead connection's socket.
+            log.warning("informer %s: %s: %s", self.resource.plural, type(exc).__name__, str(exc))
             self.watcher.failed(None)
         else:
             log.error("informer %s: unexpected error; retrying", self.resource.plural, exc_info=exc)

@@ -15,9 +15,16 @@ import time
 import incluster_sdk
 from incluster_sdk.leader import LeaderElector
 
+_stdout_lock = threading.Lock()
+
 
 def emit(event: str, **fields: object) -> None:
-    print(json.dumps({"event": event, "t": time.time(), **fields}), flush=True)
+    # Callbacks run on more than one thread, and print() writes the text and the newline separately:
+    # without the lock two events can share a line.
+    line = json.dumps({"event": event, "t": time.time(), **fields}) + "\n"
+    with _stdout_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def main() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,53 +12,12 @@ import pytest
 
 import incluster_sdk
 from incluster_sdk.testing import ClusterError, LocalCluster
-from incluster_sdk.watch import PODS, DeletedFinalStateUnknown, Informer
+from incluster_sdk.testing.history import HandlerHistory
+from incluster_sdk.watch import PODS, Informer
 from incluster_sdk.watch.store import object_key
 
 pytestmark = pytest.mark.e2e
 POD = {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "c", "image": "x"}]}}
-
-
-class History:
-    """Every handler call per key, to check that no impossible sequence happened."""
-
-    def __init__(self) -> None:
-        self.by_key: dict[str, list[str]] = defaultdict(list)
-        self.tombstones: list[DeletedFinalStateUnknown] = []
-        self.lock = threading.Lock()
-
-    def handlers(self) -> dict[str, Any]:
-        def key(obj: Mapping[str, Any]) -> str:
-            return str(obj["metadata"]["name"])
-
-        def on_add(obj: Mapping[str, Any], initial: bool) -> None:
-            with self.lock:
-                self.by_key[key(obj)].append("add")
-
-        def on_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-            with self.lock:
-                self.by_key[key(new)].append("update")
-
-        def on_delete(obj: Any) -> None:
-            with self.lock:
-                if isinstance(obj, DeletedFinalStateUnknown):
-                    self.tombstones.append(obj)
-                    self.by_key[key(obj.obj)].append("delete")
-                else:
-                    self.by_key[key(obj)].append("delete")
-
-        return {"on_add": on_add, "on_update": on_update, "on_delete": on_delete}
-
-    def impossible(self) -> list[str]:
-        bad = []
-        for name, seq in self.by_key.items():
-            present = False
-            for kind in seq:
-                if (kind == "add" and present) or (kind in ("update", "delete") and not present):
-                    bad.append(f"{name}: {seq}")
-                    break
-                present = kind != "delete"
-        return bad
 
 
 def truth(cluster: LocalCluster, namespace: str) -> dict[str, str]:
@@ -80,7 +38,7 @@ def converge(cluster: LocalCluster, namespace: str, informer: Informer, timeout:
     assert cache(informer) == truth(cluster, namespace)
 
 
-def start_informer(cluster: LocalCluster, namespace: str, history: History) -> Informer:
+def start_informer(cluster: LocalCluster, namespace: str, history: HandlerHistory) -> Informer:
     informer = Informer(incluster_sdk.api_client(cluster.admin_config()), PODS, namespace=namespace)
     informer.add_handler(**history.handlers())
     informer.start()
@@ -91,7 +49,7 @@ def start_informer(cluster: LocalCluster, namespace: str, history: History) -> I
 def test_cache_converges_under_churn(local_cluster: LocalCluster, cluster_namespace: str) -> None:
     for i in range(20):
         local_cluster.create({**POD, "metadata": {"name": f"seed-{i}", "namespace": cluster_namespace}})
-    history = History()
+    history = HandlerHistory()
     informer = start_informer(local_cluster, cluster_namespace, history)
     rng = random.Random(7)
     ops = 0
@@ -128,7 +86,7 @@ def test_cache_converges_under_churn(local_cluster: LocalCluster, cluster_namesp
 
 def test_recovers_from_apiserver_restart(local_cluster: LocalCluster, cluster_namespace: str) -> None:
     local_cluster.create({**POD, "metadata": {"name": "before", "namespace": cluster_namespace}})
-    history = History()
+    history = HandlerHistory()
     informer = start_informer(local_cluster, cluster_namespace, history)
     local_cluster.stop_apiserver()
     time.sleep(2)
@@ -147,7 +105,7 @@ def test_recovers_from_apiserver_restart(local_cluster: LocalCluster, cluster_na
 def test_forced_410_relists_with_synthetic_events(local_cluster: LocalCluster, cluster_namespace: str) -> None:
     for name in ("a", "b"):
         local_cluster.create({**POD, "metadata": {"name": name, "namespace": cluster_namespace}})
-    history = History()
+    history = HandlerHistory()
     informer = start_informer(local_cluster, cluster_namespace, history)
     deadline = time.monotonic() + 5  # handlers run on their own threads: let the initial adds arrive
     while (history.by_key["a"], history.by_key["b"]) != (["add"], ["add"]):
@@ -183,7 +141,7 @@ async def test_async_informer_converges_and_calls_async_handlers(
     from incluster_sdk.watch import AsyncInformer
 
     local_cluster.create({**POD, "metadata": {"name": "seed", "namespace": cluster_namespace}})
-    history = History()
+    history = HandlerHistory()
     seen_async: list[str] = []
 
     async def on_add_async(obj: Mapping[str, Any], initial: bool) -> None:
@@ -255,7 +213,7 @@ def test_metadata_only_and_auto_initial_list_on_a_1_20_server(
             {**POD, "metadata": {"name": f"m{i}", "namespace": cluster_namespace, "labels": {"app": "m"}}}
         )
     client = incluster_sdk.api_client(local_cluster.admin_config())
-    history = History()
+    history = HandlerHistory()
     with Informer(client, PODS, namespace=cluster_namespace, metadata_only=True) as informer:
         informer.add_handler(**history.handlers())
         assert informer.wait_for_sync(15)
