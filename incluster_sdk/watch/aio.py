@@ -39,7 +39,7 @@ class _AsyncHandler:
 
     async def _run(self) -> None:
         while (batch := await self.queue.get()) is not _STOP:
-            for kind, args in batch:
+            for kind, *args in batch:
                 callback = self.callbacks.get(kind)
                 if callback is None:
                     continue

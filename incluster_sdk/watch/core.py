@@ -98,8 +98,8 @@ class InformerCore:
         raise NotImplementedError
 
     # -- cache and handler calls ------------------------------------------------------------------------------
-    def _dispatch(self, kind: str, *args: Any) -> None:
-        self._outbox.append((kind, args))
+    def _dispatch(self, *call: Any) -> None:
+        self._outbox.append(call)
 
     def _flush(self) -> None:
         """Deliver the handler calls collected so far; then, the first time the cache is complete, say so."""
@@ -127,8 +127,8 @@ class InformerCore:
     def _cached_as(self, kind: str) -> list[HandlerCall]:
         """The cache as handler calls: adds for a late handler, updates for a resync."""
         if kind == "add":
-            return [("add", (obj, True)) for obj in self.store.list()]
-        return [("update", (obj, obj)) for obj in self.store.list()]
+            return [("add", obj, True) for obj in self.store.list()]
+        return [("update", obj, obj) for obj in self.store.list()]
 
     # -- requests --------------------------------------------------------------------------------------------
     def _url(self, host: str, request: ListRequest | WatchRequest) -> str:

@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 OnAdd = Callable[[Mapping[str, Any], bool], None]
 OnUpdate = Callable[[Mapping[str, Any], Mapping[str, Any]], None]
 OnDelete = Callable[[Any], None]
-#: ("add" | "update" | "delete", the handler's arguments)
-HandlerCall = tuple[str, tuple[Any, ...]]
+#: ("add" | "update" | "delete", *the handler's arguments): one flat tuple per call, because every container
+#: still alive when CPython's collector runs costs a traversal (see docs/performance.md)
+HandlerCall = tuple[Any, ...]
 
 
 @dataclass
@@ -45,7 +46,7 @@ class HandlerRunner:
 
     def _run(self) -> None:
         while (batch := self._queue.get()) is not _STOP:
-            for kind, args in batch:
+            for kind, *args in batch:
                 callback = getattr(self.handler, f"on_{kind}")
                 if callback is None:
                     continue
