@@ -19,30 +19,31 @@ Prints tables; asserts nothing. Needs the local cluster binaries (bash scripts/i
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
 import http.client
 import itertools
+import json
 import multiprocessing
 import ssl
+import subprocess
+import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
-import kubernetes.watch
-import kubernetes_asyncio.watch
 import orjson
 import urllib3
 
 import incluster_sdk
 from incluster_sdk.testing import LocalCluster
-from incluster_sdk.watch import PODS, Informer, Resource
-from incluster_sdk.watch.requests import WatchStreamDecoder
+from incluster_sdk.watch import Informer, Resource
 
 NAMESPACE = "bench"
 CHUNK = 65536
+REPLAY = Path(__file__).with_name("watch_replay.py")
 CONFIGMAPS = Resource("v1", "configmaps")
 POD: dict[str, Any] = {
     "apiVersion": "v1",
@@ -102,95 +103,30 @@ def record_stream(cluster: LocalCluster, pods: int) -> bytes:
     return b"".join(recorded)
 
 
-def chunks(stream: bytes, replays: int) -> list[bytes]:
-    data = stream * replays
-    return [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
-
-
-def sdk_replay(client: incluster_sdk.ApiClient) -> Callable[[list[bytes]], int]:
-    """The informer's own path for each network read (decode, machine, cache, handler hand-off), no socket."""
-
-    def run(parts: list[bytes]) -> int:
-        informer = Informer(client, PODS, namespace=NAMESPACE, initial_list="list")
-        total = sum(p.count(b"\n") for p in parts)
-        counted = [0]
-        done = threading.Event()
-
-        def count(*_: Any) -> None:
-            counted[0] += 1
-            if counted[0] == total:
-                done.set()
-
-        informer.add_handler(on_add=count, on_update=count, on_delete=count)
-        informer._list_page({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []})
-        decoder = WatchStreamDecoder()
-        for part in parts:
-            informer._consume(decoder.feed(part))
-        done.wait(60)
-        informer.stop()
-        return counted[0]
-
-    return run
-
-
-def official_replay(unmarshal: Callable[[str], Any]) -> Callable[[list[bytes]], int]:
-    def run(parts: list[bytes]) -> int:
-        cache: dict[str, Any] = {}
-        pending = b""
-        n = 0
-        for part in parts:
-            pending += part
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                event = unmarshal(line.decode())
-                obj = event["object"]
-                key = f"{obj.metadata.namespace}/{obj.metadata.name}"
-                if event["type"] == "DELETED":
-                    cache.pop(key, None)
-                else:
-                    cache[key] = obj
-                n += 1
-        return n
-
-    return run
-
-
-async def _async_watch() -> Any:
-    return kubernetes_asyncio.watch.Watch()
-
-
 def throughput(cluster: LocalCluster, pods: int, replays: int) -> None:
     t = time.perf_counter()
     stream = record_stream(cluster, pods)
     events = stream.count(b"\n")
     print(f"recorded {events} events ({len(stream) / events:.0f} bytes each) in {time.perf_counter() - t:.1f}s")
-    parts = chunks(stream, replays)
-    official = kubernetes.watch.Watch()
-    official_async = asyncio.run(_async_watch())  # its constructor needs a running loop; decoding does not
-    paths = (
-        ("kubernetes Watch → V1Pod", official_replay(lambda line: official.unmarshal_event(line, "V1Pod"))),
-        ("kubernetes_asyncio Watch → V1Pod", official_replay(lambda ln: official_async.unmarshal_event(ln, "V1Pod"))),
-        ("incluster_sdk informer path", sdk_replay(incluster_sdk.api_client(cluster.admin_config()))),
-    )
-    rows: dict[str, list[float]] = {name: [] for name, _ in paths}
-    for frozen in (False, True):
-        for name, fn in paths:
-            best = float("inf")
-            for _ in range(3):
-                gc.collect()
-                if frozen:
-                    gc.freeze()  # what an app can do once after start-up: see docs/performance.md
-                start = time.perf_counter()
-                handled = fn(parts)
-                best = min(best, time.perf_counter() - start)
-                gc.unfreeze()
-                assert handled == events * replays, (name, handled)
-            rows[name].append(handled / best)
+    rows: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        stream_file = Path(tmp, "stream.bin")
+        stream_file.write_bytes(stream)
+        for name, path in (
+            ("kubernetes Watch → V1Pod", "kubernetes"),
+            ("kubernetes_asyncio Watch → V1Pod", "kubernetes_asyncio"),
+            ("incluster_sdk informer path", "sdk"),
+        ):
+            command = [sys.executable, str(REPLAY), path, str(stream_file), str(replays), str(cluster.admin_kubeconfig)]
+            rows[name] = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
     base = rows["kubernetes Watch → V1Pod"]
-    print(f"\nWatch events decoded and applied, one core, {events * replays} events (best of 3)")
+    print(f"\nWatch events decoded and applied, one core, each client in its own process, {events * replays} events")
     print(f"{'path':<36}{'events/s':>12}{'vs official':>13}{'after gc.freeze()':>19}{'vs official':>13}")
-    for name, (rate, frozen_rate) in rows.items():
-        print(f"{name:<36}{rate:>12,.0f}{rate / base[0]:>12.1f}x{frozen_rate:>19,.0f}{frozen_rate / base[1]:>12.1f}x")
+    for name, row in rows.items():
+        rate, frozen = row["default"], row["frozen"]
+        print(
+            f"{name:<36}{rate:>12,.0f}{rate / base['default']:>12.1f}x{frozen:>19,.0f}{frozen / base['frozen']:>12.1f}x"
+        )
 
 
 # -- 2. lag ---------------------------------------------------------------------------------------------------

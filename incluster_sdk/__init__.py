@@ -9,7 +9,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .client import ApiClient, AsyncApiClient, api_client, async_api_client
+from typing import TYPE_CHECKING, Any
+
+from .client import ApiClient, api_client
 from .config import Config, load_config, load_in_cluster_config
 from .credentials import Credentials, TokenFile
 from .errors import (
@@ -25,6 +27,23 @@ from .errors import (
 )
 from .tls import TLSConfig
 from .tokens import TokenClaims, decode_claims
+
+if TYPE_CHECKING:
+    from .aio_client import AsyncApiClient, async_api_client
+
+#: Imported on first use: an app that never touches asyncio never loads kubernetes_asyncio and aiohttp.
+_LAZY = {"AsyncApiClient": "aio_client", "async_api_client": "aio_client"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ApiClient",

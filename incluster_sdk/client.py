@@ -1,4 +1,5 @@
-"""Ready-made ``kubernetes`` and ``kubernetes_asyncio`` API clients built from a :class:`Config`.
+"""A ready-made ``kubernetes`` API client built from a :class:`Config` (the asyncio one is in
+:mod:`incluster_sdk.aio_client`), and the rules both follow.
 
 The token is never copied into the library's ``Configuration`` (whose repr and debug report would show
 it). Instead each request asks the shared credential source for the current header at send time, and a
@@ -7,19 +8,14 @@ it). Instead each request asks the shared credential source for the current head
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import ssl
 import time
 import urllib.parse
 from typing import Any
 
-import aiohttp
 import kubernetes.client
-import kubernetes_asyncio.client
 import urllib3
 from kubernetes.client.exceptions import ApiException as SyncApiException
-from kubernetes_asyncio.client.exceptions import ApiException as AsyncApiException
 
 from . import __version__
 from .config import Config
@@ -59,18 +55,6 @@ def _sync_failure(exc: BaseException) -> Failure | None:
     if isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
         return "connect"
     if isinstance(reason, (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError, OSError)):
-        return "read"
-    return None
-
-
-def _async_failure(exc: BaseException) -> Failure | None:
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return None  # the certificate is wrong: asking again cannot fix it
-    if isinstance(exc, aiohttp.ClientSSLError):
-        return _tls_failure(f"SSL {exc}")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return "connect"
-    if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | OSError):
         return "read"
     return None
 
@@ -218,90 +202,6 @@ class ApiClient(kubernetes.client.ApiClient):
         return retry_after_401(self.incluster_config.credentials, method, status, sent)
 
 
-class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
-    """``kubernetes_asyncio.client.ApiClient`` whose requests carry the config's live credentials."""
-
-    def __init__(self, config: Config, *, retry: RetryPolicy | None = DEFAULT_RETRY, **kwargs: Any) -> None:
-        super().__init__(_fill_configuration(kubernetes_asyncio.client.Configuration(), config), **kwargs)
-        self.incluster_config = config
-        self.retry_policy = retry
-        self.user_agent = USER_AGENT
-        # aiohttp builds one SSLContext up front (unlike urllib3, which loads ca_certs per connection).
-        context = getattr(getattr(self.rest_client.pool_manager, "connector", None), "_ssl", None)
-        if config.tls.ca_bundle is not None and isinstance(context, ssl.SSLContext):
-            config.tls.ca_bundle.track(context)
-
-    async def _auth_header(self) -> str | None:
-        credentials = self.incluster_config.credentials
-        if credentials.may_block:
-            return await asyncio.to_thread(credentials.auth_header)
-        return credentials.auth_header()
-
-    async def _on_unauthorized(self, method: str, status: int | None, sent: str | None) -> bool:
-        if status != 401:  # the common case stays on the event loop
-            return False
-        # a refresh may read a file or run an exec plugin: off the event loop
-        return await asyncio.to_thread(retry_after_401, self.incluster_config.credentials, method, status, sent)
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        query_params: Any = None,
-        headers: Any = None,
-        *args: Any,
-        _incluster_retry: bool = True,
-        **kwargs: Any,
-    ) -> Any:
-        """One request, retried per :attr:`retry_policy` (``_incluster_retry=False`` for informers)."""
-        policy = self.retry_policy if _incluster_retry else None
-        started, attempt = time.monotonic(), 0
-        while True:
-            attempt += 1
-            elapsed = time.monotonic() - started
-            try:
-                response = await self._request_with_auth(method, url, query_params, headers, *args, **kwargs)
-            except AsyncApiException as exc:  # preloaded responses raise on non-2xx
-                delay = _delay_after_status_error(policy, method, attempt, elapsed, exc)
-                if delay is None:
-                    raise
-                why = f"HTTP {exc.status}"
-            except Exception as exc:
-                failure = _async_failure(exc)
-                delay = policy.delay(method, attempt, elapsed, failure=failure) if policy and failure else None
-                if delay is None:
-                    raise
-                why = type(exc).__name__
-            else:
-                status = getattr(response, "status", 200)
-                if policy is None or 200 <= status <= 299:
-                    return response
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                delay = policy.delay(method, attempt, elapsed, status=status, retry_after=retry_after)
-                if delay is None:
-                    return response
-                response.release()
-                why = f"HTTP {status}"
-            log.info("%s %s: %s; retry %d in %.2fs", method, _path(url), why, attempt, delay)
-            await asyncio.sleep(delay)
-
-    async def _request_with_auth(
-        self, method: str, url: str, query_params: Any = None, headers: Any = None, *args: Any, **kwargs: Any
-    ) -> Any:
-        sent = await self._auth_header()
-        parent = super().request
-        try:
-            response = await parent(method, url, query_params, _with_auth(headers, sent), *args, **kwargs)
-        except AsyncApiException as exc:  # preloaded responses raise on non-2xx
-            if not await self._on_unauthorized(method, exc.status, sent):
-                raise
-        else:
-            if not await self._on_unauthorized(method, getattr(response, "status", None), sent):
-                return response
-            response.release()
-        return await parent(method, url, query_params, _with_auth(headers, await self._auth_header()), *args, **kwargs)
-
-
 def api_client(config: Config | None = None, *, retry: RetryPolicy | None = DEFAULT_RETRY) -> ApiClient:
     """A ``kubernetes.client.ApiClient`` for ``config`` (default: :func:`load_config`).
 
@@ -311,14 +211,3 @@ def api_client(config: Config | None = None, *, retry: RetryPolicy | None = DEFA
 
         config = load_config()
     return ApiClient(config, retry=retry)
-
-
-async def async_api_client(
-    config: Config | None = None, *, retry: RetryPolicy | None = DEFAULT_RETRY
-) -> AsyncApiClient:
-    """A ``kubernetes_asyncio.client.ApiClient`` for ``config``; close it (``async with``) when done."""
-    if config is None:
-        from .config import load_config
-
-        config = await asyncio.to_thread(load_config)
-    return AsyncApiClient(config, retry=retry)

@@ -12,13 +12,15 @@ import inspect
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..client import AsyncApiClient
 from .elector import LeaderElectionBase, _wall
 from .lease import LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD, Call, LeaseApiError, Outcome, Response, lease_body
+
+if TYPE_CHECKING:
+    from ..aio_client import AsyncApiClient
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from ..client import ApiClient, AsyncApiClient
+from ..client import ApiClient
 from ..errors import PermissionDeniedError
 from ..watch.resource import Resource
 from .needs import RBAC_V1, Need, manifests, to_yaml
 from .review import Decision, Identity, async_can_i, async_whoami, can_i, whoami
+
+if TYPE_CHECKING:
+    from ..aio_client import AsyncApiClient
 
 log = logging.getLogger(__name__)
 

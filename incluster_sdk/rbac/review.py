@@ -13,13 +13,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..client import ApiClient, AsyncApiClient
+from ..client import ApiClient
 from ..errors import ApiError
 from ..tokens import TokenClaims
+
+if TYPE_CHECKING:
+    from ..aio_client import AsyncApiClient
 
 #: SelfSubjectReview: GA in 1.28, beta in 1.27, alpha in 1.26; older servers answer 404 for all three.
 #: Where the API is missing an unprivileged caller gets 403 rather than 404: RBAC runs before routing.

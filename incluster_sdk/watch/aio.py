@@ -12,11 +12,10 @@ import asyncio
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ..client import AsyncApiClient
 from .cache import Transform, strip_managed_fields
 from .core import CONNECT_TIMEOUT, DECODE_ERRORS, VERSION_READ_TIMEOUT, VERSION_UNAVAILABLE, InformerCore
 from .handlers import HandlerCall
@@ -24,6 +23,9 @@ from .machine import InitialList, ListRequest, Sleep, VersionRequest, WatchReque
 from .requests import HTTPStatusError, WatchStreamDecoder
 from .resource import Resource
 from .store import Indexer
+
+if TYPE_CHECKING:
+    from ..aio_client import AsyncApiClient
 
 log = logging.getLogger(__name__)
 

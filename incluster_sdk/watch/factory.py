@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..client import ApiClient, AsyncApiClient
-from .aio import AsyncInformer
+from ..client import ApiClient
 from .informer import Informer
 from .resource import Resource
+
+if TYPE_CHECKING:
+    from ..aio_client import AsyncApiClient
+    from .aio import AsyncInformer
 
 _Key = tuple[Resource, str | None, str | None, str | None, bool]
 
@@ -93,6 +96,8 @@ class AsyncInformerFactory:
         field_selector: str | None = None,
         metadata_only: bool = False,
     ) -> AsyncInformer:
+        from .aio import AsyncInformer  # aiohttp only for apps that use asyncio
+
         key = (resource, namespace, label_selector, field_selector, metadata_only)
         if key not in self._informers:
             self._informers[key] = AsyncInformer(

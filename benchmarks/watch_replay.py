@@ -1,0 +1,121 @@
+"""One client's watch path replaying a recorded stream, in a fresh interpreter (run by watch_events.py).
+
+    python benchmarks/watch_replay.py PATH STREAM_FILE REPLAYS [KUBECONFIG]
+
+PATH is ``sdk``, ``kubernetes`` or ``kubernetes_asyncio``. Each runs alone in its own process and imports
+only its own client: CPython's full garbage collections walk every live object, so a process that has
+loaded all three libraries would charge each one for the others' modules. Prints one JSON line:
+events/s by default and after ``gc.freeze()`` (best of 3 each).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+CHUNK = 65536  # what one socket read delivers at most (the informer reads 64 KiB)
+
+
+def sdk_path(kubeconfig: str) -> Callable[[list[bytes], int], int]:
+    """The informer's own path for each network read (decode, machine, cache, handler hand-off), no socket."""
+    import incluster_sdk
+    from incluster_sdk.watch import PODS, Informer
+    from incluster_sdk.watch.requests import WatchStreamDecoder
+
+    client = incluster_sdk.api_client(incluster_sdk.load_config(kubeconfig=kubeconfig))
+
+    def run(parts: list[bytes], total: int) -> int:
+        informer = Informer(client, PODS, namespace="bench", initial_list="list", preflight=False)
+        counted = [0]
+        done = threading.Event()
+
+        def count(*_: Any) -> None:
+            counted[0] += 1
+            if counted[0] == total:
+                done.set()
+
+        informer.add_handler(on_add=count, on_update=count, on_delete=count)
+        informer._list_page({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []})
+        decoder = WatchStreamDecoder()
+        for part in parts:
+            informer._consume(decoder.feed(part))
+        done.wait(60)
+        informer.stop()
+        return counted[0]
+
+    return run
+
+
+def official_path(unmarshal: Callable[[str], Any]) -> Callable[[list[bytes], int], int]:
+    """What an app on the official clients does with each event: decode into V1Pod models, keep them."""
+
+    def run(parts: list[bytes], total: int) -> int:
+        cache: dict[str, Any] = {}
+        pending = b""
+        n = 0
+        for part in parts:
+            pending += part
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                event = unmarshal(line.decode())
+                obj = event["object"]
+                key = f"{obj.metadata.namespace}/{obj.metadata.name}"
+                if event["type"] == "DELETED":
+                    cache.pop(key, None)
+                else:
+                    cache[key] = obj
+                n += 1
+        return n
+
+    return run
+
+
+def kubernetes_path() -> Callable[[list[bytes], int], int]:
+    import kubernetes.watch
+
+    watch = kubernetes.watch.Watch()
+    return official_path(lambda line: watch.unmarshal_event(line, "V1Pod"))
+
+
+def kubernetes_asyncio_path() -> Callable[[list[bytes], int], int]:
+    import asyncio
+
+    import kubernetes_asyncio.watch
+
+    async def make() -> Any:
+        return kubernetes_asyncio.watch.Watch()  # its constructor needs a running loop; decoding does not
+
+    watch = asyncio.run(make())
+    return official_path(lambda line: watch.unmarshal_event(line, "V1Pod"))
+
+
+def main() -> None:
+    path, stream_file, replays = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    stream = Path(stream_file).read_bytes() * replays
+    parts = [stream[i : i + CHUNK] for i in range(0, len(stream), CHUNK)]
+    total = stream.count(b"\n")
+    run = sdk_path(sys.argv[4]) if path == "sdk" else globals()[f"{path}_path"]()
+    rates = {}
+    for frozen in (False, True):
+        best = float("inf")
+        for _ in range(3):
+            gc.collect()
+            if frozen:
+                gc.freeze()  # what an app can do once after start-up: see docs/performance.md
+            start = time.perf_counter()
+            handled = run(parts, total)
+            best = min(best, time.perf_counter() - start)
+            gc.unfreeze()
+            assert handled == total, (path, handled, total)
+        rates["frozen" if frozen else "default"] = total / best
+    print(json.dumps({"events": total, **rates}))
+
+
+if __name__ == "__main__":
+    main()
