@@ -87,10 +87,14 @@ class _Process:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0, *, kill: bool = False) -> None:
+        """SIGTERM, then SIGKILL after ``timeout``; ``kill``: SIGKILL at once (a crash, no graceful close)."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
+        if kill:
+            self.proc.kill()
+            self.proc.wait()
+        elif self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout)
@@ -236,9 +240,9 @@ class LocalCluster:
         if self._owns_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def stop_apiserver(self) -> None:
-        """Stop kube-apiserver alone; etcd keeps the data (for fault tests)."""
-        self._apiserver.stop()
+    def stop_apiserver(self, *, kill: bool = False) -> None:
+        """Stop kube-apiserver alone (SIGTERM and wait, or SIGKILL with ``kill``); etcd keeps the data."""
+        self._apiserver.stop(kill=kill)
 
     def start_apiserver(self) -> None:
         """(Re)start kube-apiserver on the same port and wait until it is healthy."""
