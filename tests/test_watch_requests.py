@@ -21,11 +21,11 @@ def test_decoder_handles_any_chunking() -> None:
 
 def test_decoder_rejects_garbage_and_truncation() -> None:
     with pytest.raises(WatchProtocolError):
-        WatchStreamDecoder().feed(b"[1, 2]\n")
+        list(WatchStreamDecoder().feed(b"[1, 2]\n"))
     with pytest.raises(WatchProtocolError, match="not JSON"):
-        WatchStreamDecoder().feed(b"{not json\n")
+        list(WatchStreamDecoder().feed(b"{not json\n"))
     decoder = WatchStreamDecoder()
-    decoder.feed(b'{"type": "ADDED", "obj')
+    assert list(decoder.feed(b'{"type": "ADDED", "obj')) == []
     with pytest.raises(WatchProtocolError, match="mid-event"):
         decoder.end()
 
@@ -34,3 +34,11 @@ def test_retry_after_forms() -> None:
     assert HTTPStatusError(429, "7").retry_after == 7.0
     assert HTTPStatusError(429, None).retry_after is None
     assert HTTPStatusError(503, "Wed, 21 Oct 2026 07:28:00 GMT").retry_after is None
+
+
+def test_decoder_decodes_lazily_and_events_before_garbage_still_come() -> None:
+    """Each event is decoded only when the caller asks for it (it stores one before the next exists)."""
+    events = WatchStreamDecoder().feed(b'{"type": "ADDED", "object": {}}\n{broken\n')
+    assert next(events) == {"type": "ADDED", "object": {}}
+    with pytest.raises(WatchProtocolError, match="not JSON"):
+        next(events)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -101,6 +101,7 @@ class AsyncInformer(InformerCore):
         if self._synced.is_set():
             handler.queue.put_nowait(self._cached_as("add"))
         self._handlers.append(handler)
+        self._has_handlers = True
 
     @property
     def has_synced(self) -> bool:
@@ -121,6 +122,10 @@ class AsyncInformer(InformerCore):
         return self._synced.is_set()
 
     def start(self) -> AsyncInformer:
+        """Start watching (the preflight check runs in the watch task; :meth:`wait_for_sync` raises what it
+        finds). An informer starts once."""
+        self._check_not_started()
+        self._started = True
         self._tasks.append(asyncio.create_task(self._run(), name=f"incluster-sdk-informer {self.resource.plural}"))
         if self.resync_period is not None:
             self._tasks.append(asyncio.create_task(self._resync_loop(self.resync_period)))
@@ -137,7 +142,7 @@ class AsyncInformer(InformerCore):
         await asyncio.gather(*(h.task for h in self._handlers), return_exceptions=True)
 
     async def __aenter__(self) -> AsyncInformer:
-        return self.start()
+        return self if self._started else self.start()
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
@@ -206,7 +211,7 @@ class AsyncInformer(InformerCore):
     async def _list(self, request: ListRequest) -> dict[str, Any]:
         return self._list_body(await self._read(await self._get(request)))
 
-    async def _watch(self, request: WatchRequest) -> AsyncIterator[list[dict[str, Any]]]:
+    async def _watch(self, request: WatchRequest) -> AsyncIterator[Iterator[dict[str, Any]]]:
         """The events of each network read."""
         response = await self._get(request)
         try:

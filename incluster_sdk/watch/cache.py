@@ -50,7 +50,16 @@ class CacheApplier:
         """Apply ``events``; returns True when this call completed the first sync."""
         first_sync = False
         for event in events:
-            if isinstance(event, Restarted):
+            if isinstance(event, Applied):  # the common case first
+                previous, current = self.store.upsert(self.transform(event.obj) if self.transform else event.obj)
+                if previous is None:
+                    self.dispatch("add", current, False)
+                else:
+                    self.dispatch("update", previous, current)
+            elif isinstance(event, Deleted):
+                self.store.delete(event.obj)
+                self.dispatch("delete", event.obj)
+            elif isinstance(event, Restarted):
                 objects = [self.transform(o) for o in event.objects] if self.transform else event.objects
                 diff = self.store.replace(objects)
                 for obj in diff.added:
@@ -61,13 +70,4 @@ class CacheApplier:
                     self.dispatch("delete", tombstone)
                 first_sync = first_sync or not self.synced
                 self.synced = True
-            elif isinstance(event, Applied):
-                previous, current = self.store.upsert(self.transform(event.obj) if self.transform else event.obj)
-                if previous is None:
-                    self.dispatch("add", current, False)
-                else:
-                    self.dispatch("update", previous, current)
-            elif isinstance(event, Deleted):
-                self.store.delete(event.obj)
-                self.dispatch("delete", event.obj)
         return first_sync

@@ -4,7 +4,7 @@ and how a failure is classified. The drivers only move bytes and deliver handler
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -83,7 +83,18 @@ class InformerCore:
         self.store = Store(indexers)
         self.watcher = Watcher(initial_list=initial_list)
         self._outbox: list[HandlerCall] = []
+        #: Set by the driver when the first handler is added. Until then no handler call is collected:
+        #: holding each replaced object until the end of a read is what makes CPython's collector busy.
+        self._has_handlers = False
+        self._started = False
         self._cache = CacheApplier(self.store, transform, self._dispatch)
+
+    def _check_not_started(self) -> None:
+        if self._started:
+            raise RuntimeError(
+                f"this {type(self).__name__} for {self.resource.plural} is already started: an informer runs once "
+                "(`with informer:` starts it; `with informer.start():` is fine too; to watch again, create a new one)"
+            )
 
     # -- what the drivers provide --------------------------------------------------------------------------
     @property
@@ -99,7 +110,8 @@ class InformerCore:
 
     # -- cache and handler calls ------------------------------------------------------------------------------
     def _dispatch(self, *call: Any) -> None:
-        self._outbox.append(call)
+        if self._has_handlers:
+            self._outbox.append(call)
 
     def _flush(self) -> None:
         """Deliver the handler calls collected so far; then, the first time the cache is complete, say so."""
@@ -113,12 +125,13 @@ class InformerCore:
         self._cache.apply(self.watcher.list_page(body))
         self._flush()
 
-    def _consume(self, events: list[dict[str, Any]]) -> bool:
+    def _consume(self, events: Iterable[dict[str, Any]]) -> bool:
         """Apply one network read's watch events; False when the machine wants a relist (stop reading)."""
+        watcher, apply = self.watcher, self._cache.apply  # bound once: this loop runs for every event
         try:
             for event in events:
-                self._cache.apply(self.watcher.watch_event(event))
-                if self.watcher.phase is Phase.LIST:
+                apply(watcher.watch_event(event))
+                if watcher.phase is Phase.LIST:
                     return False
             return True
         finally:

@@ -64,7 +64,8 @@ class InformerFactory:
         with self._lock:
             for key, informer in self._informers.items():
                 if key not in self._started:
-                    informer.start()
+                    if not informer._started:  # its consumer may have started it already
+                        informer.start()
                     self._started.add(key)
 
     def wait_for_sync(self, timeout: float | None = None) -> bool:
@@ -114,7 +115,8 @@ class AsyncInformerFactory:
     def start(self) -> None:
         for key, informer in self._informers.items():
             if key not in self._started:
-                informer.start()
+                if not informer._started:  # its consumer may have started it already
+                    informer.start()
                 self._started.add(key)
 
     async def wait_for_sync(self, timeout: float | None = None) -> bool:

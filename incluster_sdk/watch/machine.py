@@ -140,6 +140,14 @@ class Deleted:
 Event = Restarted | Applied | Deleted
 
 
+def _is_metadata(meta: object) -> bool:
+    """An object's metadata as the cache keys it: a dict whose name and namespace, if set, are strings."""
+    if not isinstance(meta, dict):
+        return False
+    name, namespace = meta.get("name"), meta.get("namespace")
+    return (name is None or isinstance(name, str)) and (namespace is None or isinstance(namespace, str))
+
+
 class WatchProtocolError(Exception):
     """The server sent something that is not a list or watch event; the driver treats it as a failure."""
 
@@ -214,8 +222,8 @@ class Watcher:
         self.backoff.succeeded()
         kind = str(body.get("kind", "")).removesuffix("List")
         api_version = body.get("apiVersion")
-        if not all(isinstance(item, dict) and isinstance(item.get("metadata") or {}, dict) for item in items):
-            raise WatchProtocolError("LIST response has an item that is not an object")
+        if not all(isinstance(item, dict) and _is_metadata(item.get("metadata") or {}) for item in items):
+            raise WatchProtocolError("LIST response has an item that is not an object with string name/namespace")
         for item in items:
             # list items omit kind/apiVersion; watch events carry them: make both look the same
             if kind and "kind" not in item:
@@ -244,8 +252,8 @@ class Watcher:
             return []
         self.backoff.succeeded()
         meta = obj.get("metadata") or {}
-        if not isinstance(meta, dict):
-            raise WatchProtocolError(f"watch event {kind!r}: metadata is not an object")
+        if not _is_metadata(meta):
+            raise WatchProtocolError(f"watch event {kind!r}: metadata is not an object with string name/namespace")
         rv = meta.get("resourceVersion")
         if rv:
             self.resource_version = str(rv)

@@ -4,6 +4,7 @@ error they raise for a non-2xx answer. No I/O here."""
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -56,6 +57,27 @@ def collection_url(host: str, resource: Resource, namespace: str | None, params:
 MAX_EVENT_BYTES = 16 * 2**20
 
 
+_OPEN_BRACE = ord("{")
+
+
+def _decode(buffer: bytes, stop: int) -> Iterator[dict[str, Any]]:
+    """The events of the lines in ``buffer[:stop]``, each parsed in place (no copy per line)."""
+    view, find, start = memoryview(buffer), buffer.find, 0
+    while start < stop:
+        end = find(b"\n", start, stop)
+        if end == -1:
+            end = stop
+        if end > start and (buffer[start] == _OPEN_BRACE or not buffer[start:end].isspace()):
+            try:
+                event = orjson.loads(view[start:end])
+            except orjson.JSONDecodeError as exc:
+                raise WatchProtocolError(f"watch event is not JSON: {exc}") from None
+            if not isinstance(event, dict):
+                raise WatchProtocolError("watch event is not an object")
+            yield event
+        start = end + 1
+
+
 class WatchStreamDecoder:
     """Bytes of a watch response in, decoded events out (one JSON object per line), whatever the chunking.
 
@@ -67,22 +89,20 @@ class WatchStreamDecoder:
         self._pending = b""
         self._max = max_event_bytes
 
-    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
-        self._pending += chunk
-        *lines, self._pending = self._pending.split(b"\n")
+    def feed(self, chunk: bytes) -> Iterator[dict[str, Any]]:
+        """The events completed by ``chunk``, decoded one at a time as the caller iterates.
+
+        Lazily, so that the caller stores each object before the next is decoded: decoding a whole read
+        first (dozens of pods) triggers CPython's young-generation collector several times per read and
+        promotes every pod to the old generation, whose full collections then dominate (measured: about
+        3,200 vs 250 young collections for 50,000 events, see docs/performance.md).
+        """
+        buffer = self._pending + chunk if self._pending else chunk
+        stop = buffer.rfind(b"\n")
+        self._pending = buffer[stop + 1 :]
         if len(self._pending) > self._max:
             raise WatchProtocolError(f"watch event larger than {self._max} bytes (no newline)")
-        events = []
-        for line in lines:
-            if line.strip():
-                try:
-                    event = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    raise WatchProtocolError(f"watch event is not JSON: {exc}") from None
-                if not isinstance(event, dict):
-                    raise WatchProtocolError("watch event is not an object")
-                events.append(event)
-        return events
+        return _decode(buffer, stop)
 
     def end(self) -> None:
         """The stream closed; anything left over is half an event."""

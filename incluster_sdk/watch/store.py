@@ -53,6 +53,11 @@ class Store:
         self._items: dict[str, Mapping[str, Any]] = {}
         self._indexers: dict[str, Indexer] = {"namespace": namespace_index, **(indexers or {})}
         self._indices: dict[str, dict[str, set[str]]] = {name: {} for name in self._indexers}
+        self._update_indexed = False  # does an update have any index to maintain? (only user indexers do)
+        self._note_indexers()
+
+    def _note_indexers(self) -> None:
+        self._update_indexed = any(indexer is not namespace_index for indexer in self._indexers.values())
 
     # -- reads -------------------------------------------------------------------------------------------
     def get(self, key: str) -> Mapping[str, Any] | None:
@@ -86,6 +91,7 @@ class Store:
                 raise ValueError(f"an indexer named {name!r} exists already")
             self._indexers[name] = indexer
             self._indices[name] = {}
+            self._note_indexers()
             for key, obj in self._items.items():
                 for value in indexer(obj):  # type: ignore[arg-type]
                     self._indices[name].setdefault(value, set()).add(key)
@@ -93,11 +99,13 @@ class Store:
     # -- writes (the informer's) -------------------------------------------------------------------------
     def _index(self, key: str, obj: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> None:
         for name, indexer in self._indexers.items():
+            if obj is not None and old is not None and indexer is namespace_index:
+                continue  # same key, same namespace: the default index never changes on an update
             index = self._indices[name]
             old_values = indexer(old) if old is not None else ()  # type: ignore[arg-type]
             new_values = indexer(obj) if obj is not None else ()  # type: ignore[arg-type]
             if old_values == new_values:
-                continue  # most updates leave every index value alone (a pod's namespace never changes)
+                continue  # most updates leave every index value alone
             for value in old_values:
                 index.get(value, set()).discard(key)
             for value in new_values:
@@ -110,7 +118,8 @@ class Store:
         with self._lock:
             old = self._items.get(key)
             self._items[key] = view
-            self._index(key, view, old)
+            if old is None or self._update_indexed:
+                self._index(key, view, old)
         return old, view
 
     def delete(self, obj: Mapping[str, Any]) -> Mapping[str, Any] | None:

@@ -1,0 +1,272 @@
+"""Handlers on the threaded informer, over a real socket: isolation, order, late joiners, no-handler mode."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from incluster_sdk.testing.history import HandlerHistory
+from incluster_sdk.watch import PODS, Informer
+from incluster_sdk.watch.handlers import HANDOFF_WAIT
+
+from .test_informer_driver import client_for
+
+_END = b""
+
+
+class StreamingServer:
+    """LIST answers an empty PodList; the (one) WATCH streams whatever the test puts, as it puts it."""
+
+    def __init__(self) -> None:
+        self.chunks: queue.Queue[bytes] = queue.Queue()
+        self.rv = 1
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                if "watch=1" not in self.path:
+                    body = b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]}'
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                self.send_response(200)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                while (chunk := outer.chunks.get()) is not _END:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def send(self, *events: tuple[str, str]) -> None:
+        """(type, name) pairs, as one chunk of watch lines."""
+        lines = []
+        for kind, name in events:
+            self.rv += 1
+            obj = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": name, "namespace": "ns"}}
+            obj["metadata"]["resourceVersion"] = str(self.rv)
+            lines.append(orjson.dumps({"type": kind, "object": obj}) + b"\n")
+        self.chunks.put(b"".join(lines))
+
+    def close(self) -> None:
+        self.chunks.put(_END)
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def streaming(isolated_env: Path) -> Iterator[StreamingServer]:
+    server = StreamingServer()
+    yield server
+    server.close()
+
+
+def wait_until(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def script() -> list[tuple[str, str]]:
+    names = [f"p{i}" for i in range(60)]
+    return [("ADDED", n) for n in names] + [("MODIFIED", n) for n in names] + [("DELETED", n) for n in names[:20]]
+
+
+def test_a_blocked_handler_and_a_failing_one_hold_up_no_one(
+    streaming: StreamingServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    informer = Informer(client_for(streaming.port, tmp_path), PODS, namespace="ns", preflight=False)
+    release = threading.Event()
+    seen: dict[str, list[tuple[str, str]]] = {"fast": [], "slow": [], "failing": []}
+
+    def recorder(name: str, block: bool = False, fail: bool = False) -> dict[str, Any]:
+        def record(kind: str, obj: Any) -> None:
+            if block:
+                release.wait(30)
+            seen[name].append((kind, obj["metadata"]["name"]))
+            if fail and len(seen[name]) % 3 == 0:
+                raise ValueError(f"handler bug number {len(seen[name]) // 3}")
+
+        return {
+            "on_add": lambda obj, initial: record("ADDED", obj),
+            "on_update": lambda old, new: record("MODIFIED", new),
+            "on_delete": lambda obj: record("DELETED", obj),
+        }
+
+    informer.add_handler(**recorder("slow", block=True))
+    informer.add_handler(**recorder("failing", fail=True))
+    informer.add_handler(**recorder("fast"))
+    events = script()
+    with caplog.at_level(logging.ERROR, logger="incluster_sdk"), informer.start():
+        assert informer.wait_for_sync(5)
+        started = time.monotonic()
+        for i in range(0, len(events), 7):  # many reads, so the watch hands off many batches
+            streaming.send(*events[i : i + 7])
+        wait_until(lambda: len(seen["fast"]) == len(events) and len(seen["failing"]) == len(events))
+        # the blocked handler cost the watch one hand-off wait, not one per read
+        assert time.monotonic() - started < 5
+        assert len(informer.store) == 40
+        assert seen["fast"] == events and seen["failing"] == events
+        assert seen["slow"] == []
+        release.set()
+        wait_until(lambda: len(seen["slow"]) == len(events))
+        assert seen["slow"] == events  # in order, nothing lost
+    failures = [r for r in caplog.records if "informer handler" in r.getMessage()]
+    assert len(failures) == len(events) // 3
+    assert all(r.exc_info is not None and "handler bug number" in str(r.exc_info[1]) for r in failures)
+
+
+def mirror(replica: dict[str, str]) -> dict[str, Any]:
+    """Handlers that keep ``replica`` as name -> resourceVersion."""
+
+    def put(obj: Any) -> None:
+        replica[obj["metadata"]["name"]] = obj["metadata"]["resourceVersion"]
+
+    return {
+        "on_add": lambda obj, initial: put(obj),
+        "on_update": lambda old, new: put(new),
+        "on_delete": lambda obj: replica.pop(obj["metadata"]["name"]),
+    }
+
+
+def test_a_handler_added_mid_stream_sees_a_gapless_sequence(streaming: StreamingServer, tmp_path: Path) -> None:
+    """A late handler gets the cache as adds, then exactly the changes after it: no update before its add,
+    no second add, and what it reconstructs equals the cache."""
+    informer = Informer(client_for(streaming.port, tmp_path), PODS, namespace="ns", preflight=False)
+    names = [f"p{i}" for i in range(40)]
+    stop = threading.Event()
+
+    def churn() -> None:
+        i = 0
+        while not stop.is_set():  # long reads: CPython's thread switch can fall between storing and delivering
+            batch = []
+            for _ in range(2000):
+                batch.append((("ADDED", "MODIFIED", "DELETED")[(i // len(names)) % 3], names[i % len(names)]))
+                i += 1
+            streaming.send(*batch)
+            time.sleep(0.01)
+
+    with informer.start():
+        assert informer.wait_for_sync(5)
+        writer = threading.Thread(target=churn, daemon=True)
+        writer.start()
+        late: list[HandlerHistory] = []
+        replicas: list[dict[str, str]] = []
+        for _ in range(20):
+            time.sleep(0.01)
+            history, replica = HandlerHistory(), {}
+
+            informer.add_handler(**history.handlers())
+            informer.add_handler(**mirror(replica))
+            late.append(history)
+            replicas.append(replica)
+        stop.set()
+        writer.join()
+        streaming.send(("ADDED", "last"))
+        wait_until(lambda: all("last" in r for r in replicas))
+        cached = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in informer.store.list()}
+    assert all(h.impossible() == [] for h in late), [h.impossible() for h in late]
+    assert all(r == cached for r in replicas)
+
+
+def test_without_handlers_no_calls_are_collected(streaming: StreamingServer, tmp_path: Path) -> None:
+    informer = Informer(client_for(streaming.port, tmp_path), PODS, namespace="ns", preflight=False)
+    with informer.start():
+        assert informer.wait_for_sync(5)
+        streaming.send(*script())
+        wait_until(lambda: len(informer.store) == 40)
+        assert informer._outbox == []  # replaced objects were freed at once, not held for nobody
+
+
+def test_hand_off_waits_for_a_handler_that_keeps_up_and_not_for_one_that_lags() -> None:
+    from incluster_sdk.watch.handlers import Handler, HandlerRunner
+
+    gate = threading.Event()
+    calls: list[str] = []
+    runner = HandlerRunner(Handler(on_add=lambda obj, initial: (gate.wait(10), calls.append(obj))), "test")
+    try:
+        gate.set()
+        runner.put([("add", "a", False)])
+        runner.hand_off()
+        assert calls == ["a"]  # it ran before hand_off returned
+        gate.clear()
+        runner.put([("add", "b", False)])
+        started = time.monotonic()
+        runner.hand_off()  # waits HANDOFF_WAIT, gives up: the handler is now lagging
+        runner.put([("add", "c", False)])
+        runner.hand_off()  # not waited for at all
+        runner.hand_off()
+        assert time.monotonic() - started < HANDOFF_WAIT + 0.5
+        gate.set()
+        wait_until(lambda: calls == ["a", "b", "c"])
+    finally:
+        gate.set()
+        runner.stop(5)
+
+
+def test_an_informer_starts_once(streaming: StreamingServer, tmp_path: Path) -> None:
+    """A second start() would run a second watch loop into the same cache: it is refused, clearly."""
+    informer = Informer(client_for(streaming.port, tmp_path), PODS, namespace="ns", preflight=False)
+    with informer.start() as same:  # entering a started informer does not start it again
+        assert same is informer
+        with pytest.raises(RuntimeError, match="already started"):
+            informer.start()
+        assert informer.wait_for_sync(5)
+    assert sum(t.name.startswith("incluster-sdk-informer") for t in threading.enumerate()) == 0
+
+
+def test_a_handler_joining_in_the_middle_of_a_read_waits_for_its_end(
+    streaming: StreamingServer, tmp_path: Path
+) -> None:
+    """Deterministic form of the race above: another thread adds a handler while a read is half applied
+    (from inside the transform). Its snapshot must not contain half a read that it then also gets as calls."""
+    joined = threading.Event()
+    history = HandlerHistory()
+    replica: dict[str, str] = {}
+
+    def join() -> None:
+        informer.add_handler(**history.handlers())
+        informer.add_handler(**mirror(replica))
+        joined.set()
+
+    def transform(obj: dict[str, Any]) -> dict[str, Any]:
+        if obj["metadata"]["name"] == "p30" and not joined.is_set():
+            threading.Thread(target=join, daemon=True).start()
+            joined.wait(0.5)  # without the lock the join completes here, mid-read
+        return obj
+
+    informer = Informer(
+        client_for(streaming.port, tmp_path), PODS, namespace="ns", preflight=False, transform=transform
+    )
+    informer.add_handler(on_add=lambda obj, initial: None)  # so the read's calls are being collected
+    with informer:
+        assert informer.wait_for_sync(5)
+        streaming.send(*[("ADDED", f"p{i}") for i in range(60)])  # one read
+        wait_until(joined.is_set)
+        streaming.send(*[("MODIFIED", f"p{i}") for i in range(60)], *[("DELETED", f"p{i}") for i in range(20)])
+        wait_until(lambda: len(replica) == 40)
+        time.sleep(0.2)
+        cached = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in informer.store.list()}
+    assert history.impossible() == []
+    assert replica == cached
