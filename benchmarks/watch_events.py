@@ -3,8 +3,9 @@ API server under a steady write rate.
 
 1. Throughput. Records a real watch stream from a local kube-apiserver while pods are created, patched and
    deleted, then replays those bytes (in 64 KiB chunks, as a socket delivers them), on one core, through:
-   - incluster_sdk: stream decoder → watch state machine → store (indexed) → a counting handler on its own
-     thread (the full informer path, minus the socket);
+   - incluster_sdk: stream decoder → watch state machine → store (indexed) → a counting handler (the full
+     informer path, minus the socket), for the threaded Informer (handler on its own thread) and the
+     AsyncInformer (handler in its own task);
    - the official `kubernetes` client's watch decoding (``Watch.unmarshal_event`` into V1Pod models) into a
      dict, and the same for `kubernetes_asyncio`.
 2. Lag. An informer on ConfigMaps while another process patches them at a fixed rate (default 1,000/s);
@@ -115,17 +116,18 @@ def throughput(cluster: LocalCluster, pods: int, replays: int) -> None:
         for name, path in (
             ("kubernetes Watch → V1Pod", "kubernetes"),
             ("kubernetes_asyncio Watch → V1Pod", "kubernetes_asyncio"),
-            ("incluster_sdk informer path", "sdk"),
+            ("incluster_sdk Informer (threads)", "sdk"),
+            ("incluster_sdk AsyncInformer (asyncio)", "sdk_async"),
         ):
             command = [sys.executable, str(REPLAY), path, str(stream_file), str(replays), str(cluster.admin_kubeconfig)]
             rows[name] = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
     base = rows["kubernetes Watch → V1Pod"]
     print(f"\nWatch events decoded and applied, one core, each client in its own process, {events * replays} events")
-    print(f"{'path':<36}{'events/s':>12}{'vs official':>13}{'after gc.freeze()':>19}{'vs official':>13}")
+    print(f"{'path':<40}{'events/s':>12}{'vs official':>13}{'after gc.freeze()':>19}{'vs official':>13}")
     for name, row in rows.items():
         rate, frozen = row["default"], row["frozen"]
         print(
-            f"{name:<36}{rate:>12,.0f}{rate / base['default']:>12.1f}x{frozen:>19,.0f}{frozen / base['frozen']:>12.1f}x"
+            f"{name:<40}{rate:>12,.0f}{rate / base['default']:>12.1f}x{frozen:>19,.0f}{frozen / base['frozen']:>12.1f}x"
         )
 
 

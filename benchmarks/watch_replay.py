@@ -2,14 +2,15 @@
 
     python benchmarks/watch_replay.py PATH STREAM_FILE REPLAYS [KUBECONFIG]
 
-PATH is ``sdk``, ``kubernetes`` or ``kubernetes_asyncio``. Each runs alone in its own process and imports
-only its own client: CPython's full garbage collections walk every live object, so a process that has
-loaded all three libraries would charge each one for the others' modules. Prints one JSON line:
-events/s by default and after ``gc.freeze()`` (best of 3 each).
+PATH is ``sdk`` (threaded Informer), ``sdk_async`` (AsyncInformer), ``kubernetes`` or ``kubernetes_asyncio``.
+Each runs alone in its own process and imports only its own client: CPython's full garbage collections
+walk every live object, so a process that has loaded all three libraries would charge each one for the
+others' modules. Prints one JSON line: events/s by default and after ``gc.freeze()`` (best of 3 each).
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
 import json
 import sys
@@ -50,6 +51,48 @@ def sdk_path(kubeconfig: str) -> Callable[[list[bytes], int], int]:
         return counted[0]
 
     return run
+
+
+def sdk_async_path(kubeconfig: str) -> Callable[[list[bytes], int], int]:
+    """The same for :class:`AsyncInformer`: its handlers are tasks, run when a read yields to the loop."""
+    import asyncio
+
+    import incluster_sdk
+    from incluster_sdk.watch import PODS, AsyncInformer
+    from incluster_sdk.watch.requests import WatchStreamDecoder
+
+    loop = asyncio.new_event_loop()
+    config = incluster_sdk.load_config(kubeconfig=kubeconfig)
+    client = loop.run_until_complete(_make_async_client(config))
+    atexit.register(lambda: loop.run_until_complete(client.close()))
+
+    async def replay(parts: list[bytes], total: int) -> int:
+        informer = AsyncInformer(client, PODS, namespace="bench", initial_list="list", preflight=False)
+        counted = [0]
+        done = asyncio.Event()
+
+        def count(*_: Any) -> None:
+            counted[0] += 1
+            if counted[0] == total:
+                done.set()
+
+        informer.add_handler(on_add=count, on_update=count, on_delete=count)
+        informer._list_page({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []})
+        decoder = WatchStreamDecoder()
+        for part in parts:
+            informer._consume(decoder.feed(part))
+            await asyncio.sleep(0)  # where a socket read would give the loop (and the handler tasks) a turn
+        await asyncio.wait_for(done.wait(), 60)
+        await informer.stop()
+        return counted[0]
+
+    return lambda parts, total: loop.run_until_complete(replay(parts, total))
+
+
+async def _make_async_client(config: Any) -> Any:
+    import incluster_sdk
+
+    return await incluster_sdk.async_api_client(config)  # built inside the loop, as an app would
 
 
 def official_path(unmarshal: Callable[[str], Any]) -> Callable[[list[bytes], int], int]:
@@ -100,7 +143,7 @@ def main() -> None:
     stream = Path(stream_file).read_bytes() * replays
     parts = [stream[i : i + CHUNK] for i in range(0, len(stream), CHUNK)]
     total = stream.count(b"\n")
-    run = sdk_path(sys.argv[4]) if path == "sdk" else globals()[f"{path}_path"]()
+    run = globals()[f"{path}_path"](*sys.argv[4:5]) if path.startswith("sdk") else globals()[f"{path}_path"]()
     rates = {}
     for frozen in (False, True):
         best = float("inf")

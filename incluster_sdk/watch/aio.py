@@ -41,16 +41,21 @@ class _AsyncHandler:
 
     async def _run(self) -> None:
         while (batch := await self.queue.get()) is not _STOP:
-            for kind, *args in batch:
-                callback = self.callbacks.get(kind)
-                if callback is None:
-                    continue
-                try:
-                    result = callback(*args)
-                    if inspect.isawaitable(result):
-                        await result
-                except Exception:  # logged, never silently dropped; the next event still comes
-                    log.exception("informer handler on_%s failed", kind)
+            await self._call(batch)
+            batch = None  # the replaced objects go now, not when the next read comes
+
+    async def _call(self, batch: list[HandlerCall]) -> None:
+        callbacks = self.callbacks
+        for call in batch:
+            callback = callbacks[call[0]]
+            if callback is None:
+                continue
+            try:
+                result = callback(*call[1:])
+                if result is not None and inspect.isawaitable(result):
+                    await result
+            except Exception:  # logged, never silently dropped; the next event still comes
+                log.exception("informer handler on_%s failed", call[0])
 
 
 class AsyncInformer(InformerCore):
