@@ -33,16 +33,7 @@ def sdk_path(kubeconfig: str) -> Callable[[list[bytes], int], int]:
 
     def run(parts: list[bytes], total: int) -> int:
         informer = Informer(client, PODS, namespace="bench", initial_list="list", preflight=False)
-        counted = [0]
-        done = threading.Event()
-
-        def count(*_: Any) -> None:
-            counted[0] += 1
-            if counted[0] == total:
-                done.set()
-
-        informer.add_handler(on_add=count, on_update=count, on_delete=count)
-        informer._list_page({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []})
+        counted, done = _count_into(informer, total, threading.Event())
         decoder = WatchStreamDecoder()
         for part in parts:
             informer._consume(decoder.feed(part))
@@ -68,16 +59,7 @@ def sdk_async_path(kubeconfig: str) -> Callable[[list[bytes], int], int]:
 
     async def replay(parts: list[bytes], total: int) -> int:
         informer = AsyncInformer(client, PODS, namespace="bench", initial_list="list", preflight=False)
-        counted = [0]
-        done = asyncio.Event()
-
-        def count(*_: Any) -> None:
-            counted[0] += 1
-            if counted[0] == total:
-                done.set()
-
-        informer.add_handler(on_add=count, on_update=count, on_delete=count)
-        informer._list_page({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []})
+        counted, done = _count_into(informer, total, asyncio.Event())
         decoder = WatchStreamDecoder()
         for part in parts:
             informer._consume(decoder.feed(part))
@@ -93,6 +75,20 @@ async def _make_async_client(config: Any) -> Any:
     import incluster_sdk
 
     return await incluster_sdk.async_api_client(config)  # built inside the loop, as an app would
+
+
+def _count_into(informer: Any, total: int, done: Any) -> tuple[list[int], Any]:
+    """Give ``informer`` a counting handler that sets ``done`` at ``total`` calls, and an empty first list."""
+    counted = [0]
+
+    def count(*_: Any) -> None:
+        counted[0] += 1
+        if counted[0] == total:
+            done.set()
+
+    informer.add_handler(on_add=count, on_update=count, on_delete=count)
+    informer._list_page({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []})
+    return counted, done
 
 
 def official_path(unmarshal: Callable[[str], Any]) -> Callable[[list[bytes], int], int]:

@@ -19,6 +19,7 @@ from incluster_sdk.watch import PODS, Informer
 from incluster_sdk.watch.handlers import HANDOFF_WAIT
 
 from .test_informer_driver import client_for
+from .waiting import wait_until
 
 _END = b""
 
@@ -79,13 +80,6 @@ def streaming(isolated_env: Path) -> Iterator[StreamingServer]:
     server = StreamingServer()
     yield server
     server.close()
-
-
-def wait_until(condition: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def script() -> list[tuple[str, str]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,6 +18,7 @@ from incluster_sdk.watch import PODS, AsyncInformer, Informer
 from incluster_sdk.watch.machine import INITIAL_EVENTS_END
 
 from .test_informer_driver import client_for
+from .waiting import wait_until
 
 
 def pod(name: str, rv: str) -> dict[str, Any]:
@@ -111,13 +111,6 @@ def scripted() -> Iterator[Any]:
     yield make
     for server in servers:
         server.close()
-
-
-def wait_until(condition: Any, timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def test_sync_informer_uses_a_streaming_list_where_the_server_has_it(
