@@ -44,3 +44,35 @@ def test_objects_are_read_only() -> None:
     assert obj is not None
     with pytest.raises(TypeError):
         obj["metadata"] = {}  # type: ignore[index]
+
+
+def test_user_indexers_follow_updates_and_the_namespace_index_follows_adds_and_deletes() -> None:
+    """Updates skip the default namespace index (a key's namespace never changes) but not user indexers."""
+    from incluster_sdk.watch.store import Store
+
+    def pod(name: str, tier: str, rv: str) -> dict[str, Any]:
+        return {"metadata": {"name": name, "namespace": "ns", "labels": {"tier": tier}, "resourceVersion": rv}}
+
+    store = Store({"tier": lambda o: [o["metadata"]["labels"]["tier"]]})
+    store.upsert(pod("a", "web", "1"))
+    store.upsert(pod("b", "web", "2"))
+    store.upsert(pod("a", "db", "3"))  # an update that moves "a" to another index value
+    assert [o["metadata"]["name"] for o in store.by_index("tier", "db")] == ["a"]
+    assert [o["metadata"]["name"] for o in store.by_index("tier", "web")] == ["b"]
+    assert sorted(o["metadata"]["name"] for o in store.by_index("namespace", "ns")) == ["a", "b"]
+    store.delete(pod("a", "db", "4"))
+    assert store.by_index("tier", "db") == []
+    assert [o["metadata"]["name"] for o in store.by_index("namespace", "ns")] == ["b"]
+    store.add_indexer("rv", lambda o: [o["metadata"]["resourceVersion"]])  # joins late, then follows updates
+    store.upsert(pod("b", "web", "5"))
+    assert store.by_index("rv", "2") == [] and len(store.by_index("rv", "5")) == 1
+
+
+def test_an_indexer_added_later_to_a_plain_store_follows_updates() -> None:
+    from incluster_sdk.watch.store import Store
+
+    store = Store()
+    store.upsert({"metadata": {"name": "a", "namespace": "ns", "resourceVersion": "1"}})
+    store.add_indexer("rv", lambda o: [o["metadata"]["resourceVersion"]])
+    store.upsert({"metadata": {"name": "a", "namespace": "ns", "resourceVersion": "2"}})
+    assert store.by_index("rv", "1") == [] and len(store.by_index("rv", "2")) == 1
