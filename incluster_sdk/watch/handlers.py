@@ -37,8 +37,8 @@ _STOP = object()
 #: How long the watch thread lets a handler that has kept up run the batch it was just given, before it
 #: reads on. Without this, the handler thread gets the GIL only when CPython's 5 ms switch interval
 #: forces it: by then the watch has decoded a thousand more objects, and every object they replaced is
-#: still held for on_update(old, new). Those late frees cost a third of the throughput (new objects land
-#: in cold memory, and CPython's collector runs far more often; docs/performance.md). A fast handler runs
+#: still held for on_update(old, new). Those late frees cost about a fifth of the throughput (new objects
+#: land in cold memory, and CPython's collector runs more often; docs/performance.md). A fast handler runs
 #: a read's batch (dozens of calls) well within 2 ms. A handler that needs longer is left to catch up on
 #: its own and is not waited for again until it has, so a slow one delays the watch by 2 ms per backlog.
 HANDOFF_WAIT = 0.002
@@ -46,7 +46,7 @@ HANDOFF_WAIT = 0.002
 
 class HandlerRunner:
     def __init__(self, handler: Handler, name: str) -> None:
-        self.handler = handler
+        self._callbacks = {"add": handler.on_add, "update": handler.on_update, "delete": handler.on_delete}
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._idle = threading.Event()  # nothing queued: everything put so far has run
         self._idle.set()
@@ -72,9 +72,8 @@ class HandlerRunner:
                 self._idle.set()
 
     def _call(self, batch: list[HandlerCall]) -> None:
-        callbacks = {"add": self.handler.on_add, "update": self.handler.on_update, "delete": self.handler.on_delete}
         for call in batch:
-            callback = callbacks[call[0]]
+            callback = self._callbacks[call[0]]
             if callback is None:
                 continue
             try:
