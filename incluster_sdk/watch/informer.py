@@ -21,6 +21,7 @@ from .cache import Transform, strip_managed_fields
 from .core import CONNECT_TIMEOUT, DECODE_ERRORS, VERSION_READ_TIMEOUT, VERSION_UNAVAILABLE, InformerCore
 from .handlers import Handler, HandlerCall, HandlerRunner, OnAdd, OnDelete, OnUpdate
 from .machine import InitialList, ListRequest, Sleep, VersionRequest, WatchRequest
+from .reads import network_reads
 from .requests import HTTPStatusError, WatchStreamDecoder
 from .resource import Resource
 from .store import Indexer
@@ -203,11 +204,10 @@ class Informer(InformerCore):
             response.release_conn()
 
     def _watch(self, request: WatchRequest) -> Iterator[Iterator[dict[str, Any]]]:
-        """The events of each network read."""
-        raw = self._get(request)
+        """The events of each network read (everything that had arrived, up to 64 KiB)."""
         decoder = WatchStreamDecoder()
-        for chunk in raw.stream(65536, decode_content=True):
-            yield decoder.feed(chunk)
+        for body in network_reads(self._get(request)):
+            yield decoder.feed(body)
         decoder.end()
 
     def _list_page(self, body: dict[str, Any]) -> None:

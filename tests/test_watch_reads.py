@@ -1,0 +1,206 @@
+"""The threaded informer's transport: chunked framing decoded sans-I/O, and reads that take what has arrived."""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import urllib3
+from hypothesis import given
+from hypothesis import strategies as st
+
+from incluster_sdk.testing.pki import CertificateAuthority
+from incluster_sdk.watch.chunked import MAX_SIZE_LINE, ChunkedDecoder
+from incluster_sdk.watch.machine import WatchProtocolError
+from incluster_sdk.watch.reads import network_reads
+from incluster_sdk.watch.requests import WatchStreamDecoder
+
+
+def framed(pieces: list[bytes], trailer: bytes = b"") -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces if p) + b"0\r\n" + trailer + b"\r\n"
+
+
+def decode_in_pieces(wire: bytes, cuts: list[int]) -> tuple[bytes, ChunkedDecoder]:
+    decoder, out, start = ChunkedDecoder(), [], 0
+    for cut in [*sorted(set(cuts)), len(wire)]:
+        out.append(decoder.feed(wire[start:cut]))
+        start = cut
+    return b"".join(out), decoder
+
+
+@given(
+    st.lists(st.binary(max_size=300), max_size=20),
+    st.lists(st.integers(min_value=0, max_value=8000), max_size=30),
+)
+def test_chunked_body_comes_out_whole_however_the_bytes_are_cut(pieces: list[bytes], cuts: list[int]) -> None:
+    wire = framed(pieces)
+    body, decoder = decode_in_pieces(wire, [c for c in cuts if c < len(wire)])
+    assert body == b"".join(pieces)
+    assert decoder.done
+
+
+def test_chunk_extensions_upper_case_sizes_and_trailers() -> None:
+    wire = b"5;name=value\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Trailer: 1\r\n\r\nafter the body"
+    body, decoder = decode_in_pieces(wire, [3, 17, 18, 40])
+    assert body == b"hello0123456789"
+    assert decoder.done
+    assert decoder.feed(b"more") == b""  # nothing after the end is body
+
+
+def test_not_done_until_the_last_chunk() -> None:
+    decoder = ChunkedDecoder()
+    assert decoder.feed(b"3\r\nabc\r\n") == b"abc"
+    assert not decoder.done
+    assert decoder.feed(b"0\r\n") == b""
+    assert not decoder.done  # the empty line that ends the trailers is still to come
+    decoder.feed(b"\r\n")
+    assert decoder.done
+
+
+@pytest.mark.parametrize(
+    ("wire", "message"),
+    [
+        (b"zz\r\nabc\r\n", "bad chunk size"),
+        (b"-3\r\nabc\r\n", "bad chunk size"),
+        (b"0x3\r\nabc\r\n", "bad chunk size"),
+        (b" \r\n", "bad chunk size"),
+        (b"12345678901234567\r\n", "bad chunk size"),
+        (b"3\r\nabcd\r\n", "longer than its size"),
+        (b"3\r\nab", None),  # incomplete, not wrong: waits for more
+        (b"f" * (MAX_SIZE_LINE + 1), "too long"),
+    ],
+)
+def test_garbage_is_a_protocol_error_naming_what_is_wrong(wire: bytes, message: str | None) -> None:
+    decoder = ChunkedDecoder()
+    if message is None:
+        decoder.feed(wire)
+        return
+    with pytest.raises(WatchProtocolError, match=message):
+        decoder.feed(wire)
+
+
+def test_data_longer_than_its_size_across_pieces() -> None:
+    decoder = ChunkedDecoder()
+    decoder.feed(b"3\r\nab")
+    with pytest.raises(WatchProtocolError, match="longer than its size"):
+        decoder.feed(b"cd\r\n")
+
+
+# -- reads over a real socket ------------------------------------------------------------------------------
+EVENTS = [
+    b'{"type":"ADDED","object":{"metadata":{"name":"cm-%03d","resourceVersion":"%d"}}}\n' % (i, i) for i in range(400)
+]
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+@pytest.fixture(params=["http", "https"])
+def serve(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., tuple[str, urllib3.PoolManager]]]:
+    """Start a server that answers one GET with ``respond(write)``; returns (url, pool) for a client."""
+    servers: list[_Server] = []
+    tls = request.param == "https"
+    ca = CertificateAuthority.create()
+    leaf = ca.issue("localhost", dns=("localhost",), ips=("127.0.0.1",))
+    (tmp_path / "tls.crt").write_bytes(leaf.cert_pem)
+    (tmp_path / "tls.key").write_bytes(leaf.key_pem)
+    (tmp_path / "ca.crt").write_bytes(ca.cert_pem)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "tls.crt", tmp_path / "tls.key")
+
+    def start(respond: Callable[[socket.socket], None]) -> tuple[str, urllib3.PoolManager]:
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                conn = context.wrap_socket(self.request, server_side=True) if tls else self.request
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    head += conn.recv(4096)
+                respond(conn)
+                conn.close()
+
+        server = _Server(("127.0.0.1", 0), Handler)
+        servers.append(server)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        pool = urllib3.PoolManager(ca_certs=str(tmp_path / "ca.crt")) if tls else urllib3.PoolManager()
+        return f"{request.param}://127.0.0.1:{server.server_address[1]}/watch", pool
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def test_one_read_takes_every_event_that_has_arrived(serve: Callable[..., tuple[str, urllib3.PoolManager]]) -> None:
+    """kube-apiserver sends each event as its own chunk: 400 events already sent are not 400 reads."""
+    all_sent = threading.Event()
+
+    def respond(conn: socket.socket) -> None:
+        conn.sendall(CHUNKED_HEAD)
+        for event in EVENTS:
+            conn.sendall(b"%x\r\n%s\r\n" % (len(event), event))  # one write (one TLS record) per event
+        all_sent.set()
+        conn.sendall(b"0\r\n\r\n")
+
+    url, pool = serve(respond)
+    response = pool.request("GET", url, preload_content=False, timeout=urllib3.Timeout(connect=5, read=5))
+    assert all_sent.wait(5)
+    sock = response.connection.sock  # type: ignore[union-attr]
+    reads = list(network_reads(response))
+    assert b"".join(reads) == b"".join(EVENTS)
+    assert len(reads) <= 3, [len(r) for r in reads]  # ~33 KB: one read, or a few if TLS records straggle
+    assert sock.gettimeout() == 5  # the read timeout is back after each "what else is there" pass
+    decoder = WatchStreamDecoder()
+    names = [e["object"]["metadata"]["name"] for r in reads for e in decoder.feed(r)]
+    assert names == [f"cm-{i:03d}" for i in range(400)]
+
+
+def test_reads_do_not_wait_for_a_full_buffer(serve: Callable[..., tuple[str, urllib3.PoolManager]]) -> None:
+    """An event alone on the wire is returned at once, not held until 64 KiB or the read timeout."""
+    go_on = threading.Event()
+
+    def respond(conn: socket.socket) -> None:
+        conn.sendall(CHUNKED_HEAD + b"%x\r\n%s\r\n" % (len(EVENTS[0]), EVENTS[0]))
+        go_on.wait(10)
+        conn.sendall(b"0\r\n\r\n")
+
+    url, pool = serve(respond)
+    response = pool.request("GET", url, preload_content=False, timeout=urllib3.Timeout(connect=5, read=20))
+    reads = network_reads(response)
+    assert next(reads) == EVENTS[0]  # would hang for 20 s if a read waited for more
+    go_on.set()
+    assert list(reads) == []
+
+
+def test_a_body_that_is_not_chunked_is_read_by_urllib3(serve: Callable[..., tuple[str, urllib3.PoolManager]]) -> None:
+    body = b"".join(EVENTS)
+
+    def respond(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    url, pool = serve(respond)
+    response = pool.request("GET", url, preload_content=False)
+    assert b"".join(network_reads(response)) == body
+
+
+def test_a_connection_closed_mid_stream_is_a_protocol_error(
+    serve: Callable[..., tuple[str, urllib3.PoolManager]],
+) -> None:
+    def respond(conn: socket.socket) -> None:
+        conn.sendall(CHUNKED_HEAD + b"%x\r\n%s\r\n" % (len(EVENTS[0]), EVENTS[0]))  # no last chunk
+
+    url, pool = serve(respond)
+    response = pool.request("GET", url, preload_content=False)
+    reads = network_reads(response)
+    assert next(reads) == EVENTS[0]
+    with pytest.raises(WatchProtocolError, match="closed in the middle"):
+        next(reads)
