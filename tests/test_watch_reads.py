@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import socketserver
 import ssl
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import urllib3
 from hypothesis import given
 from hypothesis import strategies as st
 
+import incluster_sdk
 from incluster_sdk.testing.pki import CertificateAuthority
+from incluster_sdk.watch import PODS, AsyncInformer
 from incluster_sdk.watch.chunked import MAX_SIZE_LINE, ChunkedDecoder
+from incluster_sdk.watch.core import READ_BYTES
 from incluster_sdk.watch.machine import WatchProtocolError
 from incluster_sdk.watch.reads import network_reads
 from incluster_sdk.watch.requests import WatchStreamDecoder
@@ -104,7 +109,8 @@ class _Server(socketserver.ThreadingTCPServer):
 
 @pytest.fixture(params=["http", "https"])
 def serve(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., tuple[str, urllib3.PoolManager]]]:
-    """Start a server that answers one GET with ``respond(write)``; returns (url, pool) for a client."""
+    """Start a server that answers each connection's first request with ``respond(conn, request_head)``;
+    returns (url, pool) for a client."""
     servers: list[_Server] = []
     tls = request.param == "https"
     ca = CertificateAuthority.create()
@@ -115,14 +121,14 @@ def serve(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[.
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "tls.crt", tmp_path / "tls.key")
 
-    def start(respond: Callable[[socket.socket], None]) -> tuple[str, urllib3.PoolManager]:
+    def start(respond: Callable[..., None]) -> tuple[str, urllib3.PoolManager]:
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
                 conn = context.wrap_socket(self.request, server_side=True) if tls else self.request
                 head = b""
                 while b"\r\n\r\n" not in head:
                     head += conn.recv(4096)
-                respond(conn)
+                respond(conn, head)
                 conn.close()
 
         server = _Server(("127.0.0.1", 0), Handler)
@@ -144,7 +150,7 @@ def test_one_read_takes_every_event_that_has_arrived(serve: Callable[..., tuple[
     """kube-apiserver sends each event as its own chunk: 400 events already sent are not 400 reads."""
     all_sent = threading.Event()
 
-    def respond(conn: socket.socket) -> None:
+    def respond(conn: socket.socket, head: bytes) -> None:
         conn.sendall(CHUNKED_HEAD)
         for event in EVENTS:
             conn.sendall(b"%x\r\n%s\r\n" % (len(event), event))  # one write (one TLS record) per event
@@ -168,7 +174,7 @@ def test_reads_do_not_wait_for_a_full_buffer(serve: Callable[..., tuple[str, url
     """An event alone on the wire is returned at once, not held until 64 KiB or the read timeout."""
     go_on = threading.Event()
 
-    def respond(conn: socket.socket) -> None:
+    def respond(conn: socket.socket, head: bytes) -> None:
         conn.sendall(CHUNKED_HEAD + b"%x\r\n%s\r\n" % (len(EVENTS[0]), EVENTS[0]))
         go_on.wait(10)
         conn.sendall(b"0\r\n\r\n")
@@ -184,7 +190,7 @@ def test_reads_do_not_wait_for_a_full_buffer(serve: Callable[..., tuple[str, url
 def test_a_body_that_is_not_chunked_is_read_by_urllib3(serve: Callable[..., tuple[str, urllib3.PoolManager]]) -> None:
     body = b"".join(EVENTS)
 
-    def respond(conn: socket.socket) -> None:
+    def respond(conn: socket.socket, head: bytes) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
 
     url, pool = serve(respond)
@@ -195,7 +201,7 @@ def test_a_body_that_is_not_chunked_is_read_by_urllib3(serve: Callable[..., tupl
 def test_a_connection_closed_mid_stream_is_a_protocol_error(
     serve: Callable[..., tuple[str, urllib3.PoolManager]],
 ) -> None:
-    def respond(conn: socket.socket) -> None:
+    def respond(conn: socket.socket, head: bytes) -> None:
         conn.sendall(CHUNKED_HEAD + b"%x\r\n%s\r\n" % (len(EVENTS[0]), EVENTS[0]))  # no last chunk
 
     url, pool = serve(respond)
@@ -204,3 +210,68 @@ def test_a_connection_closed_mid_stream_is_a_protocol_error(
     assert next(reads) == EVENTS[0]
     with pytest.raises(WatchProtocolError, match="closed in the middle"):
         next(reads)
+
+
+# -- the asyncio informer ---------------------------------------------------------------------------------
+@pytest.fixture
+def http_only(serve: Callable[..., tuple[str, urllib3.PoolManager]], request: pytest.FixtureRequest) -> Any:
+    if request.node.callspec.params["serve"] != "http":
+        pytest.skip("the asyncio transport is aiohttp's; one scheme is enough")
+    return serve
+
+
+async def test_async_informer_hands_a_large_arrival_to_handlers_in_pieces(http_only: Any, tmp_path: Path) -> None:
+    """aiohttp hands a busy stream out in pieces of 256 KiB or more; the informer applies at most
+    READ_BYTES at a time and lets the handler run before the next piece (docs/performance.md)."""
+    padding = "x" * 1000
+    events = [
+        b'{"type":"ADDED","object":{"metadata":{"name":"p-%03d","namespace":"ns","resourceVersion":"%d"},'
+        b'"pad":"%s"}}\n' % (i, i + 2, padding.encode())
+        for i in range(400)
+    ]
+    sent = b"".join(events)
+    release = threading.Event()
+
+    def respond(conn: socket.socket, head: bytes) -> None:
+        if b"watch=" not in head.split(b"\r\n", 1)[0]:
+            body = b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]}'
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+            return
+        conn.sendall(CHUNKED_HEAD + b"%x\r\n%s\r\n" % (len(sent), sent))  # one 400 KB piece
+        release.wait(10)
+
+    url, _ = http_only(respond)
+    (tmp_path / "kc").write_text(
+        f"current-context: c\nclusters: [{{name: c, cluster: {{server: '{url.rsplit('/', 1)[0]}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    client = await incluster_sdk.async_api_client(incluster_sdk.load_config(kubeconfig=tmp_path / "kc"))
+    try:
+        informer = AsyncInformer(client, PODS, namespace="ns", initial_list="list", preflight=False)
+        names: list[str] = []
+        all_seen = asyncio.Event()
+
+        def on_add(obj: Any, initial: bool) -> None:
+            names.append(obj["metadata"]["name"])
+            if len(names) == len(events):
+                all_seen.set()
+
+        informer.add_handler(on_add=on_add)
+        handled_and_stored_before_each_read: list[tuple[int, int]] = []
+        consume = informer._consume
+
+        def counting_consume(events: Any) -> bool:
+            handled_and_stored_before_each_read.append((len(names), len(informer.store)))
+            return consume(events)
+
+        informer._consume = counting_consume  # type: ignore[method-assign]
+        async with informer:
+            await asyncio.wait_for(all_seen.wait(), 10)
+        release.set()
+    finally:
+        await client.close()
+    assert names == [f"p-{i:03d}" for i in range(400)]
+    progress = handled_and_stored_before_each_read
+    assert len(progress) >= len(sent) // READ_BYTES, progress
+    # before each piece is applied, the handler has run every event stored so far: replaced objects go fresh
+    assert all(handled == stored for handled, stored in progress), progress

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from .cache import Transform, strip_managed_fields
-from .core import CONNECT_TIMEOUT, DECODE_ERRORS, VERSION_READ_TIMEOUT, VERSION_UNAVAILABLE, InformerCore
+from .core import (
+    CONNECT_TIMEOUT,
+    DECODE_ERRORS,
+    READ_BYTES,
+    VERSION_READ_TIMEOUT,
+    VERSION_UNAVAILABLE,
+    InformerCore,
+)
 from .handlers import HandlerCall
 from .machine import InitialList, ListRequest, Sleep, VersionRequest, WatchRequest
 from .requests import HTTPStatusError, WatchStreamDecoder
@@ -172,6 +179,8 @@ class AsyncInformer(InformerCore):
                     async for events in self._watch(request):
                         if not self._consume(events):
                             break  # 410 in the stream: relist now
+                        if self._has_handlers:
+                            await asyncio.sleep(0)  # see READ_BYTES
                     else:
                         self.watcher.watch_ended()
             except Exception as exc:
@@ -217,12 +226,16 @@ class AsyncInformer(InformerCore):
         return self._list_body(await self._read(await self._get(request)))
 
     async def _watch(self, request: WatchRequest) -> AsyncIterator[Iterator[dict[str, Any]]]:
-        """The events of each network read."""
+        """The events of each network read (everything that had arrived, up to READ_BYTES)."""
         response = await self._get(request)
         try:
             decoder = WatchStreamDecoder()
-            async for chunk in response.content.iter_any():
-                yield decoder.feed(chunk)
+            async for data in response.content.iter_any():
+                if len(data) <= READ_BYTES:
+                    yield decoder.feed(data)
+                    continue
+                for start in range(0, len(data), READ_BYTES):  # a busy stream arrives in larger pieces
+                    yield decoder.feed(data[start : start + READ_BYTES])
             decoder.end()
         finally:
             response.close()

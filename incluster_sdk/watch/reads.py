@@ -20,12 +20,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from .chunked import ChunkedDecoder
+from .core import READ_BYTES
 from .machine import WatchProtocolError
-
-#: What one read returns at most. 64 KiB is what the kernel typically has ready on a busy watch; a bigger
-#: batch holds more replaced objects for the handlers at once (more work for CPython's collector), a
-#: smaller one wakes the handler threads more often.
-READ_BYTES = 65536
 
 #: ``read1`` on a non-blocking socket with nothing to read: None (plain sockets), these (TLS).
 _NOTHING_YET = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
