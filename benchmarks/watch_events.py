@@ -2,12 +2,14 @@
 API server under a steady write rate.
 
 1. Throughput. Records a real watch stream from a local kube-apiserver while pods are created, patched and
-   deleted, then replays those bytes (in 64 KiB chunks, as a socket delivers them), on one core, through:
-   - incluster_sdk: stream decoder → watch state machine → store (indexed) → a counting handler (the full
-     informer path, minus the socket), for the threaded Informer (handler on its own thread) and the
-     AsyncInformer (handler in its own task);
-   - the official `kubernetes` client's watch decoding (``Watch.unmarshal_event`` into V1Pod models) into a
-     dict, and the same for `kubernetes_asyncio`.
+   deleted, then replays it, each client in its own interpreter pinned to one core, two ways:
+   a. from memory, in 64 KiB reads (what the informers take off a busy connection): decoding and applying
+      alone. incluster_sdk: stream decoder → watch state machine → store (indexed) → a counting handler, on
+      its own thread (Informer) or in its own task (AsyncInformer). The official clients: their
+      ``Watch.unmarshal_event`` into V1Pod models, kept in a dict.
+   b. over TLS from ``replay_server.py`` (on the other core), which sends each event as its own HTTP chunk
+      and TLS record, as kube-apiserver does: the whole path, each client as an app would use it
+      (informers; ``Watch.stream`` for the official clients). Also the threaded Informer unpinned.
 2. Lag. An informer on ConfigMaps while another process patches them at a fixed rate (default 1,000/s);
    each patch carries its send time; the handler records when it sees it. Reported from the send, and from
    the server's acknowledgement of the write.
@@ -45,6 +47,8 @@ from incluster_sdk.watch import Informer, Resource
 NAMESPACE = "bench"
 CHUNK = 65536
 REPLAY = Path(__file__).with_name("watch_replay.py")
+SOCKET = Path(__file__).with_name("watch_socket.py")
+REPLAY_SERVER = Path(__file__).with_name("replay_server.py")
 CONFIGMAPS = Resource("v1", "configmaps")
 POD: dict[str, Any] = {
     "apiVersion": "v1",
@@ -104,11 +108,19 @@ def record_stream(cluster: LocalCluster, pods: int) -> bytes:
     return b"".join(recorded)
 
 
+PATHS = (
+    ("kubernetes Watch → V1Pod", "kubernetes"),
+    ("kubernetes_asyncio Watch → V1Pod", "kubernetes_asyncio"),
+    ("incluster_sdk Informer (threads)", "sdk"),
+    ("incluster_sdk AsyncInformer (asyncio)", "sdk_async"),
+)
+
+
 def throughput(stream: bytes, replays: int) -> None:
-    """Replays ``stream`` through each client, each in a fresh interpreter, with the cluster stopped: its
-    processes would otherwise take CPU from the replays at random (the replays never contact it)."""
-    events = stream.count(b"\n")
-    rows: dict[str, dict[str, float]] = {}
+    """Replays ``stream`` through each client, each in a fresh interpreter pinned to one core, with the cluster
+    stopped (its processes would otherwise take CPU from the replays at random; the replays never contact it):
+    first from memory (decoding and applying alone), then over TLS from the replay server on the other core."""
+    events = stream.count(b"\n") * replays
     with tempfile.TemporaryDirectory() as tmp:
         stream_file = Path(tmp, "stream.bin")
         stream_file.write_bytes(stream)
@@ -117,21 +129,45 @@ def throughput(stream: bytes, replays: int) -> None:
             "current-context: c\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
             "users: [{name: u, user: {token: unused}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
         )
-        for name, path in (
-            ("kubernetes Watch → V1Pod", "kubernetes"),
-            ("kubernetes_asyncio Watch → V1Pod", "kubernetes_asyncio"),
-            ("incluster_sdk Informer (threads)", "sdk"),
-            ("incluster_sdk AsyncInformer (asyncio)", "sdk_async"),
-        ):
-            command = [sys.executable, str(REPLAY), path, str(stream_file), str(replays), str(kubeconfig)]
-            rows[name] = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+        rows = {name: _replay(REPLAY, path, stream_file, replays, kubeconfig) for name, path in PATHS}
+        _print_rates(f"Decoded and applied from memory, 64 KiB reads, one core, {events} events", rows)
+
+        server_dir = Path(tmp, "server")
+        server_dir.mkdir()
+        server = subprocess.Popen(
+            [sys.executable, str(REPLAY_SERVER), str(stream_file), str(replays), str(server_dir)],
+            stdin=subprocess.PIPE,
+        )
+        try:
+            served = server_dir / "kubeconfig"
+            deadline = time.monotonic() + 60
+            while not served.exists():
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the replay server did not start")
+                time.sleep(0.1)
+            rows = {name: _replay(SOCKET, path, served, events) for name, path in PATHS}
+            rows["incluster_sdk Informer (threads), unpinned"] = _replay(SOCKET, "sdk", served, events, "--unpinned")
+        finally:
+            assert server.stdin is not None
+            server.stdin.close()
+            server.wait(30)
+        _print_rates(f"Watched over TLS from the replay server (other core), one core, {events} events", rows)
+
+
+def _replay(script: Path, *args: object) -> dict[str, float]:
+    command = [sys.executable, str(script), *map(str, args)]
+    result: dict[str, float] = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    return result
+
+
+def _print_rates(title: str, rows: dict[str, dict[str, float]]) -> None:
     base = rows["kubernetes Watch → V1Pod"]
-    print(f"\nWatch events decoded and applied, one core, each client in its own process, {events * replays} events")
-    print(f"{'path':<40}{'events/s':>12}{'vs official':>13}{'after gc.freeze()':>19}{'vs official':>13}")
+    print(f"\n{title}")
+    print(f"{'path':<48}{'events/s':>12}{'vs official':>13}{'after gc.freeze()':>19}{'vs official':>13}")
     for name, row in rows.items():
         rate, frozen = row["default"], row["frozen"]
         print(
-            f"{name:<40}{rate:>12,.0f}{rate / base['default']:>12.1f}x{frozen:>19,.0f}{frozen / base['frozen']:>12.1f}x"
+            f"{name:<48}{rate:>12,.0f}{rate / base['default']:>12.1f}x{frozen:>19,.0f}{frozen / base['frozen']:>12.1f}x"
         )
 
 

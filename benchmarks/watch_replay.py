@@ -1,6 +1,6 @@
 """One client's watch path replaying a recorded stream, in a fresh interpreter (run by watch_events.py).
 
-    python benchmarks/watch_replay.py PATH STREAM_FILE REPLAYS [KUBECONFIG]
+    python benchmarks/watch_replay.py PATH STREAM_FILE REPLAYS [KUBECONFIG] [--unpinned]
 
 PATH is ``sdk`` (threaded Informer), ``sdk_async`` (AsyncInformer), ``kubernetes`` or ``kubernetes_asyncio``.
 Each runs alone in its own process and imports only its own client: CPython's full garbage collections
@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import gc
 import json
+import os
 import sys
 import threading
 import time
@@ -134,7 +135,14 @@ def kubernetes_asyncio_path() -> Callable[[list[bytes], int], int]:
     return official_path(lambda line: watch.unmarshal_event(line, "V1Pod"))
 
 
+def pin_to_one_core() -> None:
+    """Run on one core, as the goal states; the replay server (if any) has the other (see watch_events.py)."""
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1 and "--unpinned" not in sys.argv:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
 def main() -> None:
+    pin_to_one_core()
     path, stream_file, replays = sys.argv[1], sys.argv[2], int(sys.argv[3])
     stream = Path(stream_file).read_bytes() * replays
     parts = [stream[i : i + CHUNK] for i in range(0, len(stream), CHUNK)]
