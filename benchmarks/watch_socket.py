@@ -11,16 +11,15 @@ for the others' modules. Prints one JSON line: events/s by default and after ``g
 
 from __future__ import annotations
 
-import gc
-import json
-import os
 import sys
 import threading
-import time
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
 NAMESPACE = "bench"
+
+sys.path.insert(0, str(Path(__file__).parent))  # run as a script by watch_events.py; shares with it
+from watch_replay import OfficialCache, count_into, pin_to_one_core, print_rates  # noqa: E402
 
 
 def sdk_path(kubeconfig: str) -> Callable[[int], int]:
@@ -32,7 +31,8 @@ def sdk_path(kubeconfig: str) -> Callable[[int], int]:
 
     def run(total: int) -> int:
         informer = Informer(client, PODS, namespace=NAMESPACE, initial_list="list", preflight=False)
-        counted, done = _count_into(informer, total, threading.Event())
+        done = threading.Event()
+        counted = count_into(informer, total, done)
         with informer:
             done.wait(120)
         return counted[0]
@@ -53,7 +53,8 @@ def sdk_async_path(kubeconfig: str) -> Callable[[int], int]:
         client = await incluster_sdk.async_api_client(config)  # built inside the loop, as an app would
         try:
             informer = AsyncInformer(client, PODS, namespace=NAMESPACE, initial_list="list", preflight=False)
-            counted, done = _count_into(informer, total, asyncio.Event())
+            done = asyncio.Event()
+            counted = count_into(informer, total, done)
             async with informer:
                 await asyncio.wait_for(done.wait(), 120)
             return counted[0]
@@ -61,36 +62,6 @@ def sdk_async_path(kubeconfig: str) -> Callable[[int], int]:
             await client.close()
 
     return lambda total: asyncio.run(watch(total))
-
-
-def _count_into(informer: Any, total: int, done: Any) -> tuple[list[int], Any]:
-    """Give ``informer`` a counting handler that sets ``done`` at ``total`` calls."""
-    counted = [0]
-
-    def count(*_: Any) -> None:
-        counted[0] += 1
-        if counted[0] == total:
-            done.set()
-
-    informer.add_handler(on_add=count, on_update=count, on_delete=count)
-    return counted, done
-
-
-def _official_cache(events: Any, total: int) -> int:
-    """What an app on the official clients keeps: each event's V1Pod model, by key."""
-    cache: dict[str, Any] = {}
-    n = 0
-    for event in events:
-        obj = event["object"]
-        key = f"{obj.metadata.namespace}/{obj.metadata.name}"
-        if event["type"] == "DELETED":
-            cache.pop(key, None)
-        else:
-            cache[key] = obj
-        n += 1
-        if n == total:
-            break
-    return n
 
 
 def kubernetes_path(kubeconfig: str) -> Callable[[int], int]:
@@ -102,8 +73,12 @@ def kubernetes_path(kubeconfig: str) -> Callable[[int], int]:
     def run(total: int) -> int:
         watch = kubernetes.watch.Watch()
         events = watch.stream(api.list_namespaced_pod, NAMESPACE, resource_version="1", timeout_seconds=600)
+        cache = OfficialCache()
         try:
-            return _official_cache(events, total)
+            for event in events:
+                if cache.apply(event) == total:
+                    break
+            return cache.events
         finally:
             watch.stop()
             events.close()
@@ -121,49 +96,22 @@ def kubernetes_asyncio_path(kubeconfig: str) -> Callable[[int], int]:
         await kubernetes_asyncio.config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
         async with kubernetes_asyncio.client.ApiClient(configuration) as client:
             api = kubernetes_asyncio.client.CoreV1Api(client)
-            cache: dict[str, Any] = {}
-            n = 0
+            cache = OfficialCache()
             async with kubernetes_asyncio.watch.Watch() as watcher:
                 stream = watcher.stream(api.list_namespaced_pod, NAMESPACE, resource_version="1", timeout_seconds=600)
                 async for event in stream:
-                    obj = event["object"]
-                    key = f"{obj.metadata.namespace}/{obj.metadata.name}"
-                    if event["type"] == "DELETED":
-                        cache.pop(key, None)
-                    else:
-                        cache[key] = obj
-                    n += 1
-                    if n == total:
+                    if cache.apply(event) == total:
                         break
-            return n
+            return cache.events
 
     return lambda total: asyncio.run(watch(total))
-
-
-def pin_to_one_core() -> None:
-    """Run on one core, as the goal states; the replay server (if any) has the other (see watch_events.py)."""
-    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1 and "--unpinned" not in sys.argv:
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
 def main() -> None:
     pin_to_one_core()
     path, kubeconfig, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
     run = globals()[f"{path}_path"](kubeconfig)
-    rates = {}
-    for frozen in (False, True):
-        best = float("inf")
-        for _ in range(3):
-            gc.collect()
-            if frozen:
-                gc.freeze()  # what an app can do once after start-up: see docs/performance.md
-            start = time.perf_counter()
-            handled = run(total)
-            best = min(best, time.perf_counter() - start)
-            gc.unfreeze()
-            assert handled == total, (path, handled, total)
-        rates["frozen" if frozen else "default"] = total / best
-    print(json.dumps({"events": total, **rates}))
+    print_rates(path, lambda: run(total), total)
 
 
 if __name__ == "__main__":

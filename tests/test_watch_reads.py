@@ -213,14 +213,8 @@ def test_a_connection_closed_mid_stream_is_a_protocol_error(
 
 
 # -- the asyncio informer ---------------------------------------------------------------------------------
-@pytest.fixture
-def http_only(serve: Callable[..., tuple[str, urllib3.PoolManager]], request: pytest.FixtureRequest) -> Any:
-    if request.node.callspec.params["serve"] != "http":
-        pytest.skip("the asyncio transport is aiohttp's; one scheme is enough")
-    return serve
-
-
-async def test_async_informer_hands_a_large_arrival_to_handlers_in_pieces(http_only: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("serve", ["http"], indirect=True)  # the transport is aiohttp's: one scheme is enough
+async def test_async_informer_hands_a_large_arrival_to_handlers_in_pieces(serve: Any, tmp_path: Path) -> None:
     """aiohttp hands a busy stream out in pieces of 256 KiB or more; the informer applies at most
     READ_BYTES at a time and lets the handler run before the next piece (docs/performance.md)."""
     padding = "x" * 1000
@@ -240,7 +234,7 @@ async def test_async_informer_hands_a_large_arrival_to_handlers_in_pieces(http_o
         conn.sendall(CHUNKED_HEAD + b"%x\r\n%s\r\n" % (len(sent), sent))  # one 400 KB piece
         release.wait(10)
 
-    url, _ = http_only(respond)
+    url, _ = serve(respond)
     (tmp_path / "kc").write_text(
         f"current-context: c\nclusters: [{{name: c, cluster: {{server: '{url.rsplit('/', 1)[0]}'}}}}]\n"
         "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
