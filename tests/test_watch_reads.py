@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import socket
 import socketserver
 import ssl
@@ -192,6 +193,22 @@ def test_a_body_that_is_not_chunked_is_read_by_urllib3(serve: Callable[..., tupl
 
     def respond(conn: socket.socket, head: bytes) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    url, pool = serve(respond)
+    response = pool.request("GET", url, preload_content=False)
+    assert b"".join(network_reads(response)) == body
+
+
+def test_a_compressed_body_is_read_and_decompressed_by_urllib3(
+    serve: Callable[..., tuple[str, urllib3.PoolManager]],
+) -> None:
+    """Our reader strips only the chunk framing; a gzip body (a proxy that compresses) goes to urllib3."""
+    body = b"".join(EVENTS)
+    packed = gzip.compress(body)
+
+    def respond(conn: socket.socket, head: bytes) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n")
+        conn.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(packed), packed))
 
     url, pool = serve(respond)
     response = pool.request("GET", url, preload_content=False)

@@ -231,10 +231,9 @@ class AsyncInformer(InformerCore):
         try:
             decoder = WatchStreamDecoder()
             async for data in response.content.iter_any():
-                if len(data) <= READ_BYTES:
-                    yield decoder.feed(data)
-                    continue
-                for start in range(0, len(data), READ_BYTES):  # a busy stream arrives in larger pieces
+                # A busy stream arrives in larger pieces. (A piece that fits is not copied: a whole-bytes slice
+                # is the same object.)
+                for start in range(0, len(data), READ_BYTES):
                     yield decoder.feed(data[start : start + READ_BYTES])
             decoder.end()
         finally:

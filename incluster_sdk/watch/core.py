@@ -50,8 +50,9 @@ _METADATA_ONE = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,ap
 #: The most one network read takes off a busy watch (about 30 pods). Each read's handler calls go to the
 #: handlers at once, and the handlers run before the next read, while the objects those calls replaced
 #: are still hot in the CPU's cache. Measured with 2.3 KB pods: 256 KiB reads (what aiohttp hands out on a
-#: busy stream) cost the asyncio informer a third of its throughput, and holding 1,000 calls instead of
-#: 30 cost the threaded one a quarter, with the collector off too (docs/performance.md).
+#: busy stream) cost the asyncio informer a fifth of its throughput; holding 1,000 calls instead of ~30
+#: cost the threaded one 11% with the collector off (a fifth with handlers called inline), so batching
+#: more to save thread wake-ups loses (docs/performance.md).
 READ_BYTES = 65536
 
 #: Failures every driver treats as transient (each driver adds its transport's exceptions).
