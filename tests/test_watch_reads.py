@@ -188,31 +188,27 @@ def test_reads_do_not_wait_for_a_full_buffer(serve: Callable[..., tuple[str, url
     assert list(reads) == []
 
 
-def test_a_body_that_is_not_chunked_is_read_by_urllib3(serve: Callable[..., tuple[str, urllib3.PoolManager]]) -> None:
-    body = b"".join(EVENTS)
-
-    def respond(conn: socket.socket, head: bytes) -> None:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-
-    url, pool = serve(respond)
-    response = pool.request("GET", url, preload_content=False)
-    assert b"".join(network_reads(response)) == body
+_BODY = b"".join(EVENTS)
+_PACKED = gzip.compress(_BODY)
 
 
-def test_a_compressed_body_is_read_and_decompressed_by_urllib3(
-    serve: Callable[..., tuple[str, urllib3.PoolManager]],
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(b"Content-Length: %d\r\n\r\n%s" % (len(_BODY), _BODY), id="not-chunked"),
+        pytest.param(
+            b"Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+            % (len(_PACKED), _PACKED),
+            id="gzip",  # a proxy that compresses: our reader strips only chunk framing
+        ),
+    ],
+)
+def test_bodies_our_reader_does_not_handle_go_to_urllib3(
+    serve: Callable[..., tuple[str, urllib3.PoolManager]], answer: bytes
 ) -> None:
-    """Our reader strips only the chunk framing; a gzip body (a proxy that compresses) goes to urllib3."""
-    body = b"".join(EVENTS)
-    packed = gzip.compress(body)
-
-    def respond(conn: socket.socket, head: bytes) -> None:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n")
-        conn.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(packed), packed))
-
-    url, pool = serve(respond)
+    url, pool = serve(lambda conn, head: conn.sendall(b"HTTP/1.1 200 OK\r\n" + answer))
     response = pool.request("GET", url, preload_content=False)
-    assert b"".join(network_reads(response)) == body
+    assert b"".join(network_reads(response)) == _BODY
 
 
 def test_a_connection_closed_mid_stream_is_a_protocol_error(
