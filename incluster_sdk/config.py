@@ -111,7 +111,14 @@ def load_kubeconfig(
             "Fix the path, or unset KUBECONFIG to use in-cluster config or ~/.kube/config."
         )
     parts = kubeconfig.resolve(merged, context)
-    ns, ns_source = _namespace(namespace, parts.namespace, f"kubeconfig context {parts.context!r}", None)
+    # kubectl's rule: the context's namespace, else "default". POD_NAMESPACE is for in-cluster config only:
+    # a KUBECONFIG chosen in a pod names its own namespace (client-go agrees).
+    if namespace:
+        ns, ns_source = namespace, "namespace= argument"
+    elif parts.namespace:
+        ns, ns_source = parts.namespace, f"kubeconfig context {parts.context!r}"
+    else:
+        ns, ns_source = DEFAULT_NAMESPACE, f"default (kubeconfig context {parts.context!r} names none)"
     shown = ", ".join(_home_short(p) for p in parts.files)
     return Config(
         host=parts.host,

@@ -19,6 +19,7 @@ from . import filewatch
 from ._files import read_file_text
 from ._secret import Secret
 from .errors import ConfigError
+from .tls import ClientCertificate
 from .tokens import TokenClaims, decode_claims
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,11 @@ class Credentials:
 
     def claims(self) -> TokenClaims | None:
         """Decoded claims of the current bearer token (expiry, subject), or None without a token."""
+        return None
+
+    @property
+    def client_certificate(self) -> ClientCertificate | None:
+        """A client certificate this source supplies and may rotate (exec plugins), else None."""
         return None
 
     def describe(self) -> str:

@@ -13,8 +13,8 @@ import shutil
 import subprocess
 import sys
 import threading
+import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -22,6 +22,8 @@ import orjson
 from ._secret import Secret
 from .credentials import Credentials
 from .errors import CredentialError, KubeconfigError
+from .kubeconfig_schema import ExecConfig
+from .tls import ClientCertificate
 from .tokens import TokenClaims, decode_claims
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,20 @@ EXEC_EXPIRY_MARGIN = dt.timedelta(seconds=30)
 # A plugin that has not answered in this long is hung (waiting on a browser login nobody will finish).
 EXEC_TIMEOUT_SECONDS = 60.0
 _STDERR_SHOWN = 2000
+
+
+#: interactiveMode values (client-go ``api.ExecInteractiveMode``); required for v1, defaulted for v1beta1.
+INTERACTIVE_MODES = ("Never", "IfAvailable", "Always")
+_V1 = "client.authentication.k8s.io/v1"
+
+
+def clean_install_hint(hint: str) -> str:
+    """The hint with every character that could drive a terminal (ESC, other controls, unassigned code
+    points) written as ``U+001B``; tabs and line breaks kept. client-go's ``cleanANSIEscapeCodes``: a
+    kubeconfig must not be able to send escape sequences to the user's terminal."""
+    return "".join(
+        ch if unicodedata.category(ch)[0] in "LMNPSZ" or ch in "\t\n\v\f\r" else f"U+{ord(ch):04X}" for ch in hint
+    )
 
 
 @dataclass(frozen=True)
@@ -47,38 +63,43 @@ class ExecSpec:
     cluster_info: dict[str, Any] = field(default_factory=dict)
     where: str = "exec plugin"
 
-    @classmethod
-    def from_kubeconfig(cls, raw: Any, *, base_dir: Path, where: str, cluster_info: dict[str, Any]) -> ExecSpec:
-        if not isinstance(raw, dict):
-            raise KubeconfigError(f"{where}: 'exec' must be a mapping")
-        command = raw.get("command")
-        if not isinstance(command, str) or not command:
-            raise KubeconfigError(f"{where}: 'exec.command' is missing. Name the credential plugin to run.")
-        api_version = raw.get("apiVersion") or ""
-        if api_version not in SUPPORTED_API_VERSIONS:
+    @staticmethod
+    def validate(config: ExecConfig, *, where: str) -> None:
+        """client-go's checks of an ``exec`` block. Raises :class:`KubeconfigError` naming the field."""
+        if not config.command:
+            raise KubeconfigError(f"{where}: exec needs 'command': the credential plugin to run.")
+        if not config.api_version:
+            raise KubeconfigError(f"{where}: exec needs 'apiVersion' (one of {', '.join(SUPPORTED_API_VERSIONS)}).")
+        if config.api_version not in SUPPORTED_API_VERSIONS:
             raise KubeconfigError(
-                f"{where}: exec apiVersion {api_version!r} is not supported; "
+                f"{where}: exec apiVersion {config.api_version!r} is not supported; "
                 f"use one of {', '.join(SUPPORTED_API_VERSIONS)}."
             )
-        # kubectl resolves a relative command only when it contains a path separator.
-        if os.sep in command and not os.path.isabs(command):
-            command = str(base_dir / command)
-        env_entries = raw.get("env") or []
-        if not isinstance(env_entries, list) or not all(
-            isinstance(e, dict) and isinstance(e.get("name"), str) for e in env_entries
-        ):
-            raise KubeconfigError(f"{where}: 'exec.env' must be a list of {{name, value}} entries")
-        args = raw.get("args") or []
-        if not isinstance(args, list):
-            raise KubeconfigError(f"{where}: 'exec.args' must be a list of strings")
+        if config.api_version == _V1 and not config.interactive_mode:
+            raise KubeconfigError(
+                f"{where}: exec with apiVersion {_V1} needs 'interactiveMode' ({', '.join(INTERACTIVE_MODES)})."
+            )
+        if config.interactive_mode and config.interactive_mode not in INTERACTIVE_MODES:
+            raise KubeconfigError(
+                f"{where}: exec interactiveMode {config.interactive_mode!r} is invalid; "
+                f"use one of {', '.join(INTERACTIVE_MODES)}."
+            )
+        for i, var in enumerate(config.env):
+            if not var.name:
+                raise KubeconfigError(f"{where}: exec env[{i}] has no 'name'. Every variable needs a name.")
+
+    @classmethod
+    def from_config(cls, config: ExecConfig, *, where: str, cluster_info: dict[str, Any]) -> ExecSpec:
+        """A validated spec from a decoded ``exec`` block (paths already absolute: kubeconfig_schema)."""
+        cls.validate(config, where=where)
         return cls(
-            command=command,
-            args=tuple(str(a) for a in args),
-            env=tuple((e["name"], str(e.get("value", ""))) for e in env_entries),
-            api_version=api_version,
-            install_hint=str(raw.get("installHint") or ""),
-            provide_cluster_info=bool(raw.get("provideClusterInfo")),
-            interactive_mode=str(raw.get("interactiveMode") or "IfAvailable"),
+            command=config.command,
+            args=config.args,
+            env=tuple((v.name, v.value) for v in config.env),
+            api_version=config.api_version,
+            install_hint=clean_install_hint(config.install_hint),
+            provide_cluster_info=config.provide_cluster_info,
+            interactive_mode=config.interactive_mode or "IfAvailable",
             cluster_info=cluster_info,
             where=where,
         )
@@ -132,7 +153,7 @@ def run_exec_plugin(spec: ExecSpec) -> ExecResult:
             check=False,
         )
     except FileNotFoundError:
-        hint = f" {spec.install_hint.strip()}" if spec.install_hint else " Install it or fix the path."
+        hint = f" {spec.install_hint.strip()}" if spec.install_hint.strip() else " Install it or fix the path."
         raise CredentialError(f"{spec.where}: credential plugin {spec.command!r} was not found.{hint}") from None
     except PermissionError:
         raise CredentialError(f"{spec.where}: credential plugin {spec.command!r} is not executable.") from None
@@ -152,17 +173,24 @@ def run_exec_plugin(spec: ExecSpec) -> ExecResult:
         raise CredentialError(
             f"{spec.where}: credential plugin {spec.command!r} did not print an ExecCredential JSON object."
         ) from None
-    status = doc.get("status") if isinstance(doc, dict) else None
-    if not isinstance(status, dict):
-        raise CredentialError(f"{spec.where}: plugin output has no 'status' object.")
-    if doc.get("apiVersion") not in (None, spec.api_version):
+    if not isinstance(doc, dict):
+        raise CredentialError(f"{spec.where}: plugin output is not a JSON object (an ExecCredential).")
+    # client-go decodes the output with its scheme: apiVersion and kind must be present and right.
+    if doc.get("kind") != "ExecCredential":
+        raise CredentialError(f"{spec.where}: plugin output has kind {doc.get('kind')!r}; expected 'ExecCredential'.")
+    if doc.get("apiVersion") != spec.api_version:
         raise CredentialError(
             f"{spec.where}: plugin answered apiVersion {doc.get('apiVersion')!r}, expected {spec.api_version!r}."
         )
+    status = doc.get("status")
+    if not isinstance(status, dict):
+        raise CredentialError(f"{spec.where}: plugin output has no 'status' object.")
 
     def secret(key: str) -> Secret | None:
         value = status.get(key)
-        return Secret(value) if isinstance(value, str) and value else None
+        if value is not None and not isinstance(value, str):
+            raise CredentialError(f"{spec.where}: plugin output status.{key} must be a string.")
+        return Secret(value) if value else None
 
     result = ExecResult(
         token=secret("token"),
@@ -178,21 +206,40 @@ def run_exec_plugin(spec: ExecSpec) -> ExecResult:
 
 
 class ExecCredentials(Credentials):
-    """Bearer token from an exec plugin, cached until shortly before it expires, refreshed on 401."""
+    """Credentials from an exec plugin: run on first use (never at load, as client-go), cached until shortly
+    before ``expirationTimestamp``, re-run on a 401.
+
+    A bearer token goes in the ``Authorization`` header. A client certificate from the plugin is installed
+    in :attr:`client_certificate` (unless the kubeconfig user has a static one, which takes precedence, as in
+    client-go); clients load each new one for their new connections and close the old ones.
+    """
 
     may_block = True
 
-    def __init__(self, spec: ExecSpec, first: ExecResult | None = None) -> None:
+    def __init__(self, spec: ExecSpec, *, use_certificate: bool = True) -> None:
         self.spec = spec
         self._lock = threading.Lock()
-        self._result = first
+        self._result: ExecResult | None = None
+        self._certificate = ClientCertificate(where=spec.where) if use_certificate else None
+
+    @property
+    def client_certificate(self) -> ClientCertificate | None:
+        return self._certificate
+
+    def _install(self, result: ExecResult) -> None:
+        self._result = result
+        cert, key = result.client_certificate_data, result.client_key_data
+        if self._certificate is not None and cert is not None and key is not None:
+            self._certificate.update(cert.reveal().encode(), key.reveal().encode(), error=CredentialError)
 
     def _current(self) -> ExecResult:
         with self._lock:
             result = self._result
             now = dt.datetime.now(dt.timezone.utc)
             if result is None or (result.expires_at and result.expires_at - EXEC_EXPIRY_MARGIN <= now):
-                result = self._result = run_exec_plugin(self.spec)
+                self._install(run_exec_plugin(self.spec))
+                result = self._result
+            assert result is not None
             return result
 
     @property
@@ -206,12 +253,15 @@ class ExecCredentials(Credentials):
     def on_unauthorized(self, sent_header: str | None) -> bool:
         with self._lock:
             previous = self._result
+            generation = self._certificate.generation if self._certificate else 0
             try:
-                self._result = run_exec_plugin(self.spec)
+                self._install(run_exec_plugin(self.spec))
             except CredentialError as exc:
                 log.warning("credential plugin refresh after 401 failed: %s", str(exc))
                 return False
-            return previous is None or previous.token != self._result.token
+            assert self._result is not None
+            rotated = self._certificate is not None and self._certificate.generation != generation
+            return previous is None or previous.token != self._result.token or rotated
 
     def claims(self) -> TokenClaims | None:
         token = self._current().token

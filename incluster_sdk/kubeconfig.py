@@ -1,28 +1,42 @@
-"""Kubeconfig loading the way kubectl does it.
+"""Kubeconfig loading the way kubectl does it: merge the files, pick the context, validate, build credentials.
 
-- ``KUBECONFIG`` holds several paths (``os.pathsep``): missing files are skipped, the **first** file that
-  names a cluster, user or context wins for that name, and the first non-empty ``current-context`` wins.
-- Relative paths (CA, client cert/key, tokenFile, an exec command with a separator) are resolved against
-  the directory of the file that defines the entry.
-- Inline ``*-data`` beats the file form; ``tokenFile`` beats ``token`` (client-go re-reads it).
+Each file is decoded strictly by :mod:`incluster_sdk.kubeconfig_schema`. Then, as client-go's
+``clientcmd`` does (``loader.go``, ``client_config.go``, ``validation.go``):
+
+- ``KUBECONFIG`` holds several paths (``os.pathsep``; empty entries and repeats dropped, no ``~`` expansion):
+  missing files are skipped, the **first** file that names a cluster, user or context wins for that name,
+  and the first non-empty ``current-context`` wins.
+- Only the context in use is validated: its cluster needs a ``server``; a CA given both inline and as a
+  file, a client certificate without a key, ``token`` together with ``username``/``password``, and an
+  incomplete ``exec`` block are errors; files named must be readable.
+- Credentials: ``token``/``tokenFile`` and basic auth take precedence over ``exec`` (the plugin is then
+  never run); a static client certificate takes precedence over one from the plugin. Over plain
+  ``http://`` no credentials and no TLS settings are used (client-go sends them only over TLS).
+- TLS material is parsed at load: the CA bundle must hold only certificates, the client certificate and
+  key must parse and match, and a CA together with ``insecure-skip-tls-verify`` is refused.
+
+Where this module deliberately differs from client-go, docs/config.md ("Conformance") says so and why.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
+import importlib.util
+import logging
 import os
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ._files import read_file_bytes, read_file_text
+from ._files import read_file_bytes
 from .credentials import BasicAuth, Credentials, StaticToken, TokenFile
 from .errors import KubeconfigError
-from .exec_plugin import ExecCredentials, ExecSpec, run_exec_plugin
-from .tls import TLSConfig, private_file, validate_ca_pem
+from .exec_plugin import ExecCredentials, ExecSpec
+from .kubeconfig_schema import EXEC_CLUSTER_EXTENSION, AuthInfo, Cluster, Named, decode_file
+from .tls import TLSConfig, private_file, validate_ca_pem, validate_client_pair
+
+log = logging.getLogger(__name__)
 
 KUBECONFIG_ENV = "KUBECONFIG"
 
@@ -31,81 +45,39 @@ def default_kubeconfig_path() -> Path:
     return Path(os.path.expanduser("~")) / ".kube" / "config"
 
 
-@dataclass(frozen=True)
-class _Entry:
-    body: dict[str, Any]
-    file: Path
-
-    @property
-    def base_dir(self) -> Path:
-        return self.file.parent
-
-
 @dataclass
 class MergedKubeconfig:
     files: list[Path]
-    clusters: dict[str, _Entry] = field(default_factory=dict)
-    users: dict[str, _Entry] = field(default_factory=dict)
-    contexts: dict[str, _Entry] = field(default_factory=dict)
-    current_context: str | None = None
+    clusters: dict[str, Named] = field(default_factory=dict)
+    users: dict[str, Named] = field(default_factory=dict)
+    contexts: dict[str, Named] = field(default_factory=dict)
+    current_context: str = ""
 
     def describe_files(self) -> str:
-        return ", ".join(str(f) for f in self.files)
+        return ", ".join(os.path.abspath(f) for f in self.files)
 
 
 def split_kubeconfig_env(value: str) -> list[Path]:
-    """The paths in a ``KUBECONFIG`` value, in order, empty entries and duplicates dropped."""
+    """The paths in a ``KUBECONFIG`` value, in order, empty entries and repeats dropped (client-go's
+    ``filepath.SplitList`` + deduplicate: no trimming, no ``~`` expansion; the shell expands ``~``)."""
     seen: list[Path] = []
     for part in value.split(os.pathsep):
-        if part.strip():
-            path = Path(os.path.expanduser(part.strip()))
-            if path not in seen:
-                seen.append(path)
+        if part and Path(part) not in seen:
+            seen.append(Path(part))
     return seen
 
 
-def _parse_file(path: Path) -> dict[str, Any]:
-    text = read_file_text(
-        path, what="kubeconfig", fix="Fix or remove the file.", error=KubeconfigError, allow_empty=True
-    )
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise KubeconfigError(f"kubeconfig {path} is not valid YAML{where}: {problem}.") from None
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise KubeconfigError(f"kubeconfig {path} must be a YAML mapping (apiVersion, clusters, ...).")
-    return doc
-
-
 def merge(paths: list[Path]) -> MergedKubeconfig:
-    """Load and merge existing files among ``paths`` (missing ones skipped) with kubectl's rules."""
+    """Load and merge the existing files among ``paths`` (missing ones skipped) with kubectl's rules."""
     merged = MergedKubeconfig(files=[p for p in paths if p.exists() or p.is_symlink()])
     for path in merged.files:
-        doc = _parse_file(path)
-        for section, inner, target in (
-            ("clusters", "cluster", merged.clusters),
-            ("users", "user", merged.users),
-            ("contexts", "context", merged.contexts),
-        ):
-            items = doc.get(section) or []
-            if not isinstance(items, list):
-                raise KubeconfigError(f"kubeconfig {path}: '{section}' must be a list.")
-            for i, item in enumerate(items):
-                name = item.get("name") if isinstance(item, dict) else None
-                if not isinstance(name, str) or not name:
-                    raise KubeconfigError(f"kubeconfig {path}: {section}[{i}] has no 'name'.")
-                body = item.get(inner) or {}
-                if not isinstance(body, dict):
-                    raise KubeconfigError(f"kubeconfig {path}: {section} {name!r}: '{inner}' must be a mapping.")
-                target.setdefault(name, _Entry(body, path))
-        current = doc.get("current-context")
-        if not merged.current_context and isinstance(current, str) and current:
-            merged.current_context = current
+        decoded = decode_file(path)
+        for section in ("clusters", "users", "contexts"):
+            target: dict[str, Named] = getattr(merged, section)
+            for name, entry in getattr(decoded, section).items():
+                target.setdefault(name, entry)
+        if not merged.current_context:
+            merged.current_context = decoded.current_context
     return merged
 
 
@@ -120,87 +92,165 @@ class KubeconfigParts:
     files: list[Path]
 
 
-def _resolve(base: Path, value: str) -> Path:
-    path = Path(os.path.expanduser(value))
-    return path if path.is_absolute() else base / path
-
-
-def _b64(value: Any, where: str) -> bytes:
-    if not isinstance(value, str):
-        raise KubeconfigError(f"{where} must be a base64 string.")
+# -- the server URL ----------------------------------------------------------------------------------------
+def _server_url(server: str, where: str) -> tuple[str, bool]:
+    """The base URL requests go to and whether it is TLS. Raises for what client-go cannot use either, and
+    (deliberately, see docs/config.md) for a server without an ``http://``/``https://`` scheme."""
+    parts = urllib.parse.urlsplit(server)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        bare = "://" not in server
+        detail = (
+            "has no scheme (client-go would talk plain HTTP to it, without credentials)"
+            if bare
+            else f"has scheme {parts.scheme!r}; only https:// (or http://) can reach an API server"
+        )
+        raise KubeconfigError(f"{where}: server {server!r} {detail}. Write it as https://HOST[:PORT].")
     try:
-        return base64.b64decode(value, validate=False)
-    except (binascii.Error, ValueError):
-        raise KubeconfigError(f"{where} is not valid base64.") from None
+        parts.port  # noqa: B018  # validates the port
+    except ValueError:
+        raise KubeconfigError(f"{where}: server {server!r} has an invalid port.") from None
+    if not parts.hostname:
+        raise KubeconfigError(f"{where}: server {server!r} has no host.")
+    return server.rstrip("/"), parts.scheme == "https"
 
 
-def _pem_pair(entry: _Entry, where: str) -> tuple[Path | None, Path | None]:
-    user = entry.body
+#: Proxy schemes client-go accepts in ``proxy-url`` (``clientcmd.parseProxyURL``).
+PROXY_SCHEMES = ("http", "https", "socks5")
+_SOCKS_MODULES = {"socks": "PySocks", "aiohttp_socks": "aiohttp-socks"}
 
-    def material(key: str, label: str) -> Path | None:
-        if user.get(f"{key}-data"):
-            return private_file(_b64(user[f"{key}-data"], f"{where}: {key}-data"), ".pem")
-        if user.get(key):
-            path = _resolve(entry.base_dir, str(user[key]))
-            read_file_bytes(path, what=f"{where}: {label}", fix="Fix the path.", error=KubeconfigError)
-            return path
+
+def _proxy_url(value: str, where: str) -> str | None:
+    if not value:
         return None
-
-    cert = material("client-certificate", "client certificate")
-    key = material("client-key", "client key")
-    if (cert is None) != (key is None):
-        raise KubeconfigError(f"{where}: a client certificate needs both client-certificate and client-key.")
-    return cert, key
-
-
-def _credentials(entry: _Entry, where: str, cluster_info: dict[str, Any]) -> tuple[Credentials, TLSConfig]:
-    user = entry.body
-    if "auth-provider" in user:
-        name = (user.get("auth-provider") or {}).get("name", "?")
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in PROXY_SCHEMES:
         raise KubeconfigError(
-            f"{where}: auth-provider {name!r} was removed from kubectl in 1.26 and is not supported. "
+            f"{where}: proxy-url {value!r} has unsupported scheme {parts.scheme!r}; "
+            f"use one of {', '.join(s + '://' for s in PROXY_SCHEMES)}."
+        )
+    try:
+        parts.port  # noqa: B018
+    except ValueError:
+        raise KubeconfigError(f"{where}: proxy-url {value!r} has an invalid port.") from None
+    if not parts.hostname:
+        raise KubeconfigError(f"{where}: proxy-url {value!r} has no host. Write it as SCHEME://HOST:PORT.")
+    if parts.scheme == "socks5":
+        missing = [pkg for mod, pkg in _SOCKS_MODULES.items() if importlib.util.find_spec(mod) is None]
+        if missing:
+            raise KubeconfigError(
+                f"{where}: proxy-url {value!r} is a SOCKS5 proxy, which needs {' and '.join(missing)}. "
+                "Install them with: pip install 'incluster-sdk[socks]'."
+            )
+    return value
+
+
+# -- validation of the entries in use (client-go validation.go) ---------------------------------------------
+def _readable(path: str, what: str, where: str) -> bytes:
+    return read_file_bytes(Path(path), what=f"{where}: {what}", fix="Fix the path.", error=KubeconfigError)
+
+
+def _check_user(user: AuthInfo, where: str) -> None:
+    if user.auth_provider is not None:
+        raise KubeconfigError(
+            f"{where}: auth-provider {user.auth_provider!r} was removed from kubectl in 1.26 and is not supported. "
             "Use the exec credential plugin for your provider instead "
             "(e.g. gke-gcloud-auth-plugin, kubelogin for Azure/OIDC)."
         )
-    if any(k in user for k in ("as", "as-groups", "as-uid", "as-user-extra")):
-        raise KubeconfigError(f"{where}: impersonation ('as', 'as-groups') is not supported yet.")
-    cert, key = _pem_pair(entry, where)
-    tls = TLSConfig(client_cert_file=cert, client_key_file=key)
-    methods = [
-        method
-        for method, keys in (
-            ("token", ("token", "tokenFile")),
-            ("basic auth", ("username",)),
-            ("exec", ("exec",)),
+    if user.impersonation:
+        raise KubeconfigError(f"{where}: impersonation ({', '.join(user.impersonation)}) is not supported yet.")
+    if user.token and (user.username or user.password):
+        raise KubeconfigError(
+            f"{where}: more than one authentication method (token and basic auth); only one is allowed. Keep one."
         )
-        if any(user.get(k) for k in keys)
-    ]
-    if len(methods) > 1:
-        raise KubeconfigError(f"{where}: more than one authentication method ({', '.join(methods)}); keep one.")
-    if user.get("tokenFile"):
-        path = _resolve(entry.base_dir, str(user["tokenFile"]))
-        token_file = TokenFile(path, what=f"{where}: tokenFile", fix="Fix the path.", error=KubeconfigError)
-        token_file.watch()
-        return token_file, tls
-    if user.get("token"):
-        if not isinstance(user["token"], str):
-            raise KubeconfigError(f"{where}: 'token' must be a string.")
-        return StaticToken(user["token"], origin=f"{where}: token"), tls
-    if user.get("username"):
-        return BasicAuth(str(user["username"]), str(user.get("password") or "")), tls
-    if user.get("exec"):
-        spec = ExecSpec.from_kubeconfig(user["exec"], base_dir=entry.base_dir, where=where, cluster_info=cluster_info)
-        first = run_exec_plugin(spec)
-        if first.client_certificate_data and first.client_key_data:
-            tls = TLSConfig(
-                client_cert_file=private_file(first.client_certificate_data.reveal().encode(), ".pem"),
-                client_key_file=private_file(first.client_key_data.reveal().encode(), ".pem"),
-            )
-        return ExecCredentials(spec, first), tls
-    return Credentials(), tls  # client certificate only, or anonymous: the server decides
+    if user.client_certificate or user.client_certificate_data:
+        if user.client_certificate and user.client_certificate_data:
+            raise KubeconfigError(f"{where}: client-certificate and client-certificate-data are both set; keep one.")
+        if user.client_key and user.client_key_data:
+            raise KubeconfigError(f"{where}: client-key and client-key-data are both set; keep one.")
+        if not (user.client_key or user.client_key_data):
+            raise KubeconfigError(f"{where}: a client certificate needs client-key or client-key-data.")
+    if user.exec is not None:
+        ExecSpec.validate(user.exec, where=where)
+
+
+def _check_cluster(cluster: Cluster, where: str) -> None:
+    if not cluster.server:
+        raise KubeconfigError(f"{where} has no 'server'. Set it to the API server URL (https://host:port).")
+    if cluster.certificate_authority and cluster.certificate_authority_data:
+        raise KubeconfigError(f"{where}: certificate-authority and certificate-authority-data are both set; keep one.")
+
+
+# -- building the parts ----------------------------------------------------------------------------------
+def _ca(cluster: Cluster, where: str) -> tuple[Path | None, bytes | None]:
+    if cluster.certificate_authority_data:
+        data = cluster.certificate_authority_data
+        validate_ca_pem(data, where=f"{where}: certificate-authority-data", fix="", error=KubeconfigError)
+        return private_file(data, ".crt"), data
+    if cluster.certificate_authority:
+        data = _readable(cluster.certificate_authority, "certificate-authority", where)
+        shown = f"{where}: certificate-authority {cluster.certificate_authority}"
+        validate_ca_pem(data, where=shown, fix="", error=KubeconfigError)
+        return Path(cluster.certificate_authority), data
+    return None, None
+
+
+def _client_pair(user: AuthInfo, where: str) -> tuple[Path, Path] | None:
+    if not (user.client_certificate or user.client_certificate_data):
+        return None  # a key alone is ignored, as client-go ignores it
+    if user.client_certificate_data:
+        cert = private_file(user.client_certificate_data, ".pem")
+    else:
+        _readable(user.client_certificate, "client-certificate", where)
+        cert = Path(user.client_certificate)
+    if user.client_key_data:
+        key = private_file(user.client_key_data, ".pem")
+    else:
+        _readable(user.client_key, "client-key", where)
+        key = Path(user.client_key)
+    validate_client_pair(cert, key, where=where, error=KubeconfigError)
+    return cert, key
+
+
+def _credentials(user: AuthInfo, where: str, *, exec_certificate: bool, cluster_info: dict[str, Any]) -> Credentials:
+    if user.token_file:
+        tf = TokenFile(Path(user.token_file), what=f"{where}: tokenFile", fix="Fix the path.", error=KubeconfigError)
+        tf.watch()
+        return tf
+    if user.token:
+        return StaticToken(user.token, origin=f"{where}: token")
+    if user.username or user.password:
+        return BasicAuth(user.username, user.password)
+    if user.exec is not None:
+        spec = ExecSpec.from_config(user.exec, where=where, cluster_info=cluster_info)
+        return ExecCredentials(spec, use_certificate=exec_certificate)
+    return Credentials()  # client certificate only, or anonymous: the server decides
+
+
+def _exec_cluster_info(server: str, cluster: Cluster, ca: bytes | None) -> dict[str, Any]:
+    """``spec.cluster`` of the ExecCredential, as client-go's ``rest.ConfigToExecCluster`` builds it
+    (JSON field names of ``client.authentication.k8s.io``; empty fields omitted)."""
+    info: dict[str, Any] = {"server": server}
+    if cluster.tls_server_name:
+        info["tls-server-name"] = cluster.tls_server_name
+    if cluster.insecure_skip_tls_verify:
+        info["insecure-skip-tls-verify"] = True
+    if ca:
+        info["certificate-authority-data"] = base64.b64encode(ca).decode()
+    if cluster.proxy_url:
+        info["proxy-url"] = cluster.proxy_url
+    extension = cluster.extensions.get(EXEC_CLUSTER_EXTENSION)
+    if extension is not None:
+        info["config"] = extension
+    return info
 
 
 def resolve(merged: MergedKubeconfig, context: str | None) -> KubeconfigParts:
+    """The parts of one context: server, TLS, credentials, namespace. Validates what that context uses.
+
+    Raises:
+        KubeconfigError: no or unknown context, a missing cluster or user, or an entry in use that fails
+            client-go's validation (see the module docstring); the message names file, entry and field.
+    """
     files = merged.describe_files()
     name = context or merged.current_context
     if not name:
@@ -210,70 +260,58 @@ def resolve(merged: MergedKubeconfig, context: str | None) -> KubeconfigParts:
     if name not in merged.contexts:
         known = ", ".join(sorted(merged.contexts)) or "none"
         raise KubeconfigError(f"context {name!r} is not in kubeconfig ({files}); known contexts: {known}.")
-    ctx = merged.contexts[name].body
-    cluster_name, user_name = ctx.get("cluster"), ctx.get("user")
-    if not cluster_name or cluster_name not in merged.clusters:
+    ctx = merged.contexts[name].value
+    if not ctx.cluster or ctx.cluster not in merged.clusters:
         raise KubeconfigError(
-            f"context {name!r} names cluster {cluster_name!r}, which is not in kubeconfig ({files}). "
+            f"context {name!r} names cluster {ctx.cluster!r}, which is not in kubeconfig ({files}). "
             "Add the cluster or fix the context."
         )
-    cluster_entry = merged.clusters[cluster_name]
-    cluster = cluster_entry.body
-    cwhere = f"kubeconfig {cluster_entry.file}: cluster {cluster_name!r}"
-    server = cluster.get("server")
-    if not isinstance(server, str) or not server.strip():
-        raise KubeconfigError(f"{cwhere} has no 'server'. Set it to the API server URL (https://host:port).")
-    server = server.strip().rstrip("/")
-    if not server.startswith(("https://", "http://")):
-        server = "https://" + server  # kubectl's default scheme
-
-    ca_file: Path | None = None
-    ca_bytes: bytes | None = None
-    if cluster.get("certificate-authority-data"):
-        ca_bytes = _b64(cluster["certificate-authority-data"], f"{cwhere}: certificate-authority-data")
-        validate_ca_pem(ca_bytes, where=f"{cwhere}: certificate-authority-data", fix="", error=KubeconfigError)
-        ca_file = private_file(ca_bytes, ".crt")
-    elif cluster.get("certificate-authority"):
-        ca_file = _resolve(cluster_entry.base_dir, str(cluster["certificate-authority"]))
-        ca_bytes = read_file_bytes(
-            ca_file, what=f"{cwhere}: certificate-authority", fix="Fix the path.", error=KubeconfigError
-        )
-        validate_ca_pem(ca_bytes, where=f"{cwhere}: certificate-authority {ca_file}", fix="", error=KubeconfigError)
-
-    cluster_info: dict[str, Any] = {"server": server}
-    if ca_bytes:
-        cluster_info["certificate-authority-data"] = base64.b64encode(ca_bytes).decode()
-    for key in ("tls-server-name", "insecure-skip-tls-verify", "proxy-url"):
-        if key in cluster:
-            cluster_info[key] = cluster[key]
-
-    if user_name:
-        if user_name not in merged.users:
+    cluster_entry = merged.clusters[ctx.cluster]
+    cluster: Cluster = cluster_entry.value
+    cwhere = cluster_entry.where
+    user: AuthInfo | None = None
+    uwhere = ""
+    if ctx.user:
+        if ctx.user not in merged.users:
             raise KubeconfigError(
-                f"context {name!r} names user {user_name!r}, which is not in kubeconfig ({files}). "
+                f"context {name!r} names user {ctx.user!r}, which is not in kubeconfig ({files}). "
                 "Add the user or fix the context."
             )
-        user_entry = merged.users[user_name]
-        credentials, user_tls = _credentials(
-            user_entry, f"kubeconfig {user_entry.file}: user {user_name!r}", cluster_info
-        )
-    else:
-        credentials, user_tls = Credentials(), TLSConfig()
+        user, uwhere = merged.users[ctx.user].value, merged.users[ctx.user].where
+        _check_user(user, uwhere)
+    _check_cluster(cluster, cwhere)
+    proxy_url = _proxy_url(cluster.proxy_url, cwhere)
+    host, secure = _server_url(cluster.server, cwhere)
 
-    tls = TLSConfig(
-        ca_file=ca_file,
-        client_cert_file=user_tls.client_cert_file,
-        client_key_file=user_tls.client_key_file,
-        insecure_skip_verify=bool(cluster.get("insecure-skip-tls-verify")),
-        server_name=cluster.get("tls-server-name") or None,
-    )
-    namespace = ctx.get("namespace")
+    tls, credentials = TLSConfig(), Credentials()
+    if not secure:
+        if user is not None and user != AuthInfo():
+            log.warning("%s: server %s is plain http: no credentials are sent (as kubectl)", cwhere, host)
+    else:
+        if cluster.insecure_skip_tls_verify and (cluster.certificate_authority or cluster.certificate_authority_data):
+            raise KubeconfigError(
+                f"{cwhere}: a certificate authority together with insecure-skip-tls-verify: true is refused "
+                "(client-go refuses it too). Remove one of them."
+            )
+        ca_file, ca_bytes = _ca(cluster, cwhere)
+        pair = _client_pair(user, uwhere) if user is not None else None
+        if user is not None:
+            info = _exec_cluster_info(cluster.server, cluster, ca_bytes)
+            credentials = _credentials(user, uwhere, exec_certificate=pair is None, cluster_info=info)
+        tls = TLSConfig(
+            ca_file=ca_file,
+            client_cert_file=pair[0] if pair else None,
+            client_key_file=pair[1] if pair else None,
+            client_certificate=credentials.client_certificate,
+            insecure_skip_verify=cluster.insecure_skip_tls_verify,
+            server_name=cluster.tls_server_name or None,
+        )
     return KubeconfigParts(
-        host=server,
+        host=host,
         tls=tls,
         credentials=credentials,
         context=name,
-        namespace=namespace if isinstance(namespace, str) and namespace else None,
-        proxy_url=cluster.get("proxy-url") or None,
+        namespace=ctx.namespace or None,
+        proxy_url=proxy_url,
         files=merged.files,
     )

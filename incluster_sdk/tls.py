@@ -10,6 +10,7 @@ import atexit
 import hashlib
 import logging
 import os
+import re
 import shutil
 import ssl
 import tempfile
@@ -23,6 +24,8 @@ from .errors import ConfigError
 log = logging.getLogger(__name__)
 
 _PEM_CERT = b"-----BEGIN CERTIFICATE-----"
+#: One PEM block (RFC 7468): the label in BEGIN and END must match.
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -32,22 +35,58 @@ class TLSConfig:
     ca_file: Path | None = None  # None: the system trust store
     #: When the CA can rotate (in-cluster): the reloading bundle behind ``ca_file``.
     ca_bundle: TrustBundle | None = None
+    #: A static client certificate and key (kubeconfig ``client-certificate``/``client-key`` or ``*-data``).
     client_cert_file: Path | None = None
     client_key_file: Path | None = None
+    #: A client certificate that can change (from an exec plugin); used when there is no static one.
+    client_certificate: ClientCertificate | None = None
     insecure_skip_verify: bool = False
     server_name: str | None = None
 
 
 def validate_ca_pem(data: bytes, *, where: str, fix: str, error: type[ConfigError] = ConfigError) -> None:
-    """Raise ``error`` unless ``data`` is a PEM bundle with at least one parseable certificate."""
+    """Raise ``error`` unless ``data`` is a PEM bundle of one or more X.509 certificates and nothing else.
+
+    Stricter than OpenSSL's loader, which skips text between blocks: a bundle with anything else in it
+    (a key, a truncated block, stray text) is a mistake worth stopping at. Uses only the standard library:
+    the check needs no parsing beyond what ``ssl`` already does, so no new dependency for it.
+    """
     if not data.strip():
         raise error(f"{where} is empty. {fix}")
     if _PEM_CERT not in data:
         raise error(f"{where} is not a PEM certificate (no '-----BEGIN CERTIFICATE-----' line). {fix}")
+    blocks = list(_PEM_BLOCK.finditer(data))
+    rest = _PEM_BLOCK.sub(b"", data)
+    if rest.strip():
+        raise error(f"{where} holds text that is not a PEM certificate block. Keep only certificates. {fix}")
+    for i, block in enumerate(blocks):
+        if block.group(1) != b"CERTIFICATE":
+            label = block.group(1).decode("ascii")
+            raise error(f"{where} holds a '{label}' block (#{i + 1}); a CA bundle holds only certificates. {fix}")
+        try:
+            der = ssl.PEM_cert_to_DER_cert(block.group(0).decode("ascii"))
+            ssl.create_default_context().load_verify_locations(cadata=der)
+        except (ssl.SSLError, ValueError, UnicodeDecodeError):
+            raise error(f"{where}: certificate #{i + 1} does not parse as an X.509 certificate. {fix}") from None
+
+
+def _no_passphrase() -> bytes:
+    return b""  # an encrypted key fails instead of prompting on the terminal
+
+
+def validate_client_pair(cert: Path, key: Path, *, where: str, error: type[ConfigError] = ConfigError) -> None:
+    """Raise ``error`` unless the client certificate and key parse and belong together (client-go's
+    ``tls.X509KeyPair`` check, done at load instead of at the first handshake)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     try:
-        ssl.create_default_context(cadata=data.decode("ascii", errors="strict"))
-    except (ssl.SSLError, ValueError, UnicodeDecodeError):
-        raise error(f"{where} holds a PEM block that does not parse as an X.509 certificate. {fix}") from None
+        context.load_cert_chain(cert, key, password=_no_passphrase)
+    except ssl.SSLError as exc:
+        reason = (
+            "the key does not match the certificate"
+            if "KEY_VALUES_MISMATCH" in str(exc)
+            else "they do not parse as a PEM certificate and an unencrypted PEM private key"
+        )
+        raise error(f"{where}: client certificate and key are unusable: {reason}. Fix them.") from None
 
 
 _private_dir: Path | None = None
@@ -138,4 +177,37 @@ class TrustBundle:
                 context.load_verify_locations(cadata=data.decode("ascii"))
             except (ssl.SSLError, ValueError):
                 log.exception("adding the reloaded CA bundle to a TLS context failed")
+        return True
+
+
+class ClientCertificate:
+    """A client certificate that can change (an exec plugin's), at a stable private path.
+
+    The certificate and key are written to **one** file, atomically, so a new connection reads a matching
+    pair even while a rotation happens. ``generation`` grows with each new pair: clients compare it to the
+    one they configured and, on a change, load the new pair and drop old connections (client-go closes
+    connections when a plugin's certificate rotates, because the server checks a certificate per request).
+    """
+
+    def __init__(self, *, where: str) -> None:
+        self.where = where
+        self.generation = 0
+        self._lock = threading.Lock()
+        self.path: Path | None = None
+
+    def __repr__(self) -> str:
+        return f"<ClientCertificate {self.where} generation {self.generation}>"
+
+    def update(self, cert_pem: bytes, key_pem: bytes, *, error: type[ConfigError] = ConfigError) -> bool:
+        """Install a new pair (validated first). Returns True if it differs from the current one."""
+        combined = key_pem.rstrip(b"\n") + b"\n" + cert_pem.rstrip(b"\n") + b"\n"
+        with self._lock:
+            name = f"client-{id(self)}"
+            if self.path is not None and self.path.read_bytes() == combined:
+                return False
+            staged = private_file(combined, ".pem", name=name + "-staged")
+            validate_client_pair(staged, staged, where=self.where, error=error)
+            self.path = private_file(combined, ".pem", name=name)
+            self.generation += 1
+        log.info("%s: new client certificate (generation %d)", self.where, self.generation)
         return True

@@ -14,9 +14,12 @@ import pytest
 import yaml
 
 import incluster_sdk
-from incluster_sdk import ConfigError, InClusterConfigError, KubeconfigError, NoConfigError
+from incluster_sdk import ConfigError, CredentialError, InClusterConfigError, KubeconfigError, NoConfigError
 from incluster_sdk.testing import FakeServiceAccountMount
 from incluster_sdk.testing.fake_mount import PLACEHOLDER_CA_PEM
+from incluster_sdk.testing.pki import CertificateAuthority
+
+CLIENT = CertificateAuthority.create().issue("alice", client=True)
 
 
 def kubeconfig(
@@ -159,8 +162,8 @@ def test_relative_ca_and_client_cert(isolated_env: Path, tmp_path: Path) -> None
     d = tmp_path / "kc"
     d.mkdir()
     (d / "ca.crt").write_bytes(PLACEHOLDER_CA_PEM)
-    (d / "client.crt").write_text("cert")
-    (d / "client.key").write_text("key")
+    (d / "client.crt").write_bytes(CLIENT.cert_pem)
+    (d / "client.key").write_bytes(CLIENT.key_pem)
     path = kubeconfig(
         d / "config",
         clusters={
@@ -186,13 +189,13 @@ def test_inline_data_written_privately(isolated_env: Path, tmp_path: Path) -> No
     path = kubeconfig(
         tmp_path / "config",
         clusters={"c": {"server": "https://s:1", "certificate-authority-data": b64(PLACEHOLDER_CA_PEM)}},
-        users={"u": {"client-certificate-data": b64(b"CERT"), "client-key-data": b64(b"KEY")}},
+        users={"u": {"client-certificate-data": b64(CLIENT.cert_pem), "client-key-data": b64(CLIENT.key_pem)}},
         contexts={"c": {"cluster": "c", "user": "u"}},
         current="c",
     )
     cfg = incluster_sdk.load_config(kubeconfig=path)
     assert cfg.tls.ca_file is not None and cfg.tls.ca_file.read_bytes() == PLACEHOLDER_CA_PEM
-    assert cfg.tls.client_key_file is not None and cfg.tls.client_key_file.read_bytes() == b"KEY"
+    assert cfg.tls.client_key_file is not None and cfg.tls.client_key_file.read_bytes() == CLIENT.key_pem
     assert stat.S_IMODE(cfg.tls.client_key_file.stat().st_mode) == 0o600
 
 
@@ -247,7 +250,7 @@ BAD = [
         KubeconfigError,
         ["is not valid YAML at line"],
     ),
-    ("not a mapping", "- just\n- a list\n", KubeconfigError, ["must be a YAML mapping"]),
+    ("not a mapping", "- just\n- a list\n", KubeconfigError, ["must be a mapping, not a list"]),
     ("no current context", "clusters: []\n", KubeconfigError, ["has no current-context", "use-context"]),
     (
         "unknown context",
@@ -324,18 +327,6 @@ BAD = [
         ["more than one authentication method"],
     ),
     (
-        "exec plugin missing",
-        """\
-        current-context: dev
-        clusters: [{name: c, cluster: {server: 'https://s:1'}}]
-        users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: no-such-plugin-x,
-                 installHint: "brew install no-such-plugin-x"}}}]
-        contexts: [{name: dev, context: {cluster: c, user: u}}]
-        """,
-        ConfigError,
-        ["'no-such-plugin-x' was not found", "brew install no-such-plugin-x"],
-    ),
-    (
         "token file missing",
         """\
         current-context: dev
@@ -361,6 +352,23 @@ def test_bad_kubeconfig(
         assert fragment in message, message
     assert str(path) in message or "no-such-plugin-x" in message
     assert info.value.__cause__ is None
+
+
+def test_exec_plugin_missing_is_reported_at_first_use_with_the_install_hint(isolated_env: Path, tmp_path: Path) -> None:
+    """As client-go: loading never runs the plugin; the first request does, and says how to install it."""
+    path = _write(
+        tmp_path / "config",
+        """\
+        current-context: dev
+        clusters: [{name: c, cluster: {server: 'https://s:1'}}]
+        users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: no-such-plugin-x,
+                 interactiveMode: Never, installHint: "brew install no-such-plugin-x"}}}]
+        contexts: [{name: dev, context: {cluster: c, user: u}}]
+        """,
+    )
+    cfg = incluster_sdk.load_config(kubeconfig=path)
+    with pytest.raises(CredentialError, match=r"'no-such-plugin-x' was not found\. brew install no-such-plugin-x"):
+        cfg.credentials.auth_header()
 
 
 def test_kubeconfig_env_with_only_missing_files(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -415,6 +423,6 @@ def test_exec_plugin_refreshes_before_expiry_and_on_401(isolated_env: Path, tmp_
     assert long_lived.credentials.on_unauthorized("Bearer tok-1")  # 401: run again, new token
     assert long_lived.credentials.auth_header() == "Bearer tok-2"
 
-    about_to_expire = config_with_ttl(10)  # inside the 30 s margin: re-run before use
+    about_to_expire = config_with_ttl(10)  # inside the 30 s margin: re-run before each use
+    assert about_to_expire.credentials.auth_header() == "Bearer tok-1"  # loading ran nothing (client-go)
     assert about_to_expire.credentials.auth_header() == "Bearer tok-2"
-    assert about_to_expire.credentials.auth_header() == "Bearer tok-3"
