@@ -177,17 +177,7 @@ class _Fields:
         return _Fields(self.doc.get(key), f"{self.where}: {what}")
 
     def data(self, key: str) -> bytes:
-        """A ``[]byte`` field: standard base64 with padding, line breaks ignored (Go's ``encoding/json``)."""
-        text = self.string(key)
-        if not text:
-            return b""
-        try:
-            return base64.b64decode(text.replace("\r", "").replace("\n", ""), validate=True)
-        except (binascii.Error, ValueError):
-            raise KubeconfigError(
-                f"{self.where}: field '{key}' is not valid base64 (standard alphabet, with '=' padding). "
-                "Re-encode it, e.g. with 'base64 -w0 FILE'."
-            ) from None
+        return decode_data(self.string(key), where=self.where, field=key)
 
     def path(self, key: str, base: str) -> str:
         value = self.string(key)
@@ -196,6 +186,23 @@ class _Fields:
     def named_list(self, key: str) -> list[tuple[int, Any]]:
         items = self._typed(key, list, [])
         return list(enumerate(items))
+
+
+def decode_data(text: str, *, where: str, field: str) -> bytes:
+    """A ``[]byte`` field: standard base64 with padding, line breaks ignored (Go's ``encoding/json``).
+
+    Raises:
+        KubeconfigError: any other character, or wrong padding; names ``where`` and ``field``.
+    """
+    if not text:
+        return b""
+    try:
+        return base64.b64decode(text.replace("\r", "").replace("\n", ""), validate=True)
+    except (binascii.Error, ValueError):
+        raise KubeconfigError(
+            f"{where}: field '{field}' is not valid base64 (standard alphabet, with '=' padding). "
+            "Re-encode it, e.g. with 'base64 -w0 FILE'."
+        ) from None
 
 
 def resolve_path(value: str, base: str) -> str:
