@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -113,16 +114,25 @@ class ExecResult:
     expires_at: dt.datetime | None
 
 
+#: Go's ``time.RFC3339`` layout, which client-go's ``metav1.Time`` parses: date, ``T``, time with optional
+#: fraction, and a zone (``Z`` or ``+hh:mm``). A time without a zone is refused, not guessed to be UTC.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+
+
 def _parse_timestamp(value: Any, where: str) -> dt.datetime | None:
-    if value in (None, ""):
+    if value is None:
         return None
-    if not isinstance(value, str):
-        raise CredentialError(f"{where}: expirationTimestamp must be an RFC 3339 string")
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise CredentialError(
+            f"{where}: plugin output status.expirationTimestamp {value!r} is not an RFC 3339 time "
+            "(like 2030-01-02T15:04:05Z)."
+        )
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise CredentialError(f"{where}: expirationTimestamp {value!r} is not RFC 3339") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:  # e.g. month 13, or a fraction longer than Python reads before 3.11
+        raise CredentialError(
+            f"{where}: plugin output status.expirationTimestamp {value!r} is not a valid time."
+        ) from None
 
 
 def run_exec_plugin(spec: ExecSpec) -> ExecResult:
@@ -253,6 +263,10 @@ class ExecCredentials(Credentials):
     def on_unauthorized(self, sent_header: str | None) -> bool:
         with self._lock:
             previous = self._result
+            if sent_header is not None and previous is not None:
+                current = f"Bearer {previous.token.reveal()}" if previous.token else None
+                if sent_header != current:
+                    return True  # a late 401 for credentials already replaced: retry with the new ones (client-go)
             generation = self._certificate.generation if self._certificate else 0
             try:
                 self._install(run_exec_plugin(self.spec))

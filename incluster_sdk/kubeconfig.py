@@ -9,8 +9,8 @@ Each file is decoded strictly by :mod:`incluster_sdk.kubeconfig_schema`. Then, a
 - Only the context in use is validated: its cluster needs a ``server``; a CA given both inline and as a
   file, a client certificate without a key, ``token`` together with ``username``/``password``, and an
   incomplete ``exec`` block are errors; files named must be readable.
-- Credentials: ``token``/``tokenFile`` and basic auth take precedence over ``exec`` (the plugin is then
-  never run); a static client certificate takes precedence over one from the plugin. Over plain
+- Credentials: ``token``/``tokenFile``, basic auth and a static client certificate take precedence over
+  ``exec``: the plugin is then never run (client-go's ``exec.UpdateTransportConfig``). Over plain
   ``http://`` no credentials and no TLS settings are used (client-go sends them only over TLS).
 - TLS material is parsed at load: the CA bundle must hold only certificates, the client certificate and
   key must parse and match, and a CA together with ``insecure-skip-tls-verify`` is refused.
@@ -158,7 +158,7 @@ def _check_user(user: AuthInfo, where: str) -> None:
         )
     if user.impersonation:
         raise KubeconfigError(f"{where}: impersonation ({', '.join(user.impersonation)}) is not supported yet.")
-    if user.token and (user.username or user.password):
+    if (user.token or user.token_file) and (user.username or user.password):
         raise KubeconfigError(
             f"{where}: more than one authentication method (token and basic auth); only one is allowed. Keep one."
         )
@@ -220,7 +220,7 @@ def _credentials(user: AuthInfo, where: str, *, exec_certificate: bool, cluster_
         return StaticToken(user.token, origin=f"{where}: token")
     if user.username or user.password:
         return BasicAuth(user.username, user.password)
-    if user.exec is not None:
+    if user.exec is not None and exec_certificate:  # a static client certificate also beats exec (client-go)
         spec = ExecSpec.from_config(user.exec, where=where, cluster_info=cluster_info)
         return ExecCredentials(spec, use_certificate=exec_certificate)
     return Credentials()  # client certificate only, or anonymous: the server decides

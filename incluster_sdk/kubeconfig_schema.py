@@ -318,7 +318,10 @@ def decode_file(path: Path) -> KubeconfigFile:
             f"kubeconfig {shown}: apiVersion {api_version!r} kind {kind!r} is not a kubeconfig; "
             "expected apiVersion: v1, kind: Config."
         )
-    top.mapping("preferences", "preferences").boolean("colors")
+    preferences = top.mapping("preferences", "preferences")
+    preferences.boolean("colors")
+    _extensions(preferences)
+    _extensions(top)  # type-checked and unique, as client-go's conversion requires; otherwise unused
     base = os.path.dirname(shown)
     out = KubeconfigFile(path=Path(path), current_context=top.string("current-context"))
     for section, inner in _SECTIONS:

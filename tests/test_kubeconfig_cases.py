@@ -267,9 +267,10 @@ def test_case06_static_credentials_beat_exec_and_the_plugin_never_runs(
     assert not marker.exists()
 
 
-def test_case06_static_client_certificate_beats_the_plugins(isolated_env: Path, tmp_path: Path) -> None:
-    """client-go: a static certificate is presented; the plugin still supplies a bearer token."""
-    plugin = token_plugin(tmp_path / "plugin", "from-plugin")
+def test_case06_static_client_certificate_beats_exec_too(isolated_env: Path, tmp_path: Path) -> None:
+    """Current client-go (exec.UpdateTransportConfig): with a static certificate the plugin is never run."""
+    marker = tmp_path / "ran"
+    plugin = token_plugin(tmp_path / "plugin", "from-plugin", marker=marker)
     user = {
         "client-certificate-data": b64(CLIENT.cert_pem),
         "client-key-data": b64(CLIENT.key_pem),
@@ -277,8 +278,9 @@ def test_case06_static_client_certificate_beats_the_plugins(isolated_env: Path, 
     }
     cfg = load(write(tmp_path / "config", cluster={"server": "https://h:6443"}, user=user))
     assert cfg.tls.client_cert_file is not None and cfg.tls.client_cert_file.read_bytes() == CLIENT.cert_pem
-    assert cfg.tls.client_certificate is None  # the plugin's certificate, if any, is never used
-    assert cfg.credentials.auth_header() == "Bearer from-plugin"
+    assert cfg.tls.client_certificate is None
+    assert cfg.credentials.auth_header() is None
+    assert not marker.exists()
 
 
 # -- 7: client certificate and key parsed and matched at load ----------------------------------------------
