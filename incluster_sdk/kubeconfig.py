@@ -24,6 +24,8 @@ import base64
 import importlib.util
 import logging
 import os
+import posixpath
+import re
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,13 +96,15 @@ class KubeconfigParts:
 
 # -- the server URL ----------------------------------------------------------------------------------------
 def _server_url(server: str, where: str) -> tuple[str, bool]:
-    """The base URL requests go to and whether it is TLS. Raises for what client-go cannot use either, and
-    (deliberately, see docs/config.md) for a server without an ``http://``/``https://`` scheme."""
+    """The base URL requests go to, and whether it is TLS. As client-go: the scheme is lower-cased, the
+    query and fragment are dropped and the path is cleaned (``/a//b/`` is ``/a/b``). Raises for what
+    client-go cannot use either, and (deliberately, see docs/config.md) for a server without an
+    ``http://``/``https://`` scheme or with user info in it."""
     parts = urllib.parse.urlsplit(server)
     if parts.scheme not in ("https", "http") or not parts.netloc:
         bare = "://" not in server
         detail = (
-            "has no scheme (client-go would talk plain HTTP to it, without credentials)"
+            "has no scheme (kubectl would talk plain HTTP to it, without credentials)"
             if bare
             else f"has scheme {parts.scheme!r}; only https:// (or http://) can reach an API server"
         )
@@ -111,7 +115,12 @@ def _server_url(server: str, where: str) -> tuple[str, bool]:
         raise KubeconfigError(f"{where}: server {server!r} has an invalid port.") from None
     if not parts.hostname:
         raise KubeconfigError(f"{where}: server {server!r} has no host.")
-    return server.rstrip("/"), parts.scheme == "https"
+    if "@" in parts.netloc:
+        raise KubeconfigError(
+            f"{where}: the server URL holds user information (user@host). Put credentials in the user entry."
+        )
+    path = posixpath.normpath(re.sub("/+", "/", parts.path)) if parts.path not in ("", "/") else ""
+    return f"{parts.scheme}://{parts.netloc}{path.rstrip('/')}", parts.scheme == "https"
 
 
 #: Proxy schemes client-go accepts in ``proxy-url`` (``clientcmd.parseProxyURL``).
@@ -132,7 +141,7 @@ def _proxy_url(value: str, where: str) -> str | None:
         parts.port  # noqa: B018
     except ValueError:
         raise KubeconfigError(f"{where}: proxy-url {value!r} has an invalid port.") from None
-    if not parts.hostname:
+    if not parts.hostname:  # client-go 1.20 accepts this and fails at the first request (docs/config.md)
         raise KubeconfigError(f"{where}: proxy-url {value!r} has no host. Write it as SCHEME://HOST:PORT.")
     if parts.scheme == "socks5":
         missing = [pkg for mod, pkg in _SOCKS_MODULES.items() if importlib.util.find_spec(mod) is None]
@@ -141,7 +150,7 @@ def _proxy_url(value: str, where: str) -> str | None:
                 f"{where}: proxy-url {value!r} is a SOCKS5 proxy, which needs {' and '.join(missing)}. "
                 "Install them with: pip install 'incluster-sdk[socks]'."
             )
-    return value
+    return parts.geturl()  # the scheme lower-cased, as client-go prints it
 
 
 # -- validation of the entries in use (client-go validation.go) ---------------------------------------------
@@ -253,15 +262,15 @@ def resolve(merged: MergedKubeconfig, context: str | None) -> KubeconfigParts:
     """
     files = merged.describe_files()
     name = context or merged.current_context
-    if not name:
-        raise KubeconfigError(
-            f"kubeconfig ({files}) has no current-context. Pass context=, or run 'kubectl config use-context NAME'."
-        )
-    if name not in merged.contexts:
+    if name not in merged.contexts:  # client-go looks up even "" (an entry may be named "")
+        if not name:
+            raise KubeconfigError(
+                f"kubeconfig ({files}) has no current-context. Pass context=, or run 'kubectl config use-context NAME'."
+            )
         known = ", ".join(sorted(merged.contexts)) or "none"
         raise KubeconfigError(f"context {name!r} is not in kubeconfig ({files}); known contexts: {known}.")
     ctx = merged.contexts[name].value
-    if not ctx.cluster or ctx.cluster not in merged.clusters:
+    if ctx.cluster not in merged.clusters:
         raise KubeconfigError(
             f"context {name!r} names cluster {ctx.cluster!r}, which is not in kubeconfig ({files}). "
             "Add the cluster or fix the context."
@@ -271,14 +280,14 @@ def resolve(merged: MergedKubeconfig, context: str | None) -> KubeconfigParts:
     cwhere = cluster_entry.where
     user: AuthInfo | None = None
     uwhere = ""
-    if ctx.user:
-        if ctx.user not in merged.users:
-            raise KubeconfigError(
-                f"context {name!r} names user {ctx.user!r}, which is not in kubeconfig ({files}). "
-                "Add the user or fix the context."
-            )
+    if ctx.user in merged.users:
         user, uwhere = merged.users[ctx.user].value, merged.users[ctx.user].where
         _check_user(user, uwhere)
+    elif ctx.user:  # client-go goes anonymous here; we say so instead (docs/config.md, Conformance)
+        raise KubeconfigError(
+            f"context {name!r} names user {ctx.user!r}, which is not in kubeconfig ({files}). "
+            "Add the user or fix the context."
+        )
     _check_cluster(cluster, cwhere)
     proxy_url = _proxy_url(cluster.proxy_url, cwhere)
     host, secure = _server_url(cluster.server, cwhere)
