@@ -65,7 +65,7 @@ class StaticToken(Credentials):
     """A bearer token given inline (kubeconfig ``token:``). Never changes."""
 
     def __init__(self, token: str, *, origin: str = "inline token") -> None:
-        token = token.strip()
+        # Sent as written, as client-go sends a kubeconfig token (no trimming).
         if not token:
             raise ConfigError(f"{origin} is empty. Set a non-empty bearer token.")
         self._header = Secret(f"Bearer {token}")

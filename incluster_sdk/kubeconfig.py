@@ -35,7 +35,7 @@ from ._files import read_file_bytes
 from .credentials import BasicAuth, Credentials, StaticToken, TokenFile
 from .errors import KubeconfigError
 from .exec_plugin import ExecCredentials, ExecSpec
-from .kubeconfig_schema import EXEC_CLUSTER_EXTENSION, AuthInfo, Cluster, Named, decode_file
+from .kubeconfig_schema import EXEC_CLUSTER_EXTENSION, AuthInfo, Cluster, Context, Named, decode_file
 from .tls import TLSConfig, private_file, validate_ca_pem, validate_client_pair
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,8 @@ def _server_url(server: str, where: str) -> tuple[str, bool]:
     query and fragment are dropped and the path is cleaned (``/a//b/`` is ``/a/b``). Raises for what
     client-go cannot use either, and (deliberately, see docs/config.md) for a server without an
     ``http://``/``https://`` scheme or with user info in it."""
+    if server[:1].isspace():  # Go's URL parser refuses it (Python's would strip it)
+        raise KubeconfigError(f"{where}: server {server!r} starts with a space. Remove it.")
     parts = urllib.parse.urlsplit(server)
     if parts.scheme not in ("https", "http") or not parts.netloc:
         bare = "://" not in server
@@ -154,8 +156,10 @@ def _proxy_url(value: str, where: str) -> str | None:
 
 
 # -- validation of the entries in use (client-go validation.go) ---------------------------------------------
-def _readable(path: str, what: str, where: str) -> bytes:
-    return read_file_bytes(Path(path), what=f"{where}: {what}", fix="Fix the path.", error=KubeconfigError)
+def _readable(path: str, what: str, where: str, *, allow_empty: bool = False) -> bytes:
+    return read_file_bytes(
+        Path(path), what=f"{where}: {what}", fix="Fix the path.", error=KubeconfigError, allow_empty=allow_empty
+    )
 
 
 def _check_user(user: AuthInfo, where: str) -> None:
@@ -172,6 +176,10 @@ def _check_user(user: AuthInfo, where: str) -> None:
             f"{where}: more than one authentication method (token and basic auth); only one is allowed. Keep one."
         )
     if user.client_certificate or user.client_certificate_data:
+        # client-go's validation opens the files named, whatever the server's scheme.
+        for path, what in ((user.client_certificate, "client-certificate"), (user.client_key, "client-key")):
+            if path:
+                _readable(path, what, where, allow_empty=True)
         if user.client_certificate and user.client_certificate_data:
             raise KubeconfigError(f"{where}: client-certificate and client-certificate-data are both set; keep one.")
         if user.client_key and user.client_key_data:
@@ -187,6 +195,8 @@ def _check_cluster(cluster: Cluster, where: str) -> None:
         raise KubeconfigError(f"{where} has no 'server'. Set it to the API server URL (https://host:port).")
     if cluster.certificate_authority and cluster.certificate_authority_data:
         raise KubeconfigError(f"{where}: certificate-authority and certificate-authority-data are both set; keep one.")
+    if cluster.certificate_authority:  # opened by client-go's validation whatever the scheme
+        _readable(cluster.certificate_authority, "certificate-authority", where, allow_empty=True)
 
 
 # -- building the parts ----------------------------------------------------------------------------------
@@ -262,14 +272,17 @@ def resolve(merged: MergedKubeconfig, context: str | None) -> KubeconfigParts:
     """
     files = merged.describe_files()
     name = context or merged.current_context
-    if name not in merged.contexts:  # client-go looks up even "" (an entry may be named "")
-        if not name:
-            raise KubeconfigError(
-                f"kubeconfig ({files}) has no current-context. Pass context=, or run 'kubectl config use-context NAME'."
-            )
+    if name in merged.contexts:  # client-go looks up even "" (an entry may be named "")
+        ctx = merged.contexts[name].value
+    elif name:
         known = ", ".join(sorted(merged.contexts)) or "none"
         raise KubeconfigError(f"context {name!r} is not in kubeconfig ({files}); known contexts: {known}.")
-    ctx = merged.contexts[name].value
+    elif "" in merged.clusters:
+        ctx = Context()  # no context at all: client-go uses an empty one, i.e. the cluster named ""
+    else:
+        raise KubeconfigError(
+            f"kubeconfig ({files}) has no current-context. Pass context=, or run 'kubectl config use-context NAME'."
+        )
     if ctx.cluster not in merged.clusters:
         raise KubeconfigError(
             f"context {name!r} names cluster {ctx.cluster!r}, which is not in kubeconfig ({files}). "
@@ -278,6 +291,7 @@ def resolve(merged: MergedKubeconfig, context: str | None) -> KubeconfigParts:
     cluster_entry = merged.clusters[ctx.cluster]
     cluster: Cluster = cluster_entry.value
     cwhere = cluster_entry.where
+    _check_cluster(cluster, cwhere)
     user: AuthInfo | None = None
     uwhere = ""
     if ctx.user in merged.users:
@@ -288,7 +302,6 @@ def resolve(merged: MergedKubeconfig, context: str | None) -> KubeconfigParts:
             f"context {name!r} names user {ctx.user!r}, which is not in kubeconfig ({files}). "
             "Add the user or fix the context."
         )
-    _check_cluster(cluster, cwhere)
     proxy_url = _proxy_url(cluster.proxy_url, cwhere)
     host, secure = _server_url(cluster.server, cwhere)
 

@@ -178,6 +178,12 @@ class _Fields:
         return _Fields(self.doc.get(key), f"{self.where}: {what}")
 
     def data(self, key: str) -> bytes:
+        value = self.doc.get(key)
+        if isinstance(value, list) and all(isinstance(b, int) and not isinstance(b, bool) for b in value):
+            # Go's JSON decoder also takes a []byte as an array of byte values.
+            if all(0 <= b <= 255 for b in value):
+                return bytes(value)
+            raise KubeconfigError(f"{self.where}: field '{key}' holds a number that is not a byte (0-255).")
         return decode_data(self.string(key), where=self.where, field=key)
 
     def path(self, key: str, base: str) -> str:
@@ -266,6 +272,7 @@ def _auth_info(fields: _Fields, base: str) -> AuthInfo:
     if provider is not None:
         provider_name = fields.mapping("auth-provider", "auth-provider").string("name") or "?"
     impersonation = tuple(k for k in _IMPERSONATION if fields.doc.get(k) not in (None, "", [], {}))
+    _extensions(fields)  # type-checked and unique, as client-go's conversion requires; otherwise unused
     return AuthInfo(
         client_certificate=fields.path("client-certificate", base),
         client_certificate_data=fields.data("client-certificate-data"),

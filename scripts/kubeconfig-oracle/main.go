@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"io/ioutil"
+	"net"
 	"net/http"
 	"os"
 	"runtime/debug"
@@ -202,17 +203,23 @@ func resolve(req request, stage *string) interface{} {
 	// What an application (or kubectl) builds next: a REST client, whose construction computes the base URL
 	// (defaultServerUrlFor) and then the transport (TLS material, exec authenticator). Both steps fail in
 	// that order inside one call; rest.TransportFor alone tells which of the two the error came from.
+	// A Dial function makes client-go skip its process-wide TLS transport cache (transport/cache.go), whose key
+	// holds the CA content but not whether a CA was given: without it an answer could depend on earlier ones.
+	fresh := func() *rest.Config {
+		c := rest.CopyConfig(cfg)
+		c.Dial = (&net.Dialer{}).DialContext
+		return c
+	}
 	*stage = "client"
-	clientCfg := rest.CopyConfig(cfg)
-	core, err := corev1client.NewForConfig(clientCfg)
+	core, err := corev1client.NewForConfig(fresh())
 	if err != nil {
-		if _, terr := rest.TransportFor(rest.CopyConfig(cfg)); terr != nil && terr.Error() == err.Error() {
+		if _, terr := rest.TransportFor(fresh()); terr != nil && terr.Error() == err.Error() {
 			*stage = "transport"
 		}
 		return fail(err)
 	}
 	*stage = "transport"
-	if _, err := rest.TransportFor(rest.CopyConfig(cfg)); err != nil {
+	if _, err := rest.TransportFor(fresh()); err != nil {
 		return fail(err) // not expected: NewForConfig built the same transport
 	}
 
