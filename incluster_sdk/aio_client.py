@@ -3,6 +3,10 @@ retry rules as :mod:`incluster_sdk.client`.
 
 Its own module so that an app that never uses asyncio never imports ``kubernetes_asyncio`` and ``aiohttp``:
 about 20,000 objects that every full garbage collection would otherwise walk (see docs/performance.md).
+
+The hook is ``ApiClient.request(method, url, query_params, headers, post_params, body, _preload_content,
+_request_timeout)``, which every request passes through with that signature in every ``kubernetes_asyncio``
+release this package admits.
 """
 
 from __future__ import annotations
@@ -42,6 +46,14 @@ def _async_failure(exc: BaseException) -> Failure | None:
     return None
 
 
+def _aiohttp_timeout(timeout: Any) -> Any:
+    """A (connect, read) pair as the ``aiohttp.ClientTimeout`` kubernetes_asyncio >= 32 makes of it: releases
+    before 32 hand the pair to aiohttp as a total, which fails at the first request (tuple > int)."""
+    if isinstance(timeout, tuple) and len(timeout) == 2:
+        return aiohttp.ClientTimeout(connect=timeout[0], sock_connect=timeout[0], sock_read=timeout[1])
+    return timeout
+
+
 class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
     """``kubernetes_asyncio.client.ApiClient`` whose requests carry the config's live credentials."""
 
@@ -73,18 +85,27 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
         url: str,
         query_params: Any = None,
         headers: Any = None,
-        *args: Any,
+        post_params: Any = None,
+        body: Any = None,
+        _preload_content: bool = True,
+        _request_timeout: Any = None,
+        *,
         _incluster_retry: bool = True,
-        **kwargs: Any,
     ) -> Any:
         """One request, retried per :attr:`retry_policy` (``_incluster_retry=False`` for informers)."""
+        kwargs = {
+            "post_params": post_params,
+            "body": body,
+            "_preload_content": _preload_content,
+            "_request_timeout": _aiohttp_timeout(_request_timeout),
+        }
         policy = self.retry_policy if _incluster_retry else None
         started, attempt = time.monotonic(), 0
         while True:
             attempt += 1
             elapsed = time.monotonic() - started
             try:
-                response = await self._request_with_auth(method, url, query_params, headers, *args, **kwargs)
+                response = await self._request_with_auth(method, url, query_params, headers, **kwargs)
             except AsyncApiException as exc:  # preloaded responses raise on non-2xx
                 delay = _delay_after_status_error(policy, method, attempt, elapsed, exc)
                 if delay is None:

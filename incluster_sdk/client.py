@@ -4,16 +4,27 @@
 The token is never copied into the library's ``Configuration`` (whose repr and debug report would show
 it). Instead each request asks the shared credential source for the current header at send time, and a
 401 on a read triggers one immediate re-read and retry, so a request racing a token rotation succeeds.
+
+All of that happens in the library's REST client, ``RESTClientObject.request(method, url, ..., headers=...)``:
+the one call every request passes through, in the same shape, in every ``kubernetes`` release this package
+admits. Above it the releases differ: from 37 on, the generated code calls
+``ApiClient.call_api(method, url, header_params, body, post_params, _request_timeout)`` and gets the unread
+response; before 37 it calls ``call_api(resource_path, method, path_params, query_params, header_params, ...)``
+and the REST client raises non-2xx answers as ``ApiException``. :meth:`ApiClient.call_api` takes both forms, so
+the SDK's own callers use the first one on every release.
 """
 
 from __future__ import annotations
 
+import inspect
+import io
 import logging
 import time
 import urllib.parse
-from typing import Any
+from typing import Any, cast
 
 import kubernetes.client
+import kubernetes.client.rest
 import urllib3
 from kubernetes.client.exceptions import ApiException as SyncApiException
 
@@ -86,12 +97,51 @@ def _tls_failure(text: str) -> Failure | None:
 _STREAMING_PARAMS = ("watch=", "follow=")
 
 
-def _reads_whole_body(method: str, url: str) -> bool:
-    """A read whose body the caller will read in full anyway (everything but watches and log follows)."""
+def _reads_whole_body(method: str, url: str, query_params: Any = None) -> bool:
+    """A read whose body the caller will read in full anyway (everything but watches and log follows).
+
+    ``query_params``: kubernetes < 37 hands the REST client the query apart from the URL."""
     query = urllib.parse.urlsplit(url).query.lower()
+    if query_params:
+        query += "&" + urllib.parse.urlencode(query_params).lower()
     return method.upper() in IDEMPOTENT_METHODS and not any(
         p + v in query for p in _STREAMING_PARAMS for v in ("true", "1")
     )
+
+
+def _read_whole(response: Any) -> Any:
+    """``response`` with its whole body read now (a connection cut here is retried like any other), and still
+    readable from the start by whoever gets it: from 37 on the library reads ``RESTResponse.response``, and
+    hands it as it is to callers of ``_preload_content=False``, as releases before 37 hand urllib3's response."""
+    if isinstance(response, urllib3.HTTPResponse):  # kubernetes < 37, _preload_content=False
+        return _in_memory(response)
+    if isinstance(getattr(response, "response", None), urllib3.HTTPResponse):  # kubernetes >= 37's RESTResponse
+        response.response = _in_memory(response.response)
+    return response  # else kubernetes < 37's RESTResponse: read before it was made
+
+
+def _in_memory(raw: urllib3.HTTPResponse) -> urllib3.HTTPResponse:
+    """urllib3's response read to the end, as the same response again with the body from memory: ``.data``,
+    ``.read()`` and ``.stream()`` give what they would have (reading ``.data`` alone would leave them empty)."""
+    body = raw.read(decode_content=False)
+    raw.release_conn()
+    return urllib3.HTTPResponse(
+        body=io.BytesIO(body),
+        headers=raw.headers,
+        status=raw.status,
+        version=raw.version,
+        reason=raw.reason,
+        preload_content=False,
+        decode_content=raw.decode_content,
+        request_url=raw.url,
+    )
+
+
+def _drain(response: Any) -> None:
+    """Read and drop the rest of a response we will not hand on, so its connection returns to the pool."""
+    raw = response if isinstance(response, urllib3.HTTPResponse) else getattr(response, "response", None)
+    if isinstance(raw, urllib3.HTTPResponse):
+        raw.drain_conn()
 
 
 def _path(url: str) -> str:
@@ -114,37 +164,66 @@ def _fill_configuration(conf: Any, config: Config) -> Any:
     return conf
 
 
-class ApiClient(kubernetes.client.ApiClient):
-    """``kubernetes.client.ApiClient`` whose requests carry the config's live credentials, and whose reads
-    survive blips (see :mod:`incluster_sdk.retry`; ``retry=None`` turns that off)."""
+#: The first argument of ``call_api`` in the (method, url, ...) form; in the older form it is a path.
+_HTTP_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
+#: The REST client of kubernetes < 37 takes ``_preload_content`` (False: urllib3's response, unread) and raises
+#: non-2xx answers; from 37 on it always returns an unread ``RESTResponse`` and leaves the status to the caller.
+_REST_REQUEST = inspect.signature(kubernetes.client.rest.RESTClientObject.request)
+_REST_TAKES_PRELOAD = "_preload_content" in _REST_REQUEST.parameters
+_RAW: dict[str, Any] = {"_preload_content": False} if _REST_TAKES_PRELOAD else {}
 
-    def __init__(self, config: Config, *, retry: RetryPolicy | None = DEFAULT_RETRY, **kwargs: Any) -> None:
-        conf = _fill_configuration(kubernetes.client.Configuration(), config)
-        conf.retries = False  # urllib3 would retry silently on its own: our policy is the only one
-        super().__init__(conf, **kwargs)
-        self.incluster_config = config
+
+class _Response:
+    """What ``call_api(method, url, ...)`` returns on kubernetes < 37: the ``RESTResponse`` of 37 and later
+    around urllib3's unread response (``.response``, for streaming), so its callers need not know the release."""
+
+    def __init__(self, response: urllib3.HTTPResponse) -> None:
+        self.response = response
+        self.status: int = response.status
+        self.reason = response.reason
+        self.data: bytes | None = None
+
+    def read(self) -> bytes:
+        if self.data is None:
+            self.data = self.response.data
+        return self.data
+
+    @property
+    def headers(self) -> Any:
+        return self.response.headers
+
+    def getheaders(self) -> Any:
+        return self.response.headers
+
+    def getheader(self, name: str, default: str | None = None) -> str | None:
+        return self.response.headers.get(name, default)
+
+
+class _RESTClient(kubernetes.client.rest.RESTClientObject):
+    """The library's REST client (its pool, TLS and proxy set-up untouched) whose :meth:`request` sends the live
+    credentials, refreshes them after a 401 and applies the retry policy. Every request goes through it, in every
+    release: generated API calls of either generation, watches, the dynamic client and the SDK's own calls."""
+
+    def __init__(self, configuration: Any, credentials: Credentials, retry: RetryPolicy | None) -> None:
+        super().__init__(configuration)
+        self.credentials = credentials
         self.retry_policy = retry
-        self.user_agent = USER_AGENT
 
-    def call_api(
-        self,
-        method: str,
-        url: str,
-        header_params: dict[str, Any] | None = None,
-        *args: Any,
-        _incluster_retry: bool = True,
-        **kwargs: Any,
-    ) -> Any:
-        """One request, retried per :attr:`retry_policy` (``_incluster_retry=False``: informers retry
-        with their own state machine)."""
+    def request(self, method: str, url: str, *args: Any, _incluster_retry: bool = True, **kwargs: Any) -> Any:
+        """One request, retried per :attr:`retry_policy` (``_incluster_retry=False``: the caller retries)."""
+        if args:  # the library passes all but (method, url) by name; should anyone not, name them as it would
+            bound = _REST_REQUEST.bind(self, method, url, *args, **kwargs)
+            kwargs = {k: v for k, v in bound.arguments.items() if k not in ("self", "method", "url")}
+        headers = kwargs.pop("headers", None)
         policy = self.retry_policy if _incluster_retry else None
+        whole = policy is not None and _reads_whole_body(method, url, kwargs.get("query_params"))
         started, attempt = time.monotonic(), 0
         while True:
             attempt += 1
             elapsed = time.monotonic() - started
             try:
-                response = self._call_with_auth(method, url, header_params, *args, **kwargs)
-            except SyncApiException as exc:  # kubernetes < 35 raises non-2xx answers
+                response = self._send_with_auth(method, url, headers, kwargs)
+            except SyncApiException as exc:  # kubernetes < 37 raises non-2xx answers; every release TLS errors
                 delay = _delay_after_status_error(policy, method, attempt, elapsed, exc)
                 if delay is None:
                     raise
@@ -160,10 +239,10 @@ class ApiClient(kubernetes.client.ApiClient):
                 if policy is None:
                     return response
                 if 200 <= status <= 299:
-                    if not _reads_whole_body(method, url):
+                    if not whole:
                         return response
                     try:
-                        response.read()  # the body too: a connection cut mid-body is retried like any other
+                        response = _read_whole(response)  # a connection cut mid-body is retried like any other
                     except Exception as exc:
                         failure = _sync_failure(exc)
                         delay = policy.delay(method, attempt, elapsed, failure=failure) if failure else None
@@ -177,29 +256,98 @@ class ApiClient(kubernetes.client.ApiClient):
                 delay = policy.delay(method, attempt, elapsed, status=status, retry_after=retry_after)
                 if delay is None:
                     return response
-                response.read()  # drain so the connection returns to the pool
+                _drain(response)
                 why = f"HTTP {status}"
             log.info("%s %s: %s; retry %d in %.2fs", method, _path(url), why, attempt, delay)
             time.sleep(delay)
 
-    def _call_with_auth(
-        self, method: str, url: str, header_params: dict[str, Any] | None, *args: Any, **kwargs: Any
-    ) -> Any:
-        credentials: Credentials = self.incluster_config.credentials
-        sent = credentials.auth_header()
+    def _send_with_auth(self, method: str, url: str, headers: dict[str, Any] | None, kwargs: dict[str, Any]) -> Any:
+        send: Any = super().request
+        sent = self.credentials.auth_header()
         try:
-            response = super().call_api(method, url, _with_auth(header_params, sent), *args, **kwargs)
-        except SyncApiException as exc:  # kubernetes < 35 raises in the REST layer
-            if not self._should_retry(method, exc.status, sent):
+            response = send(method, url, headers=_with_auth(headers, sent), **kwargs)
+        except SyncApiException as exc:  # kubernetes < 37 raises non-2xx answers in the REST layer
+            if not retry_after_401(self.credentials, method, exc.status, sent):
                 raise
         else:
-            if not self._should_retry(method, response.status, sent):
+            if not retry_after_401(self.credentials, method, response.status, sent):
                 return response
-            response.read()  # type: ignore[no-untyped-call]  # drain so the connection returns to the pool
-        return super().call_api(method, url, _with_auth(header_params, credentials.auth_header()), *args, **kwargs)
+            _drain(response)
+        return send(method, url, headers=_with_auth(headers, self.credentials.auth_header()), **kwargs)
 
-    def _should_retry(self, method: str, status: int | None, sent: str | None) -> bool:
-        return retry_after_401(self.incluster_config.credentials, method, status, sent)
+
+class ApiClient(kubernetes.client.ApiClient):
+    """``kubernetes.client.ApiClient`` whose requests carry the config's live credentials, and whose reads
+    survive blips (see :mod:`incluster_sdk.retry`; ``retry=None`` turns that off)."""
+
+    def __init__(self, config: Config, *, retry: RetryPolicy | None = DEFAULT_RETRY, **kwargs: Any) -> None:
+        conf = _fill_configuration(kubernetes.client.Configuration(), config)
+        conf.retries = False  # urllib3 would retry silently on its own: our policy is the only one
+        super().__init__(conf, **kwargs)
+        self.incluster_config = config
+        # Every request, of every release, passes through the REST client: that is where credentials and retries
+        # apply. (The one the library made has opened nothing yet.)
+        self.rest_client = _RESTClient(conf, config.credentials, retry)
+        self.user_agent = USER_AGENT
+
+    @property
+    def retry_policy(self) -> RetryPolicy | None:
+        """When reads (and never-sent writes) are repeated; ``None``: never."""
+        return self._rest.retry_policy
+
+    @retry_policy.setter
+    def retry_policy(self, value: RetryPolicy | None) -> None:
+        self._rest.retry_policy = value
+
+    @property
+    def _rest(self) -> _RESTClient:
+        return cast(_RESTClient, self.rest_client)
+
+    def update_params_for_auth(self, headers: Any, *args: Any, **kwargs: Any) -> None:
+        """The generated code asks this for the auth headers of each request (first argument, every release).
+
+        The REST client puts in the token current at send time; this is for what bypasses it:
+        ``kubernetes.stream`` (exec, attach, port-forward) opens its websocket with these headers."""
+        super().update_params_for_auth(headers, *args, **kwargs)
+        value = self.incluster_config.credentials.auth_header()
+        if value and headers is not None:
+            headers["authorization"] = value  # the websocket client looks for this spelling
+
+    def call_api(self, *args: Any, _incluster_retry: bool = True, **kwargs: Any) -> Any:
+        """Both forms the library's generated code uses (see the module docstring).
+
+        ``call_api(method, url, header_params=None, body=None, post_params=None, _request_timeout=None)``, on
+        every release: the response, unread, with ``.status``, ``.headers``, ``.read()``, ``.data`` after it, and
+        urllib3's ``.response`` to stream (before 37 a non-2xx answer raises ``ApiException`` instead);
+        ``_incluster_retry=False`` leaves retrying to the caller (informers, leader election, doctor).
+        ``call_api(resource_path, method, ...)``: the generated code of kubernetes < 37, passed on as it is."""
+        first = args[0] if args else kwargs.get("method")
+        if isinstance(first, str) and first.upper() in _HTTP_METHODS:
+            return self._request(*args, _incluster_retry=_incluster_retry, **kwargs)
+        return super().call_api(*args, **kwargs)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        header_params: dict[str, Any] | None = None,
+        body: Any = None,
+        post_params: Any = None,
+        _request_timeout: Any = None,
+        *,
+        _incluster_retry: bool = True,
+    ) -> Any:
+        response = self._rest.request(
+            method,
+            url,
+            headers=header_params,
+            body=body,
+            post_params=post_params,
+            _request_timeout=_request_timeout,
+            _incluster_retry=_incluster_retry,
+            **_RAW,
+        )
+        return _Response(response) if _REST_TAKES_PRELOAD else response
 
 
 def api_client(config: Config | None = None, *, retry: RetryPolicy | None = DEFAULT_RETRY) -> ApiClient:
