@@ -32,6 +32,7 @@ from .client import (
 )
 from .config import Config
 from .retry import DEFAULT_RETRY, Failure, RetryPolicy, parse_retry_after
+from .transport import AsyncCertificateFollower, is_socks, socks_connector
 
 
 def _async_failure(exc: BaseException) -> Failure | None:
@@ -63,9 +64,31 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
         self.retry_policy = retry
         self.user_agent = USER_AGENT
         # aiohttp builds one SSLContext up front (unlike urllib3, which loads ca_certs per connection).
-        context = getattr(getattr(self.rest_client.pool_manager, "connector", None), "_ssl", None)
+        session = self.rest_client.pool_manager
+        context = getattr(session.connector, "_ssl", None)
         if config.tls.ca_bundle is not None and isinstance(context, ssl.SSLContext):
             config.tls.ca_bundle.track(context)
+        if is_socks(config.proxy_url) and isinstance(context, ssl.SSLContext):
+            # aiohttp speaks only HTTP proxies: the same session settings over aiohttp-socks' connector.
+            limit = session.connector.limit if session.connector is not None else 100
+            connector = socks_connector(config.proxy_url or "", context, limit)
+            self.rest_client.pool_manager = aiohttp.ClientSession(
+                connector=connector, trust_env=session.trust_env, read_bufsize=2**21
+            )
+            session.detach()  # the library's session had opened nothing yet
+        certificate = config.tls.client_certificate
+        self._follower = (
+            AsyncCertificateFollower(self.rest_client.pool_manager.connector, context, certificate)
+            if certificate is not None and isinstance(context, ssl.SSLContext)
+            else None
+        )
+
+    async def _current_auth(self) -> str | None:
+        """The header to send now; first, connections follow a client certificate the plugin may have renewed."""
+        header = await self._auth_header()
+        if self._follower is not None:
+            self._follower.sync()
+        return header
 
     async def _auth_header(self) -> str | None:
         credentials = self.incluster_config.credentials
@@ -133,7 +156,7 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
     async def _request_with_auth(
         self, method: str, url: str, query_params: Any = None, headers: Any = None, *args: Any, **kwargs: Any
     ) -> Any:
-        sent = await self._auth_header()
+        sent = await self._current_auth()
         parent = super().request
         try:
             response = await parent(method, url, query_params, _with_auth(headers, sent), *args, **kwargs)
@@ -144,7 +167,7 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
             if not await self._on_unauthorized(method, getattr(response, "status", None), sent):
                 return response
             response.release()
-        return await parent(method, url, query_params, _with_auth(headers, await self._auth_header()), *args, **kwargs)
+        return await parent(method, url, query_params, _with_auth(headers, await self._current_auth()), *args, **kwargs)
 
 
 async def async_api_client(

@@ -32,6 +32,8 @@ from . import __version__
 from .config import Config
 from .credentials import Credentials
 from .retry import DEFAULT_RETRY, IDEMPOTENT_METHODS, Failure, RetryPolicy, parse_retry_after
+from .tls import TLSConfig
+from .transport import SyncCertificateFollower, is_socks, urllib3_proxy_url
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +161,7 @@ def _fill_configuration(conf: Any, config: Config) -> Any:
         conf.key_file = str(tls.client_key_file)
     if tls.server_name:
         conf.tls_server_name = tls.server_name
-    if config.proxy_url:
+    if config.proxy_url and not is_socks(config.proxy_url):  # SOCKS: incluster_sdk.transport, per client
         conf.proxy = config.proxy_url
     return conf
 
@@ -204,10 +206,33 @@ class _RESTClient(kubernetes.client.rest.RESTClientObject):
     credentials, refreshes them after a 401 and applies the retry policy. Every request goes through it, in every
     release: generated API calls of either generation, watches, the dynamic client and the SDK's own calls."""
 
-    def __init__(self, configuration: Any, credentials: Credentials, retry: RetryPolicy | None) -> None:
+    def __init__(
+        self,
+        configuration: Any,
+        credentials: Credentials,
+        retry: RetryPolicy | None,
+        *,
+        tls: TLSConfig,
+        proxy: str | None,
+    ) -> None:
         super().__init__(configuration)
         self.credentials = credentials
         self.retry_policy = retry
+        if is_socks(proxy):
+            # Built here for every release (kubernetes < 37 has no SOCKS support and would refuse the URL).
+            from urllib3.contrib.socks import SOCKSProxyManager
+
+            pool_kw = dict(self.pool_manager.connection_pool_kw)
+            self.pool_manager = SOCKSProxyManager(urllib3_proxy_url(proxy) or "", **pool_kw)
+        certificate = tls.client_certificate
+        self._follower = SyncCertificateFollower(self.pool_manager, certificate) if certificate else None
+
+    def _auth_header(self) -> str | None:
+        """The header to send now; first, connections follow a client certificate the plugin may have renewed."""
+        header = self.credentials.auth_header()
+        if self._follower is not None:
+            self._follower.sync()
+        return header
 
     def request(self, method: str, url: str, *args: Any, _incluster_retry: bool = True, **kwargs: Any) -> Any:
         """One request, retried per :attr:`retry_policy` (``_incluster_retry=False``: the caller retries)."""
@@ -263,7 +288,7 @@ class _RESTClient(kubernetes.client.rest.RESTClientObject):
 
     def _send_with_auth(self, method: str, url: str, headers: dict[str, Any] | None, kwargs: dict[str, Any]) -> Any:
         send: Any = super().request
-        sent = self.credentials.auth_header()
+        sent = self._auth_header()
         try:
             response = send(method, url, headers=_with_auth(headers, sent), **kwargs)
         except SyncApiException as exc:  # kubernetes < 37 raises non-2xx answers in the REST layer
@@ -273,7 +298,7 @@ class _RESTClient(kubernetes.client.rest.RESTClientObject):
             if not retry_after_401(self.credentials, method, response.status, sent):
                 return response
             _drain(response)
-        return send(method, url, headers=_with_auth(headers, self.credentials.auth_header()), **kwargs)
+        return send(method, url, headers=_with_auth(headers, self._auth_header()), **kwargs)
 
 
 class ApiClient(kubernetes.client.ApiClient):
@@ -287,7 +312,7 @@ class ApiClient(kubernetes.client.ApiClient):
         self.incluster_config = config
         # Every request, of every release, passes through the REST client: that is where credentials and retries
         # apply. (The one the library made has opened nothing yet.)
-        self.rest_client = _RESTClient(conf, config.credentials, retry)
+        self.rest_client = _RESTClient(conf, config.credentials, retry, tls=config.tls, proxy=config.proxy_url)
         self.user_agent = USER_AGENT
 
     @property

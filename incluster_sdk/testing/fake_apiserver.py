@@ -25,6 +25,10 @@ class Seen:
     path: str
     headers: dict[str, str]
     at: float = 0.0  # time.monotonic() on arrival
+    #: The client certificate's common name, when the server asks for client certificates.
+    client_cn: str | None = None
+    #: The client's (host, port): a new port is a new connection.
+    peer: tuple[str, int] | None = None
 
 
 Responder = Callable[[Seen], tuple[int, Any]]
@@ -43,22 +47,35 @@ class FakeApiServer:
     _server: ThreadingHTTPServer | None = None
 
     @classmethod
-    def start(cls, workdir: Path, respond: Responder = pod_list, *, port: int = 0) -> FakeApiServer:
+    def start(
+        cls, workdir: Path, respond: Responder = pod_list, *, port: int = 0, client_ca: bytes | None = None
+    ) -> FakeApiServer:
+        """Serve on 127.0.0.1. With ``client_ca``, a client certificate signed by it is required and its common
+        name recorded, and connections are kept alive (HTTP/1.1) so tests can tell new ones from reused."""
         ca = CertificateAuthority.create()
         leaf = ca.issue("fake-apiserver", dns=("localhost",), ips=("127.0.0.1", "::1"))
         (workdir / "srv.crt").write_bytes(leaf.cert_pem)
         (workdir / "srv.key").write_bytes(leaf.key_pem)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(workdir / "srv.crt", workdir / "srv.key")
+        if client_ca is not None:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(cadata=client_ca.decode())
         owner: dict[str, FakeApiServer] = {}
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if client_ca is not None else "HTTP/1.0"
+
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
                 server = owner["s"]
                 seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
+                peer_cert = self.connection.getpeercert() if client_ca is not None else None
+                if peer_cert:
+                    seen.client_cn = dict(x[0] for x in peer_cert["subject"]).get("commonName")
+                seen.peer = self.client_address
                 server.seen.append(seen)
                 status, body = server.respond(seen)
                 data = json.dumps(body).encode()
