@@ -211,7 +211,7 @@ class LeaderElector(LeaderElectionBase):
                 _request_timeout=self._request_timeout(),
                 _incluster_retry=False,  # an attempt must end before the renew deadline: the loop retries
             )
-        except ApiException as exc:  # kubernetes < 35 raises non-2xx answers
+        except ApiException as exc:  # kubernetes < 37 raises non-2xx answers
             return exc.status or 0, None
         response.read()
         body = orjson.loads(response.data) if response.data else None

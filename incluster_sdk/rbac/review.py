@@ -203,7 +203,7 @@ def _post(client: ApiClient, path: str, body: dict[str, Any]) -> tuple[int, byte
     headers = {"Accept": "application/json", "Content-Type": "application/json"}
     try:
         response = client.call_api("POST", f"{client.configuration.host}{path}", headers, body)
-    except ApiException as exc:  # kubernetes < 35 raises non-2xx answers
+    except ApiException as exc:  # kubernetes < 37 raises non-2xx answers
         data = exc.body
         return exc.status or 0, data if isinstance(data, bytes) else str(data or "").encode()
     response.read()

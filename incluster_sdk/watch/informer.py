@@ -169,7 +169,7 @@ class Informer(InformerCore):
             response = self.client.call_api(
                 "GET", url, headers, _request_timeout=(CONNECT_TIMEOUT, read_timeout), _incluster_retry=False
             )
-        except ApiException as exc:  # kubernetes < 35 raises non-2xx answers in its REST layer
+        except ApiException as exc:  # kubernetes < 37 raises non-2xx answers in its REST layer
             headers = exc.headers or {}
             raise HTTPStatusError(exc.status or 0, headers.get("Retry-After")) from None
         self._response = response.response
