@@ -25,6 +25,7 @@ from incluster_sdk.retry import RetryPolicy
 from incluster_sdk.testing.fake_apiserver import FakeApiServer, Seen, pod_list
 
 from .test_clients import pod_mount, unwatched_config
+from .test_retry import flaky
 
 FAST = RetryPolicy(deadline=5, initial=0.01, maximum=0.05)
 POD = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "ns", "resourceVersion": "5"}}
@@ -51,18 +52,6 @@ def rejects_all(_: Seen) -> tuple[int, Any]:
 
 def only_token_b(seen: Seen) -> tuple[int, Any]:
     return like_apiserver(seen) if seen.headers.get("authorization") == "Bearer token-b" else rejects_all(seen)
-
-
-def flaky(failures: int, status: int = 503) -> tuple[Any, dict[str, int]]:
-    calls = {"n": 0}
-
-    def respond(seen: Seen) -> tuple[int, Any]:
-        calls["n"] += 1
-        if calls["n"] <= failures:
-            return status, {"kind": "Status", "code": status}
-        return pod_list(seen)
-
-    return respond, calls
 
 
 def paths_and_tokens(server: FakeApiServer) -> list[tuple[str, str, str | None]]:
