@@ -6,9 +6,13 @@ Contents are never echoed in a message: a token file's bytes must not reach a lo
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from .errors import ConfigError
+
+#: Kubeconfigs, tokens and CA bundles are kilobytes; a larger "config file" is a mistake (or /proc noise).
+MAX_CONFIG_FILE_BYTES = 64 * 2**20
 
 
 def read_file_bytes(
@@ -25,6 +29,12 @@ def read_file_bytes(
         return error(f"{what} {path} {problem}. {fix}")
 
     try:
+        # Checked before opening: a FIFO would block the open forever, /dev/zero would never end.
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+            raise fail("is not a regular file")
+        if info.st_size > MAX_CONFIG_FILE_BYTES:
+            raise fail(f"is larger than {MAX_CONFIG_FILE_BYTES // 2**20} MiB, too large for a config file")
         data = path.read_bytes()
     except FileNotFoundError:
         if path.is_symlink():
@@ -37,6 +47,8 @@ def read_file_bytes(
         raise fail(f"is not readable by this process (uid {os.getuid()})") from None
     except OSError as exc:
         raise fail(f"could not be read ({exc.strerror or type(exc).__name__})") from None
+    except (ValueError, UnicodeError):  # an embedded NUL, or a name the file system cannot encode
+        raise error(f"{what} {path!r} is not a valid file name. {fix}") from None
     if not allow_empty and not data.strip():
         raise fail("is empty")
     return data

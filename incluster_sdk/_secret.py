@@ -20,7 +20,7 @@ class Secret:
     @property
     def fingerprint(self) -> str:
         """A short, non-reversible id so logs can say *which* token without showing it."""
-        return hashlib.sha256(self._value.encode()).hexdigest()[:8]
+        return hashlib.sha256(self._value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
     def __repr__(self) -> str:
         return f"<redacted sha256:{self.fingerprint}>"

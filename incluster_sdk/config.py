@@ -49,7 +49,8 @@ class Config:
     #: Where the namespace came from, e.g. "POD_NAMESPACE" or "default (namespace file missing: ...)".
     namespace_source: str
     context: str | None = None
-    proxy_url: str | None = None
+    #: Not in the repr: a proxy URL may carry a password.
+    proxy_url: str | None = field(default=None, repr=False)
     service_account_dir: Path | None = None
     kubeconfig_files: tuple[Path, ...] = field(default=())
 
@@ -106,9 +107,9 @@ def load_kubeconfig(
     """Kubeconfig config from ``paths`` (merged kubectl-style)."""
     merged = kubeconfig.merge(paths)
     if not merged.files:
+        hint = " or unset KUBECONFIG to use in-cluster config or ~/.kube/config" if "KUBECONFIG" in reason else ""
         raise KubeconfigError(
-            f"no kubeconfig file exists among {', '.join(str(p) for p in paths)} ({reason}). "
-            "Fix the path, or unset KUBECONFIG to use in-cluster config or ~/.kube/config."
+            f"no kubeconfig file exists among {', '.join(str(p) for p in paths)} ({reason}). Fix the path{hint}."
         )
     parts = kubeconfig.resolve(merged, context)
     # kubectl's rule: the context's namespace, else "default". POD_NAMESPACE is for in-cluster config only:

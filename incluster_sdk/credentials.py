@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -26,6 +27,23 @@ log = logging.getLogger(__name__)
 
 # The lazy pull on the request path: a backstop for the watcher's own pull thread (same one-minute rule).
 TOKEN_RELOAD_INTERVAL = filewatch.PULL_INTERVAL
+
+
+#: What a bearer token may hold: visible ASCII, spaces and tabs. Anything else (a line break, a non-Latin
+#: character) cannot go in an HTTP header, and http.client would print the whole header in its error.
+_HEADER_SAFE = re.compile(r"[\x20-\x7e\t]*")
+
+
+def check_token(token: str, *, where: str, error: type[ConfigError] = ConfigError) -> str:
+    """``token`` if it can be sent in an ``Authorization`` header; else ``error`` naming ``where`` (never the
+    token)."""
+    if not _HEADER_SAFE.fullmatch(token):
+        lines = " (it has more than one line)" if "\n" in token.strip() else ""
+        raise error(
+            f"{where} holds a character that cannot be sent in an HTTP header{lines}. "
+            "A bearer token is one line of printable ASCII; check what wrote it."
+        )
+    return token
 
 
 class Credentials:
@@ -68,6 +86,7 @@ class StaticToken(Credentials):
         # Sent as written, as client-go sends a kubeconfig token (no trimming).
         if not token:
             raise ConfigError(f"{origin} is empty. Set a non-empty bearer token.")
+        check_token(token, where=origin)
         self._header = Secret(f"Bearer {token}")
         self._claims = decode_claims(token)
         self._origin = origin
@@ -86,7 +105,10 @@ class BasicAuth(Credentials):
     """HTTP basic auth (kubeconfig ``username``/``password``); deprecated by Kubernetes but still valid."""
 
     def __init__(self, username: str, password: str) -> None:
-        raw = base64.b64encode(f"{username}:{password}".encode()).decode()
+        try:
+            raw = base64.b64encode(f"{username}:{password}".encode()).decode()
+        except UnicodeEncodeError:
+            raise ConfigError("username or password is not valid Unicode text (a lone surrogate).") from None
         self._header = Secret(f"Basic {raw}")
         self._username = username
 
@@ -127,7 +149,8 @@ class TokenFile(Credentials):
 
     # -- reading -------------------------------------------------------------------------------------
     def _read(self, error: type[ConfigError] = ConfigError) -> str:
-        return read_file_text(self.path, what=self._what, fix=self._fix, error=error).strip()
+        token = read_file_text(self.path, what=self._what, fix=self._fix, error=error).strip()
+        return check_token(token, where=f"{self._what} {self.path}", error=error)
 
     def _install(self, token: str) -> bool:
         header = Secret(f"Bearer {token}")

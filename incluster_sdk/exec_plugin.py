@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from ._secret import Secret
-from .credentials import Credentials
+from .credentials import Credentials, check_token
 from .errors import CredentialError, KubeconfigError
 from .kubeconfig_schema import ExecConfig
 from .tls import ClientCertificate
@@ -56,7 +56,7 @@ def clean_install_hint(hint: str) -> str:
 class ExecSpec:
     command: str
     args: tuple[str, ...] = ()
-    env: tuple[tuple[str, str], ...] = ()
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # plugin env often holds keys
     api_version: str = SUPPORTED_API_VERSIONS[0]
     install_hint: str = ""
     provide_cluster_info: bool = False
@@ -88,6 +88,10 @@ class ExecSpec:
         for i, var in enumerate(config.env):
             if not var.name:
                 raise KubeconfigError(f"{where}: exec env[{i}] has no 'name'. Every variable needs a name.")
+            if "=" in var.name or "\0" in var.name or "\0" in var.value:
+                raise KubeconfigError(f"{where}: exec env[{i}] has '=' in its name or a NUL character.")
+        if "\0" in config.command or any("\0" in a for a in config.args):
+            raise KubeconfigError(f"{where}: exec command or args hold a NUL character.")
 
     @classmethod
     def from_config(cls, config: ExecConfig, *, where: str, cluster_info: dict[str, Any]) -> ExecSpec:
@@ -166,13 +170,21 @@ def run_exec_plugin(spec: ExecSpec) -> ExecResult:
         hint = f" {spec.install_hint.strip()}" if spec.install_hint.strip() else " Install it or fix the path."
         raise CredentialError(f"{spec.where}: credential plugin {spec.command!r} was not found.{hint}") from None
     except PermissionError:
-        raise CredentialError(f"{spec.where}: credential plugin {spec.command!r} is not executable.") from None
+        raise CredentialError(
+            f"{spec.where}: credential plugin {spec.command!r} is not executable. Make it so (chmod +x)."
+        ) from None
+    except (OSError, ValueError) as exc:  # e.g. a script without '#!' (ENOEXEC)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise CredentialError(
+            f"{spec.where}: credential plugin {spec.command!r} could not be started ({reason}). "
+            "Check that it is a program or a script starting with '#!'."
+        ) from None
     except subprocess.TimeoutExpired:
         raise CredentialError(
             f"{spec.where}: credential plugin {spec.command!r} did not finish in {EXEC_TIMEOUT_SECONDS:.0f}s."
         ) from None
     if proc.returncode != 0:
-        stderr = proc.stderr.decode(errors="replace").strip()[:_STDERR_SHOWN]
+        stderr = clean_install_hint(proc.stderr.decode(errors="replace").strip()[:_STDERR_SHOWN])
         raise CredentialError(
             f"{spec.where}: credential plugin {spec.command!r} exited with status {proc.returncode}"
             + (f": {stderr}" if stderr else ".")
@@ -181,7 +193,8 @@ def run_exec_plugin(spec: ExecSpec) -> ExecResult:
         doc = orjson.loads(proc.stdout)
     except orjson.JSONDecodeError:
         raise CredentialError(
-            f"{spec.where}: credential plugin {spec.command!r} did not print an ExecCredential JSON object."
+            f"{spec.where}: credential plugin {spec.command!r} did not print an ExecCredential JSON object. "
+            "Run it by hand to see what it prints."
         ) from None
     if not isinstance(doc, dict):
         raise CredentialError(f"{spec.where}: plugin output is not a JSON object (an ExecCredential).")
@@ -194,12 +207,14 @@ def run_exec_plugin(spec: ExecSpec) -> ExecResult:
         )
     status = doc.get("status")
     if not isinstance(status, dict):
-        raise CredentialError(f"{spec.where}: plugin output has no 'status' object.")
+        raise CredentialError(f"{spec.where}: plugin output has no 'status' object. Update the plugin.")
 
     def secret(key: str) -> Secret | None:
         value = status.get(key)
         if value is not None and not isinstance(value, str):
             raise CredentialError(f"{spec.where}: plugin output status.{key} must be a string.")
+        if key == "token" and value:
+            check_token(value, where=f"{spec.where}: plugin output status.token", error=CredentialError)
         return Secret(value) if value else None
 
     result = ExecResult(
@@ -246,7 +261,7 @@ class ExecCredentials(Credentials):
         with self._lock:
             result = self._result
             now = dt.datetime.now(dt.timezone.utc)
-            if result is None or (result.expires_at and result.expires_at - EXEC_EXPIRY_MARGIN <= now):
+            if result is None or (result.expires_at and result.expires_at <= now + EXEC_EXPIRY_MARGIN):
                 self._install(run_exec_plugin(self.spec))
                 result = self._result
             assert result is not None

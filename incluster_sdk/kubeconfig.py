@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ._files import read_file_bytes
 from .credentials import BasicAuth, Credentials, StaticToken, TokenFile
 from .errors import KubeconfigError
@@ -95,14 +97,46 @@ class KubeconfigParts:
 
 
 # -- the server URL ----------------------------------------------------------------------------------------
+def redact_url(url: str) -> str:
+    """``url`` with any user information (``user:password@``) replaced, for messages and reprs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    return f"{scheme}{sep}{authority}{slash}{tail}"
+
+
+#: Characters Go's URL parser refuses in a host (plus controls): better refused here than at the first request.
+_BAD_HOST_CHARS = re.compile(r"[\x00-\x20\x7f<>\"{}|\\^`]")
+
+
+def _split(url: str, where: str, field: str) -> urllib.parse.SplitResult:
+    shown = redact_url(url)
+    if url[:1].isspace():  # Go's URL parser refuses it (Python's would strip it)
+        raise KubeconfigError(f"{where}: {field} {shown!r} starts with a space. Remove it.")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  # validates the port
+    except ValueError:
+        raise KubeconfigError(f"{where}: {field} {shown!r} is not a valid URL (its host or port).") from None
+    if _BAD_HOST_CHARS.search(parts.netloc):
+        raise KubeconfigError(f"{where}: {field} {shown!r} has a character a host name cannot hold.")
+    return parts
+
+
 def _server_url(server: str, where: str) -> tuple[str, bool]:
     """The base URL requests go to, and whether it is TLS. As client-go: the scheme is lower-cased, the
     query and fragment are dropped and the path is cleaned (``/a//b/`` is ``/a/b``). Raises for what
     client-go cannot use either, and (deliberately, see docs/config.md) for a server without an
-    ``http://``/``https://`` scheme or with user info in it."""
-    if server[:1].isspace():  # Go's URL parser refuses it (Python's would strip it)
-        raise KubeconfigError(f"{where}: server {server!r} starts with a space. Remove it.")
-    parts = urllib.parse.urlsplit(server)
+    ``http://``/``https://`` scheme or with user info in it. Messages never show user info."""
+    shown = redact_url(server)
+    if "@" in server.partition("://")[2].partition("/")[0] or ("://" not in server and "@" in server):
+        raise KubeconfigError(
+            f"{where}: the server URL {shown!r} holds user information (user@host). Put credentials in the user entry."
+        )
+    parts = _split(server, where, "server")
     if parts.scheme not in ("https", "http") or not parts.netloc:
         bare = "://" not in server
         detail = (
@@ -110,17 +144,9 @@ def _server_url(server: str, where: str) -> tuple[str, bool]:
             if bare
             else f"has scheme {parts.scheme!r}; only https:// (or http://) can reach an API server"
         )
-        raise KubeconfigError(f"{where}: server {server!r} {detail}. Write it as https://HOST[:PORT].")
-    try:
-        parts.port  # noqa: B018  # validates the port
-    except ValueError:
-        raise KubeconfigError(f"{where}: server {server!r} has an invalid port.") from None
+        raise KubeconfigError(f"{where}: server {shown!r} {detail}. Write it as https://HOST[:PORT].")
     if not parts.hostname:
-        raise KubeconfigError(f"{where}: server {server!r} has no host.")
-    if "@" in parts.netloc:
-        raise KubeconfigError(
-            f"{where}: the server URL holds user information (user@host). Put credentials in the user entry."
-        )
+        raise KubeconfigError(f"{where}: server {shown!r} has no host.")
     path = posixpath.normpath(re.sub("/+", "/", parts.path)) if parts.path not in ("", "/") else ""
     return f"{parts.scheme}://{parts.netloc}{path.rstrip('/')}", parts.scheme == "https"
 
@@ -133,23 +159,20 @@ _SOCKS_MODULES = {"socks": "PySocks", "aiohttp_socks": "aiohttp-socks"}
 def _proxy_url(value: str, where: str) -> str | None:
     if not value:
         return None
-    parts = urllib.parse.urlsplit(value)
+    shown = redact_url(value)
+    parts = _split(value, where, "proxy-url")
     if parts.scheme not in PROXY_SCHEMES:
         raise KubeconfigError(
-            f"{where}: proxy-url {value!r} has unsupported scheme {parts.scheme!r}; "
+            f"{where}: proxy-url {shown!r} has unsupported scheme {parts.scheme!r}; "
             f"use one of {', '.join(s + '://' for s in PROXY_SCHEMES)}."
         )
-    try:
-        parts.port  # noqa: B018
-    except ValueError:
-        raise KubeconfigError(f"{where}: proxy-url {value!r} has an invalid port.") from None
     if not parts.hostname:  # client-go 1.20 accepts this and fails at the first request (docs/config.md)
-        raise KubeconfigError(f"{where}: proxy-url {value!r} has no host. Write it as SCHEME://HOST:PORT.")
+        raise KubeconfigError(f"{where}: proxy-url {shown!r} has no host. Write it as SCHEME://HOST:PORT.")
     if parts.scheme == "socks5":
         missing = [pkg for mod, pkg in _SOCKS_MODULES.items() if importlib.util.find_spec(mod) is None]
         if missing:
             raise KubeconfigError(
-                f"{where}: proxy-url {value!r} is a SOCKS5 proxy, which needs {' and '.join(missing)}. "
+                f"{where}: proxy-url {shown!r} is a SOCKS5 proxy, which needs {' and '.join(missing)}. "
                 "Install them with: pip install 'incluster-sdk[socks]'."
             )
     return parts.geturl()  # the scheme lower-cased, as client-go prints it
@@ -245,7 +268,7 @@ def _credentials(user: AuthInfo, where: str, *, exec_certificate: bool, cluster_
     return Credentials()  # client certificate only, or anonymous: the server decides
 
 
-def _exec_cluster_info(server: str, cluster: Cluster, ca: bytes | None) -> dict[str, Any]:
+def _exec_cluster_info(server: str, cluster: Cluster, ca: bytes | None, where: str) -> dict[str, Any]:
     """``spec.cluster`` of the ExecCredential, as client-go's ``rest.ConfigToExecCluster`` builds it
     (JSON field names of ``client.authentication.k8s.io``; empty fields omitted)."""
     info: dict[str, Any] = {"server": server}
@@ -259,6 +282,13 @@ def _exec_cluster_info(server: str, cluster: Cluster, ca: bytes | None) -> dict[
         info["proxy-url"] = cluster.proxy_url
     extension = cluster.extensions.get(EXEC_CLUSTER_EXTENSION)
     if extension is not None:
+        try:  # it is handed to the plugin as JSON: YAML-only values (binary, sets, big ints) cannot be
+            orjson.dumps(extension)
+        except (TypeError, orjson.JSONEncodeError):
+            raise KubeconfigError(
+                f"{where}: extension {EXEC_CLUSTER_EXTENSION!r} holds a value JSON cannot carry "
+                "(binary data, a set, a non-string key or an integer over 64 bits)."
+            ) from None
         info["config"] = extension
     return info
 
@@ -318,7 +348,7 @@ def resolve(merged: MergedKubeconfig, context: str | None) -> KubeconfigParts:
         ca_file, ca_bytes = _ca(cluster, cwhere)
         pair = _client_pair(user, uwhere) if user is not None else None
         if user is not None:
-            info = _exec_cluster_info(cluster.server, cluster, ca_bytes)
+            info = _exec_cluster_info(cluster.server, cluster, ca_bytes, cwhere)
             credentials = _credentials(user, uwhere, exec_certificate=pair is None, cluster_info=info)
         tls = TLSConfig(
             ca_file=ca_file,

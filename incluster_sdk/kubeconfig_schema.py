@@ -336,7 +336,10 @@ _GoYAMLLoader.add_implicit_resolver(
 
 
 def _go_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool:
-    return _GO_BOOLS[str(loader.construct_scalar(node)).lower()]
+    value = str(loader.construct_scalar(node)).lower()
+    if value not in _GO_BOOLS:
+        raise ValueError("not a boolean")  # reported as a KubeconfigError by load_yaml
+    return _GO_BOOLS[value]
 
 
 _GoYAMLLoader.add_constructor("tag:yaml.org,2002:bool", _go_bool)
@@ -350,6 +353,13 @@ def load_yaml(path: Path) -> Any:
     )
     try:
         return next(iter(yaml.load_all(text, Loader=_GoYAMLLoader)), None)  # a safe loader
+    except (ValueError, KeyError, AttributeError, TypeError, RecursionError) as exc:
+        # A tagged scalar PyYAML cannot build (!!int abc, !!bool maybe), digits past Python's limit, nesting
+        # past the stack: the value is not shown (it could be a credential).
+        raise KubeconfigError(
+            f"kubeconfig {path} holds a value that cannot be read ({type(exc).__name__}): "
+            "check explicit !!tags, very long numbers and deep nesting."
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -45,7 +45,10 @@ class TokenClaims:
 
 def _epoch(value: Any) -> dt.datetime | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value, dt.timezone.utc)
+        try:
+            return dt.datetime.fromtimestamp(value, dt.timezone.utc)
+        except (OverflowError, OSError, ValueError):  # a claim no clock can hold is no claim
+            return None
     return None
 
 
@@ -62,7 +65,9 @@ def decode_claims(token: str) -> TokenClaims:
     if not isinstance(claims, dict):
         return TokenClaims()
     aud = claims.get("aud")
-    audiences = (aud,) if isinstance(aud, str) else tuple(a for a in aud or () if isinstance(a, str))
+    audiences = (
+        (aud,) if isinstance(aud, str) else tuple(a for a in aud if isinstance(a, str)) if isinstance(aud, list) else ()
+    )
     k8s = claims.get("kubernetes.io")
     k8s = k8s if isinstance(k8s, dict) else {}
 
