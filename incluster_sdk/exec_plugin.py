@@ -235,17 +235,17 @@ class ExecCredentials(Credentials):
     before ``expirationTimestamp``, re-run on a 401.
 
     A bearer token goes in the ``Authorization`` header. A client certificate from the plugin is installed
-    in :attr:`client_certificate` (unless the kubeconfig user has a static one, which takes precedence, as in
-    client-go); clients load each new one for their new connections and close the old ones.
+    in :attr:`client_certificate`; clients load each new one for their new connections and close the old
+    ones. (A kubeconfig user with a static certificate never runs a plugin, as in client-go.)
     """
 
     may_block = True
 
-    def __init__(self, spec: ExecSpec, *, use_certificate: bool = True) -> None:
+    def __init__(self, spec: ExecSpec) -> None:
         self.spec = spec
         self._lock = threading.Lock()
         self._result: ExecResult | None = None
-        self._certificate = ClientCertificate(where=spec.where) if use_certificate else None
+        self._certificate = ClientCertificate(where=spec.where)
 
     @property
     def client_certificate(self) -> ClientCertificate | None:
@@ -254,7 +254,7 @@ class ExecCredentials(Credentials):
     def _install(self, result: ExecResult) -> None:
         self._result = result
         cert, key = result.client_certificate_data, result.client_key_data
-        if self._certificate is not None and cert is not None and key is not None:
+        if cert is not None and key is not None:
             self._certificate.update(cert.reveal().encode(), key.reveal().encode(), error=CredentialError)
 
     def _current(self) -> ExecResult:
@@ -282,14 +282,14 @@ class ExecCredentials(Credentials):
                 current = f"Bearer {previous.token.reveal()}" if previous.token else None
                 if sent_header != current:
                     return True  # a late 401 for credentials already replaced: retry with the new ones (client-go)
-            generation = self._certificate.generation if self._certificate else 0
+            generation = self._certificate.generation
             try:
                 self._install(run_exec_plugin(self.spec))
             except CredentialError as exc:
                 log.warning("credential plugin refresh after 401 failed: %s", str(exc))
                 return False
             assert self._result is not None
-            rotated = self._certificate is not None and self._certificate.generation != generation
+            rotated = self._certificate.generation != generation
             return previous is None or previous.token != self._result.token or rotated
 
     def claims(self) -> TokenClaims | None:

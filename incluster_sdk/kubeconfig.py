@@ -27,6 +27,7 @@ import os
 import posixpath
 import re
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,9 @@ def default_kubeconfig_path() -> Path:
 @dataclass
 class MergedKubeconfig:
     files: list[Path]
-    clusters: dict[str, Named] = field(default_factory=dict)
-    users: dict[str, Named] = field(default_factory=dict)
-    contexts: dict[str, Named] = field(default_factory=dict)
+    clusters: dict[str, Named[Cluster]] = field(default_factory=dict)
+    users: dict[str, Named[AuthInfo]] = field(default_factory=dict)
+    contexts: dict[str, Named[Context]] = field(default_factory=dict)
     current_context: str = ""
 
     def describe_files(self) -> str:
@@ -76,12 +77,13 @@ def merge(paths: list[Path]) -> MergedKubeconfig:
     merged = MergedKubeconfig(files=[p for p in paths if p.exists() or p.is_symlink()])
     for path in merged.files:
         decoded = decode_file(path)
-        for section in ("clusters", "users", "contexts"):
-            target: dict[str, Named] = getattr(merged, section)
-            for name, entry in getattr(decoded, section).items():
-                target.setdefault(name, entry)
-        if not merged.current_context:
-            merged.current_context = decoded.current_context
+        for name, cluster in decoded.clusters.items():
+            merged.clusters.setdefault(name, cluster)
+        for name, user in decoded.users.items():
+            merged.users.setdefault(name, user)
+        for name, context in decoded.contexts.items():
+            merged.contexts.setdefault(name, context)
+        merged.current_context = merged.current_context or decoded.current_context
     return merged
 
 
@@ -253,7 +255,10 @@ def _client_pair(user: AuthInfo, where: str) -> tuple[Path, Path] | None:
     return cert, key
 
 
-def _credentials(user: AuthInfo, where: str, *, exec_certificate: bool, cluster_info: dict[str, Any]) -> Credentials:
+def _credentials(
+    user: AuthInfo, where: str, *, static_certificate: bool, cluster_info: Callable[[], dict[str, Any]]
+) -> Credentials:
+    """The user's credential source, in client-go's precedence; ``cluster_info`` is called only for exec."""
     if user.token_file:
         tf = TokenFile(Path(user.token_file), what=f"{where}: tokenFile", fix="Fix the path.", error=KubeconfigError)
         tf.watch()
@@ -262,9 +267,9 @@ def _credentials(user: AuthInfo, where: str, *, exec_certificate: bool, cluster_
         return StaticToken(user.token, origin=f"{where}: token")
     if user.username or user.password:
         return BasicAuth(user.username, user.password)
-    if user.exec is not None and exec_certificate:  # a static client certificate also beats exec (client-go)
-        spec = ExecSpec.from_config(user.exec, where=where, cluster_info=cluster_info)
-        return ExecCredentials(spec, use_certificate=exec_certificate)
+    if user.exec is not None and not static_certificate:  # a static client certificate also beats exec
+        info = cluster_info() if user.exec.provide_cluster_info else {}
+        return ExecCredentials(ExecSpec.from_config(user.exec, where=where, cluster_info=info))
     return Credentials()  # client certificate only, or anonymous: the server decides
 
 
@@ -293,6 +298,23 @@ def _exec_cluster_info(server: str, cluster: Cluster, ca: bytes | None, where: s
     return info
 
 
+def _context_in_use(merged: MergedKubeconfig, context: str | None) -> tuple[str, Context]:
+    """The context's name and entry: ``context``, else the current context. client-go looks up even ""
+    (an entry may be named ""), and with no context at all uses an empty one (the cluster named "")."""
+    name = context or merged.current_context
+    if name in merged.contexts:
+        return name, merged.contexts[name].value
+    files = merged.describe_files()
+    if name:
+        known = ", ".join(sorted(merged.contexts)) or "none"
+        raise KubeconfigError(f"context {name!r} is not in kubeconfig ({files}); known contexts: {known}.")
+    if "" in merged.clusters:
+        return name, Context()
+    raise KubeconfigError(
+        f"kubeconfig ({files}) has no current-context. Pass context=, or run 'kubectl config use-context NAME'."
+    )
+
+
 def resolve(merged: MergedKubeconfig, context: str | None) -> KubeconfigParts:
     """The parts of one context: server, TLS, credentials, namespace. Validates what that context uses.
 
@@ -301,26 +323,13 @@ def resolve(merged: MergedKubeconfig, context: str | None) -> KubeconfigParts:
             client-go's validation (see the module docstring); the message names file, entry and field.
     """
     files = merged.describe_files()
-    name = context or merged.current_context
-    if name in merged.contexts:  # client-go looks up even "" (an entry may be named "")
-        ctx = merged.contexts[name].value
-    elif name:
-        known = ", ".join(sorted(merged.contexts)) or "none"
-        raise KubeconfigError(f"context {name!r} is not in kubeconfig ({files}); known contexts: {known}.")
-    elif "" in merged.clusters:
-        ctx = Context()  # no context at all: client-go uses an empty one, i.e. the cluster named ""
-    else:
-        raise KubeconfigError(
-            f"kubeconfig ({files}) has no current-context. Pass context=, or run 'kubectl config use-context NAME'."
-        )
+    name, ctx = _context_in_use(merged, context)
     if ctx.cluster not in merged.clusters:
         raise KubeconfigError(
             f"context {name!r} names cluster {ctx.cluster!r}, which is not in kubeconfig ({files}). "
             "Add the cluster or fix the context."
         )
-    cluster_entry = merged.clusters[ctx.cluster]
-    cluster: Cluster = cluster_entry.value
-    cwhere = cluster_entry.where
+    cluster, cwhere = merged.clusters[ctx.cluster].value, merged.clusters[ctx.cluster].where
     _check_cluster(cluster, cwhere)
     user: AuthInfo | None = None
     uwhere = ""
@@ -348,8 +357,12 @@ def resolve(merged: MergedKubeconfig, context: str | None) -> KubeconfigParts:
         ca_file, ca_bytes = _ca(cluster, cwhere)
         pair = _client_pair(user, uwhere) if user is not None else None
         if user is not None:
-            info = _exec_cluster_info(cluster.server, cluster, ca_bytes, cwhere)
-            credentials = _credentials(user, uwhere, exec_certificate=pair is None, cluster_info=info)
+            credentials = _credentials(
+                user,
+                uwhere,
+                static_certificate=pair is not None,
+                cluster_info=lambda: _exec_cluster_info(cluster.server, cluster, ca_bytes, cwhere),
+            )
         tls = TLSConfig(
             ca_file=ca_file,
             client_cert_file=pair[0] if pair else None,

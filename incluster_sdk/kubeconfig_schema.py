@@ -20,10 +20,10 @@ import base64
 import binascii
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import yaml
 
@@ -47,7 +47,7 @@ class ExecConfig:
 
     command: str = ""
     args: tuple[str, ...] = ()
-    env: tuple[ExecEnvVar, ...] = ()
+    env: tuple[ExecEnvVar, ...] = field(default=(), repr=False)  # plugin env often holds keys
     api_version: str = ""
     install_hint: str = ""
     provide_cluster_info: bool = False
@@ -91,21 +91,18 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Named:
-    """One named cluster, user or context and where it was defined (for first-wins and for error messages)."""
+class Named(Generic[T]):
+    """A decoded cluster, user or context, and where it was defined, for error messages."""
 
-    name: str
-    value: Any
-    file: Path
+    value: T
     where: str  # "kubeconfig /abs/file: cluster 'c'"
 
 
 @dataclass
 class KubeconfigFile:
-    path: Path
-    clusters: dict[str, Named] = field(default_factory=dict)
-    users: dict[str, Named] = field(default_factory=dict)
-    contexts: dict[str, Named] = field(default_factory=dict)
+    clusters: dict[str, Named[Cluster]] = field(default_factory=dict)
+    users: dict[str, Named[AuthInfo]] = field(default_factory=dict)
+    contexts: dict[str, Named[Context]] = field(default_factory=dict)
     current_context: str = ""
 
 
@@ -293,9 +290,6 @@ def _context(fields: _Fields) -> Context:
     return Context(cluster=fields.string("cluster"), user=fields.string("user"), namespace=fields.string("namespace"))
 
 
-_SECTIONS = (("clusters", "cluster"), ("users", "user"), ("contexts", "context"))
-
-
 class _GoYAMLLoader(yaml.SafeLoader):
     """PyYAML's safe loader, resolving plain scalars as client-go's YAML library (go-yaml v2) does.
 
@@ -388,26 +382,26 @@ def decode_file(path: Path) -> KubeconfigFile:
     _extensions(preferences)
     _extensions(top)  # type-checked and unique, as client-go's conversion requires; otherwise unused
     base = os.path.dirname(shown)
-    out = KubeconfigFile(path=Path(path), current_context=top.string("current-context"))
-    for section, inner in _SECTIONS:
-        target: dict[str, Named] = getattr(out, section)
-        for i, item in top.named_list(section):
-            entry = _Fields(item, f"kubeconfig {shown}: {section}[{i}]")
-            name = entry.string("name")
-            where = f"kubeconfig {shown}: {inner} {name!r}"
-            if name in target:
-                raise KubeconfigError(
-                    f"kubeconfig {shown}: {inner} name {name!r} is defined twice in '{section}'. "
-                    "Names must be unique within a file; rename or remove one."
-                )
-            body = entry.mapping(inner, f"{inner} {name!r}: field '{inner}'")
-            body.where = where
-            value: Any
-            if inner == "cluster":
-                value = _cluster(body, base)
-            elif inner == "user":
-                value = _auth_info(body, base)
-            else:
-                value = _context(body)
-            target[name] = Named(name=name, value=value, file=Path(path), where=where)
+    return KubeconfigFile(
+        clusters=_section(top, "clusters", "cluster", lambda f: _cluster(f, base)),
+        users=_section(top, "users", "user", lambda f: _auth_info(f, base)),
+        contexts=_section(top, "contexts", "context", _context),
+        current_context=top.string("current-context"),
+    )
+
+
+def _section(top: _Fields, section: str, inner: str, build: Callable[[_Fields], T]) -> dict[str, Named[T]]:
+    """The entries of one named list (``clusters: [{name, cluster}]``), each name once (client-go's
+    conversion refuses a repeated name)."""
+    out: dict[str, Named[T]] = {}
+    for i, item in top.named_list(section):
+        entry = _Fields(item, f"{top.where}: {section}[{i}]")  # a null entry is an empty one, as in Go
+        name = entry.string("name")
+        where = f"{top.where}: {inner} {name!r}"
+        if name in out:
+            raise KubeconfigError(
+                f"{top.where}: {inner} name {name!r} is defined twice in '{section}'. "
+                "Names must be unique within a file; rename or remove one."
+            )
+        out[name] = Named(build(_Fields(entry.doc.get(inner), where)), where)
     return out

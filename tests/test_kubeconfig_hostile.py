@@ -150,7 +150,8 @@ def test_exec_blocks_the_os_cannot_run_are_load_errors(
 
 
 def test_exec_extension_json_cannot_carry_is_a_load_error(isolated_env: Path, tmp_path: Path) -> None:
-    path = config(tmp_path, user={"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "p"}})
+    exec_block = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "p", "provideClusterInfo": True}
+    path = config(tmp_path, user={"exec": exec_block})
     text = path.read_text().replace(
         "server: https://h:6443",
         "server: https://h:6443\n    extensions: [{name: client.authentication.k8s.io/exec, extension: !!binary aGk=}]",
@@ -158,6 +159,8 @@ def test_exec_extension_json_cannot_carry_is_a_load_error(isolated_env: Path, tm
     path.write_text(text)
     with pytest.raises(KubeconfigError, match="JSON cannot carry"):
         incluster_sdk.load_config(kubeconfig=path)
+    path.write_text(text.replace("provideClusterInfo: true", "provideClusterInfo: false"))
+    incluster_sdk.load_config(kubeconfig=path)  # not passed to the plugin: not checked
 
 
 def plugin(tmp_path: Path, body: str) -> str:
