@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 import orjson
@@ -19,15 +20,25 @@ from .errors import InclusterSDKError
 #: Exit codes: 0 all good, 1 a check failed or the server said no, 2 bad usage (argparse's own).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _NEED_HELP = (
-    "VERBS:RESOURCE[.GROUP][/NAME], e.g. list,watch:pods get:configmaps/my-config get:leases.coordination.k8s.io"
+    "VERBS:TYPE[/NAME] [--subresource=SUB] as kubectl auth can-i takes them, e.g. list,watch:pods"
+    " get,list,watch:configmaps/app-config get:pods --subresource=log get,create,update:leases.coordination.k8s.io"
 )
 
 
 def _config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, else KUBECONFIG/~/.kube/config)")
-    parser.add_argument("--context", help="kubeconfig context")
-    parser.add_argument("--in-cluster", action="store_true", default=None, help="insist on in-cluster config")
-    parser.add_argument("--service-account-dir", help="service-account mount (default: the standard path)")
+    from .config import PRECEDENCE_SUMMARY
+
+    group = parser.add_argument_group(
+        "config",
+        "Which config is used, first match wins (the flags are load_config's arguments of the same names): "
+        f"{PRECEDENCE_SUMMARY}.",
+    )
+    group.add_argument("--kubeconfig", help="use this kubeconfig file (kubeconfig=)")
+    group.add_argument("--context", help="use this kubeconfig context (context=)")
+    group.add_argument(
+        "--in-cluster", action="store_true", default=None, help="in-cluster config only (in_cluster=True)"
+    )
+    group.add_argument("--service-account-dir", help="service-account mount (default: the standard path)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,7 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--can", action="append", default=[], metavar="NEED", help=f"check a permission: {_NEED_HELP}")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
 
-    rbac = sub.add_parser("rbac", help="print ServiceAccount, Role and binding manifests for what the app needs")
+    rbac = sub.add_parser(
+        "rbac",
+        help="print ServiceAccount, Role and binding manifests for what the app needs",
+        description="Print the least-privilege RBAC manifests for NEEDs: namespaced ones in a Role and"
+        " RoleBinding, cluster-scoped ones in a ClusterRole and ClusterRoleBinding. NEEDs are checked against"
+        " the built-in table of standard kinds, or against the server's discovery with --discover.",
+    )
     rbac.add_argument("needs", nargs="+", metavar="NEED", help=_NEED_HELP)
     rbac.add_argument("--namespace", "-n", required=True, help="the app's namespace")
     rbac.add_argument("--sa", required=True, help="the ServiceAccount name")
@@ -51,16 +68,20 @@ def _parser() -> argparse.ArgumentParser:
         "--group", action="store_true", help="bind every ServiceAccount of the namespace (system:serviceaccounts:NS)"
     )
     rbac.add_argument("--no-service-account", action="store_true", help="omit the ServiceAccount manifest")
+    rbac.add_argument("--json", action="store_true", help="print a v1 List (kubectl apply -f - takes it too)")
+    rbac.add_argument(
+        "--discover", action="store_true", help="check NEEDs against the server's discovery (custom resources too)"
+    )
+    _config_args(rbac)
 
     who = sub.add_parser("whoami", help="the identity the API server sees")
     _config_args(who)
-    who.add_argument("--json", action="store_true")
+    who.add_argument("--json", action="store_true", help="machine-readable output (with reasons and source)")
     return parser
 
 
 def _doctor(args: argparse.Namespace) -> int:
     from .doctor import run_doctor
-    from .rbac.needs import parse_needs
 
     report = run_doctor(
         kubeconfig=args.kubeconfig,
@@ -68,31 +89,60 @@ def _doctor(args: argparse.Namespace) -> int:
         in_cluster=args.in_cluster,
         sa_dir=args.service_account_dir,
         namespace=args.namespace,
-        can=parse_needs(args.can),
+        can=args.can,
     )
     print(report.to_json() if args.json else report.to_text())
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def _rbac(args: argparse.Namespace) -> int:
-    from .rbac.needs import manifests, parse_needs, to_yaml
+    from .discovery import ResourceCatalog
+    from .rbac.manifests import manifests, to_yaml
+    from .rbac.needs import NeedWarning, parse_needs
 
-    docs = manifests(
-        parse_needs(args.needs),
-        namespace=args.namespace,
-        service_account=args.sa,
-        name=args.name,
-        cluster_wide=args.cluster_wide,
-        subject_group=args.group,
-        include_service_account=not args.no_service_account,
-    )
-    sys.stdout.write(to_yaml(docs))
+    catalog: ResourceCatalog | None = None
+    if args.discover:
+        from .client import api_client
+        from .config import load_config
+        from .discovery import discover
+
+        cfg = load_config(
+            kubeconfig=args.kubeconfig,
+            context=args.context,
+            in_cluster=args.in_cluster,
+            service_account_dir=args.service_account_dir,
+        )
+        try:
+            catalog = discover(api_client(cfg))
+        finally:
+            cfg.close()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NeedWarning)
+        needs = parse_needs(args.needs, catalog)
+        docs = manifests(
+            needs,
+            namespace=args.namespace,
+            service_account=args.sa,
+            name=args.name,
+            cluster_wide=args.cluster_wide,
+            subject_group=args.group,
+            include_service_account=not args.no_service_account,
+        )
+    notes = [str(w.message) for w in caught if issubclass(w.category, NeedWarning)]
+    for note in notes:
+        print(f"incluster-sdk rbac: WARNING: {note}", file=sys.stderr)
+    if args.json:
+        listing = {"apiVersion": "v1", "kind": "List", "items": docs}
+        print(orjson.dumps(listing, option=orjson.OPT_INDENT_2).decode())
+    else:
+        sys.stdout.write("".join(f"# WARNING: {note}\n" for note in notes) + to_yaml(docs))
     return EXIT_OK
 
 
 def _whoami(args: argparse.Namespace) -> int:
     from .client import api_client
     from .config import load_config
+    from .doctor import reach_api_server
     from .rbac.review import whoami
 
     cfg = load_config(
@@ -102,7 +152,13 @@ def _whoami(args: argparse.Namespace) -> int:
         service_account_dir=args.service_account_dir,
     )
     try:
-        me = whoami(api_client(cfg))
+        client = api_client(cfg)
+        reached = reach_api_server(cfg, client)  # the doctor's check: no retries, one line with the hint
+        if reached.status == "fail":
+            hint = " ".join(reached.hint.split())
+            print(f"incluster-sdk whoami: {reached.name}: {reached.detail}. {hint}", file=sys.stderr)
+            return EXIT_FAILED
+        me = whoami(client)
     finally:
         cfg.close()
     expires = me.expires_at.isoformat() if me.expires_at else None
@@ -111,22 +167,50 @@ def _whoami(args: argparse.Namespace) -> int:
         doc = {
             "username": me.username,
             "groups": list(me.groups),
+            "uid": me.uid,
             "source": me.source,
+            "reasons": list(me.reasons),
             "expiresAt": expires,
             "boundObject": bound,
         }
         print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
     else:
-        print(
-            f"{me}\n  groups: {', '.join(me.groups) or '-'}\n  source: {me.source}\n  token expires: {expires or '-'}"
-        )
+        lines = [
+            me.username or "unknown identity",
+            f"  groups: {', '.join(me.groups) or '-'}",
+            f"  source: {me.source or '-'}",
+            f"  token expires: {expires or '-'}",
+        ]
+        if me.reasons:  # why nothing could tell, or what was tried before the source that did
+            lines += ["  why unknown:" if me.username is None else "  also tried:", *(f"    {r}" for r in me.reasons)]
+        print("\n".join(lines))
     return EXIT_OK
 
 
+def attach_subresources(argv: Sequence[str]) -> list[str]:
+    """kubectl's order, ``get:pods --subresource=log``: join each ``--subresource`` to the need before it."""
+    out: list[str] = []
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == "--subresource" and args and out and ":" in out[-1]:
+            out[-1] += f" --subresource={args.pop(0)}"
+        elif arg.startswith("--subresource=") and out and ":" in out[-1]:
+            out[-1] += f" {arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    from .rbac.needs import NeedError
+
+    args = _parser().parse_args(attach_subresources(sys.argv[1:] if argv is None else argv))
     try:
         return {"doctor": _doctor, "rbac": _rbac, "whoami": _whoami}[args.command](args)
+    except NeedError as exc:  # a need that cannot be right: a usage error, with the fix in the message
+        print(f"incluster-sdk {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except InclusterSDKError as exc:  # our errors say what to do: print them, no traceback
         print(f"incluster-sdk {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILED

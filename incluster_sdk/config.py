@@ -29,6 +29,14 @@ log = logging.getLogger(__name__)
 POD_NAMESPACE_ENV = "POD_NAMESPACE"
 DEFAULT_NAMESPACE = "default"
 
+#: The precedence above in one line, first match wins, as "condition -> source" steps joined by "; ". The one
+#: statement of it that help texts show (the CLI's config flags are load_config's arguments); tests/test_whoami.py
+#: checks it against this module's docstring and the table "Which source wins" in docs/config.md.
+PRECEDENCE_SUMMARY = (
+    "kubeconfig= or context= given -> kubeconfig; in_cluster=True -> in-cluster only; KUBECONFIG set -> kubeconfig; "
+    "KUBERNETES_SERVICE_HOST/_PORT set (in a pod) -> in-cluster; ~/.kube/config exists -> kubeconfig"
+)
+
 SourceKind = Literal["in-cluster", "kubeconfig"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import ssl
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -14,11 +15,13 @@ from typing import Any, Literal
 import orjson
 
 from .config import Config, load_config
+from .discovery import builtin_catalog, catalog_for
 from .errors import ConfigError, InclusterSDKError
 from .incluster import HOST_ENV, PORT_ENV, in_pod_env, service_account_dir
-from .rbac.needs import Need
+from .rbac.access import check_need
+from .rbac.needs import Need, NeedError, NeedWarning, parse_need
 from .rbac.preflight import denied_error
-from .rbac.review import can_i, whoami
+from .rbac.review import Identity, whoami
 from .tls import validate_ca_pem
 
 Status = Literal["pass", "warn", "fail", "skip"]
@@ -165,7 +168,9 @@ def _earliest_expiry(path: Path) -> dt.datetime | None:
         return None
 
 
-def _reach(cfg: Config, client: Any) -> Check:
+def reach_api_server(cfg: Config, client: Any) -> Check:
+    """Can ``client`` reach the API server? Asked once, without retries and within REACH_TIMEOUT, so a server
+    that is down is reported at once, in one line with its hint. The doctor's check, and ``whoami``'s first step."""
     try:
         response = client.call_api(
             "GET",
@@ -189,6 +194,37 @@ def _reach(cfg: Config, client: Any) -> Check:
     return Check("API server", "pass", f"{cfg.host}: {version}")
 
 
+def _identity(identity: Identity) -> Check:
+    if not identity.username:  # a warning: the server knows, only nobody could ask it
+        tried = "\n".join(f"- {reason}" for reason in identity.reasons)
+        return Check("identity", "warn", "unknown identity", f"What was tried, and why it could not tell:\n{tried}")
+    groups = f" (groups: {', '.join(identity.groups)})" if identity.groups else ""
+    return Check("identity", "pass", f"{identity}{groups} [{identity.source}]")
+
+
+def _can(client: Any, identity: Identity, spec: str | Need, namespace: str) -> Check:
+    """One ``--can`` need: resolved against the server's discovery, then one access review per verb."""
+    try:
+        catalog = catalog_for(client)
+    except Exception:  # discovery refused: the standard kinds still resolve
+        catalog = builtin_catalog()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NeedWarning)
+        try:
+            need = parse_need(spec, catalog)
+        except NeedError as exc:
+            return Check(f"can {spec}", "fail", str(exc), "Fix the need: see `incluster-sdk doctor --help`.")
+    notes = "\n".join(f"Warning: {w.message}" for w in caught if issubclass(w.category, NeedWarning))
+    decisions = check_need(client, need, namespace)
+    denied = [d for d in decisions if not d]
+    detail = "; ".join(str(d) for d in decisions)
+    if denied:
+        error = denied_error(identity, need, denied, namespace)
+        hint = f"Missing. Grant it with:\n{error.fix_yaml}" + (f"\n{notes}" if notes else "")
+        return Check(f"can {need}", "fail", detail, hint)
+    return Check(f"can {need}", "warn" if notes else "pass", detail, notes)
+
+
 def run_doctor(
     *,
     kubeconfig: str | None = None,
@@ -196,8 +232,10 @@ def run_doctor(
     in_cluster: bool | None = None,
     sa_dir: str | None = None,
     namespace: str | None = None,
-    can: Sequence[Need] = (),
+    can: Sequence[str | Need] = (),
 ) -> Report:
+    """Every check, in order; ``can`` holds needs (``"list,watch:pods"``, see :mod:`incluster_sdk.rbac.needs`)
+    checked against the server's discovery and asked in the scope the server checks them in."""
     from .client import api_client
 
     checks = [_environment()]
@@ -213,23 +251,12 @@ def run_doctor(
     try:
         checks += [_token(cfg), _ca(cfg)]
         client = api_client(cfg)
-        checks.append(_reach(cfg, client))
+        checks.append(reach_api_server(cfg, client))
         if checks[-1].status == "fail":
             return Report(checks)
         identity = whoami(client)
-        groups = f" (groups: {', '.join(identity.groups)})" if identity.groups else ""
-        checks.append(
-            Check("identity", "pass" if identity.username else "warn", f"{identity}{groups} [{identity.source}]")
-        )
-        for need in can:
-            decisions = [can_i(client, v, need.resource, namespace, need.name, need.group) for v in need.verbs]
-            denied = [d for d in decisions if not d]
-            detail = "; ".join(str(d) for d in decisions)
-            if denied:
-                error = denied_error(identity, need, denied, namespace)
-                checks.append(Check(f"can {need}", "fail", detail, f"Missing. Grant it with:\n{error.fix_yaml}"))
-            else:
-                checks.append(Check(f"can {need}", "pass", detail))
+        checks.append(_identity(identity))
+        checks += [_can(client, identity, spec, namespace) for spec in can]
     finally:
         cfg.close()
     return Report(checks)

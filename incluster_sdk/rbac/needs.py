@@ -1,159 +1,342 @@
-"""What an app needs, as data, and the least-privilege RBAC manifests that grant exactly that.
+"""What an app needs, in one syntax, checked against the server's resources: the input to every RBAC tool.
 
-    needs = parse_needs(["list,watch:pods", "get:configmaps/my-config", "get,create,update:leases.coordination.k8s.io"])
-    print(to_yaml(manifests(needs, namespace="shop", service_account="pod-counter")))
+A need reads like ``kubectl auth can-i VERB TYPE[/NAME] [--subresource=SUB]``, with several verbs joined
+by commas and a colon after them::
 
-A need is ``VERBS:RESOURCE[.GROUP][/NAME]``, like ``kubectl auth can-i`` and ``kubectl create role``:
-core resources have no group (``pods``), others are ``plural.group`` (``deployments.apps``), and ``/NAME``
-narrows the grant to one object (``resourceNames``).
+    list,watch:pods                                   every pod of the namespace
+    get,list,watch:configmaps/app-config              one ConfigMap (list/watch need fieldSelector=metadata.name)
+    get:pods --subresource=log                        the log subresource of every pod
+    get,create,update:leases.coordination.k8s.io      what leader election needs
+    bind:clusterroles.rbac.authorization.k8s.io/view  create RoleBindings to the ClusterRole view
+    get:/healthz                                      a non-resource URL
+
+``/NAME`` is always an object's name and a subresource is always ``--subresource=``: ``pods/log`` is the
+pod named ``log`` (and draws a warning, because pods have a ``log`` subresource). ``TYPE`` is resolved as
+kubectl resolves it (``po``, ``pod``, ``Pod``, ``deploy.apps``): against the server's discovery when a
+client is at hand, else against the built-in table of standard kinds. Unknown verbs, resources and
+subresources, verbs a resource does not support, and names that RBAC can never match are errors that say
+what was meant; wildcards and other legal-but-risky needs raise :class:`NeedWarning`.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-import yaml
-
+from ..discovery import APIResource, ResourceCatalog, builtin_catalog
 from ..errors import InclusterSDKError
 
-#: The verbs RBAC knows for resources ("*" is all of them; "use", "bind", "escalate", "impersonate",
-#: "approve", "sign" exist for special resources and are accepted as they are).
+RBAC_GROUP = "rbac.authorization.k8s.io"
+RBAC_V1 = f"{RBAC_GROUP}/v1"
+#: kubectl create role's standard verbs; discovery lists the ones each resource supports.
 STANDARD_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
-RBAC_V1 = "rbac.authorization.k8s.io/v1"
-_NAME = re.compile(r"^[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?$")
+#: Verbs RBAC checks that discovery never lists, and the only resources they mean something on
+#: (kubectl create role's ``specialVerbs``, plus the certificate signers' ``approve``/``sign``).
+SPECIAL_VERBS: dict[str, frozenset[tuple[str, str]]] = {
+    "use": frozenset({("policy", "podsecuritypolicies"), ("extensions", "podsecuritypolicies")}),
+    "bind": frozenset({(RBAC_GROUP, "roles"), (RBAC_GROUP, "clusterroles")}),
+    "escalate": frozenset({(RBAC_GROUP, "roles"), (RBAC_GROUP, "clusterroles")}),
+    "impersonate": frozenset(
+        {("", "users"), ("", "groups"), ("", "serviceaccounts"), ("authentication.k8s.io", "userextras")}
+        | {("authentication.k8s.io", "uids")}
+    ),
+    "approve": frozenset({("certificates.k8s.io", "signers")}),
+    "sign": frozenset({("certificates.k8s.io", "signers")}),
+}
+#: Resources the authorizer knows that no API serves (so discovery never lists them): cluster-scoped.
+AUTHORIZATION_ONLY = {
+    ("", "users"): "User",
+    ("", "groups"): "Group",
+    ("authentication.k8s.io", "userextras"): "UserExtra",
+    ("authentication.k8s.io", "uids"): "UID",
+    ("certificates.k8s.io", "signers"): "Signer",
+}
+#: Verbs for non-resource URLs (``/healthz``): RBAC matches the lowercase HTTP method.
+NON_RESOURCE_VERBS = ("get", "head", "options", "post", "put", "patch", "delete")
+#: A request that carries no object name at authorization time: resourceNames can never match it.
+#: (A create on a subresource, such as pods/eviction, does carry the name.)
+UNNAMED_VERBS = ("create", "deletecollection")
+SUBRESOURCE_FLAG = "--subresource"
+_NAME = re.compile(r"^[^/%\s]+$")
+_SIGNER_NAME = re.compile(r"^[^%\s]+$")  # signer names are DOMAIN/PATH, and may end in a wildcard
+_VERB = re.compile(r"^(\*|[a-z][a-z-]*)$")
+_URL = re.compile(r"^/[^\s]*$")
+SYNTAX = "VERBS:TYPE[/NAME] [--subresource=SUB], e.g. list,watch:pods or get:configmaps/app-config"
 
 
 class NeedError(InclusterSDKError, ValueError):
-    """A need that cannot be parsed; the message shows the expected form."""
+    """A need that is malformed or names what the server does not have; the message shows the fix."""
+
+
+class NeedWarning(UserWarning):
+    """A need that is valid but probably not what was meant, or grants more than it seems (wildcards)."""
 
 
 @dataclass(frozen=True)
 class Need:
-    """``verbs`` on ``resource`` (plural; "pods/log" for a subresource) in API ``group`` ("" = core),
-    optionally only the object called ``name``."""
+    """``verbs`` on ``resource`` (plural) in API ``group`` (``""`` = core), optionally only its
+    ``subresource`` and only the object called ``name``; or ``verbs`` on a ``non_resource_url``.
+
+    ``namespaced`` is the scope RBAC checks the need in: True (a Role can grant it), False (only a
+    ClusterRole can), None (not known: a resource checked offline that the built-in table does not have).
+    """
 
     verbs: tuple[str, ...]
-    resource: str
+    resource: str = ""
     group: str = ""
     name: str | None = None
+    subresource: str | None = None
+    namespaced: bool | None = True
+    non_resource_url: str | None = None
+
+    @property
+    def rbac_resource(self) -> str:
+        """The resource as an RBAC rule spells it: ``pods``, ``pods/log``."""
+        return f"{self.resource}/{self.subresource}" if self.subresource else self.resource
+
+    @property
+    def type_name(self) -> str:
+        """``pods``, ``deployments.apps``, ``*`` (every resource of every group)."""
+        if (self.resource, self.group) == ("*", "*"):
+            return "*"
+        return f"{self.resource}.{self.group}" if self.group else self.resource
 
     def __str__(self) -> str:
-        target = f"{self.resource}.{self.group}" if self.group else self.resource
-        return f"{','.join(self.verbs)}:{target}{'/' + self.name if self.name else ''}"
+        if self.non_resource_url is not None:
+            return f"{','.join(self.verbs)}:{self.non_resource_url}"
+        text = f"{','.join(self.verbs)}:{self.type_name}{'/' + self.name if self.name else ''}"
+        return f"{text} {SUBRESOURCE_FLAG}={self.subresource}" if self.subresource else text
+
+    def review_namespace(self, verb: str, namespace: str | None) -> str | None:
+        """The namespace the API server's authorizer sees for ``verb`` on this need, when the app works in
+        ``namespace`` (None: all namespaces). It follows kube-apiserver's RequestInfo: cluster-scoped
+        resources have none, except a namespace object itself (``GET /api/v1/namespaces/NAME`` is in
+        namespace NAME) and ``bind``/``escalate``, checked in the namespace of the binding being written."""
+        if self.non_resource_url is not None:
+            return None
+        if self.namespaced is not False:
+            return namespace
+        if verb in ("bind", "escalate"):
+            return namespace
+        if (self.group, self.resource) == ("", "namespaces") and self.name and verb not in ("list", "watch"):
+            return self.name
+        return None
 
 
-def parse_need(spec: str | Sequence[str] | Need) -> Need:
-    """``"list,watch:pods"``, ``"get:configmaps/my-config"``, ``("get", "configmaps", "my-config")``."""
+def _fail(spec: str, problem: str) -> NeedError:
+    return NeedError(f"{spec!r}: {problem}")
+
+
+def _warn(spec: str, problem: str) -> None:
+    warnings.warn(f"{spec!r}: {problem}", NeedWarning, stacklevel=4)
+
+
+def _split(spec: str) -> tuple[str, str, str | None]:
+    """``"get,list:pods/x --subresource=log"`` -> ("get,list", "pods/x", "log")."""
+    words = spec.split()
+    subresource: str | None = None
+    rest: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == SUBRESOURCE_FLAG and i + 1 < len(words):
+            subresource, i = words[i + 1], i + 2
+            continue
+        if word.startswith(SUBRESOURCE_FLAG + "="):
+            subresource = word.partition("=")[2]
+        elif word.startswith("-"):
+            raise _fail(spec, f"unknown option {word!r}; the only option is {SUBRESOURCE_FLAG}=SUB")
+        else:
+            rest.append(word)
+        i += 1
+    if len(rest) == 2 and ":" not in rest[0]:  # "get pods/x", as kubectl auth can-i writes it
+        rest = [f"{rest[0]}:{rest[1]}"]
+    if len(rest) != 1:
+        raise _fail(spec, f"expected {SYNTAX}")
+    verbs, sep, target = rest[0].partition(":")
+    if not sep or not verbs or not target:
+        raise _fail(spec, f"expected {SYNTAX}")
+    if subresource is not None and not subresource:
+        raise _fail(spec, f"{SUBRESOURCE_FLAG} needs a value, e.g. {SUBRESOURCE_FLAG}=log")
+    return verbs, target, subresource
+
+
+def _verbs(spec: str, text: str) -> tuple[str, ...]:
+    verbs = tuple(dict.fromkeys(v.strip().lower() for v in text.split(",") if v.strip()))
+    if not verbs:
+        raise _fail(spec, f"no verbs; expected {SYNTAX}")
+    known = set(STANDARD_VERBS) | set(SPECIAL_VERBS) | {"proxy", "*"}
+    for verb in verbs:
+        if not _VERB.match(verb) or verb not in known:
+            close = difflib.get_close_matches(verb, sorted(known), n=2)
+            hint = f"; did you mean {' or '.join(close)}?" if close else f"; verbs are {', '.join(STANDARD_VERBS)}"
+            raise _fail(spec, f"{verb!r} is not a Kubernetes verb{hint}")
+    if "*" in verbs:
+        _warn(spec, "the verb '*' grants every verb, including delete, escalate and impersonate where they apply")
+    return verbs
+
+
+def parse_need(spec: str | Need, catalog: ResourceCatalog | None = None) -> Need:
+    """Read and check one need (see the module docstring for the syntax).
+
+    ``catalog`` is the server's (:func:`incluster_sdk.discovery.discover`); by default the built-in table of
+    standard kinds, which leaves resources of groups it does not know unchecked (with a warning).
+    A :class:`Need` is returned as it is. Raises :class:`NeedError`; warns :class:`NeedWarning`.
+    """
     if isinstance(spec, Need):
         return spec
     if not isinstance(spec, str):
-        if not 2 <= len(spec) <= 3:
-            raise NeedError(f"{tuple(spec)!r}: expected (verb, resource) or (verb, resource, name)")
-        return parse_need(f"{spec[0]}:{spec[1]}" + (f"/{spec[2]}" if len(spec) == 3 else ""))
-    verbs_part, sep, target = spec.partition(":")
-    if not sep or not verbs_part or not target:
-        raise NeedError(f"{spec!r}: expected VERBS:RESOURCE[.GROUP][/NAME], e.g. list,watch:pods")
-    verbs = tuple(dict.fromkeys(v.strip().lower() for v in verbs_part.split(",") if v.strip()))
-    target, _, name = target.partition("/")
-    resource, _, group = target.partition(".")
-    for label, value in (("resource", resource), ("group", group), ("name", name)):
-        if value and not _NAME.match(value):
-            raise NeedError(f"{spec!r}: {label} {value!r} is not a valid Kubernetes name")
-    if not verbs or not resource:
-        raise NeedError(f"{spec!r}: expected VERBS:RESOURCE[.GROUP][/NAME], e.g. list,watch:pods")
-    if name and set(verbs) & {"list", "watch", "create", "deletecollection"}:
-        # resourceNames cannot restrict these: RBAC would silently never match them
-        bad = sorted(set(verbs) & {"list", "watch", "create", "deletecollection"})
-        raise NeedError(
-            f"{spec!r}: {', '.join(bad)} cannot be limited to one name (resourceNames does not apply to them);"
-            f" grant them on {target} without /{name}, or use a fieldSelector on metadata.name when reading"
-        )
-    return Need(verbs, resource, group, name or None)
-
-
-def parse_needs(specs: Iterable[str | Sequence[str] | Need]) -> list[Need]:
-    return [parse_need(s) for s in specs]
-
-
-def _verb_order(verb: str) -> tuple[int, str]:
-    return (STANDARD_VERBS.index(verb) if verb in STANDARD_VERBS else len(STANDARD_VERBS), verb)
-
-
-def policy_rules(needs: Iterable[Need]) -> list[dict[str, Any]]:
-    """The fewest RBAC rules that grant exactly ``needs``: one rule per (group, verbs, names), resources merged."""
-    verbs_for: dict[tuple[str, str, str | None], set[str]] = {}
-    for need in needs:
-        verbs_for.setdefault((need.group, need.resource, need.name), set()).update(need.verbs)
-    grouped: dict[tuple[str, tuple[str, ...], str | None], list[str]] = {}
-    for (group, resource, name), verb_set in sorted(verbs_for.items(), key=lambda kv: str(kv[0])):
-        grouped.setdefault((group, tuple(sorted(verb_set, key=_verb_order)), name), []).append(resource)
-    rules = []
-    for (group, verbs, name), resources in grouped.items():
-        rule: dict[str, Any] = {"apiGroups": [group], "resources": sorted(set(resources)), "verbs": list(verbs)}
-        if name:
-            rule["resourceNames"] = [name]
-        rules.append(rule)
-    return rules
-
-
-def manifests(
-    needs: Iterable[Need],
-    *,
-    namespace: str,
-    service_account: str,
-    name: str | None = None,
-    cluster_wide: bool = False,
-    subject_group: bool = False,
-    subject: dict[str, Any] | None = None,
-    include_service_account: bool = True,
-) -> list[dict[str, Any]]:
-    """ServiceAccount, Role (or ClusterRole) and RoleBinding (or ClusterRoleBinding) granting ``needs``.
-
-    ``subject_group=True`` binds the group ``system:serviceaccounts:<namespace>`` (every ServiceAccount of
-    the namespace) instead of the one ServiceAccount; ``subject`` binds any other RBAC subject.
-    """
-    role_name = name or service_account
-    rules = policy_rules(needs)
-    docs: list[dict[str, Any]] = []
-    if include_service_account:
-        docs.append(
-            {
-                "apiVersion": "v1",
-                "kind": "ServiceAccount",
-                "metadata": {"name": service_account, "namespace": namespace},
-            }
-        )
-    role_kind = "ClusterRole" if cluster_wide else "Role"
-    role_meta: dict[str, Any] = {"name": f"{namespace}-{role_name}" if cluster_wide else role_name}
-    if not cluster_wide:
-        role_meta["namespace"] = namespace
-    docs.append(
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": role_kind, "metadata": role_meta, "rules": rules}
+        raise NeedError(f"{spec!r}: a need is a string, {SYNTAX} (tuples are no longer accepted)")
+    catalog = catalog or builtin_catalog()
+    verb_text, target, subresource = _split(spec)
+    verbs = _verbs(spec, verb_text)
+    if target.startswith("/"):
+        return _non_resource(spec, verbs, target, subresource)
+    type_text, _, name = target.partition("/")
+    if not type_text:
+        raise _fail(spec, f"expected {SYNTAX}")
+    resource, checked = _resolve(spec, type_text, catalog)
+    if name:
+        pattern = _SIGNER_NAME if resource.name == "signers" else _NAME
+        if not pattern.match(name) or name in (".", ".."):
+            raise _fail(spec, f"{name!r} is not a valid object name")
+    need = Need(
+        verbs,
+        resource.name,
+        resource.group,
+        name or None,
+        subresource,
+        namespaced=_scope(spec, verbs, resource) if checked else None,
     )
-    if subject is not None:
-        pass
-    elif subject_group:
-        subject = {
-            "kind": "Group",
-            "name": f"system:serviceaccounts:{namespace}",
-            "apiGroup": "rbac.authorization.k8s.io",
-        }
-    else:
-        subject = {"kind": "ServiceAccount", "name": service_account, "namespace": namespace}
-    docs.append(
-        {
-            "apiVersion": RBAC_V1,
-            "kind": f"{role_kind}Binding",
-            "metadata": dict(role_meta),
-            "subjects": [subject],
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role_meta["name"]},
-        }
-    )
-    return docs
+    if checked:
+        _check_subresource(spec, need, resource)
+        _check_verbs(spec, need, resource)
+    _check_names(spec, need, resource)
+    return need
 
 
-def to_yaml(docs: Iterable[dict[str, Any]]) -> str:
-    return yaml.safe_dump_all(list(docs), sort_keys=False, default_flow_style=False)
+def parse_needs(specs: Iterable[str | Need], catalog: ResourceCatalog | None = None) -> list[Need]:
+    """:func:`parse_need` for each; a single string is refused (it would be read letter by letter)."""
+    if isinstance(specs, str):
+        raise NeedError(f"{specs!r}: parse_needs takes a list of needs; use parse_need for one")
+    return [parse_need(spec, catalog) for spec in specs]
+
+
+def _non_resource(spec: str, verbs: tuple[str, ...], url: str, subresource: str | None) -> Need:
+    if subresource is not None:
+        raise _fail(spec, "a non-resource URL has no subresources")
+    if not _URL.match(url) or ("*" in url and not url.endswith("*")):
+        raise _fail(spec, f"{url!r} is not a non-resource URL (a path such as /healthz, or a prefix ending in *)")
+    bad = [v for v in verbs if v not in NON_RESOURCE_VERBS and v != "*"]
+    if bad:
+        raise _fail(spec, f"non-resource URLs take HTTP verbs ({', '.join(NON_RESOURCE_VERBS)}), not {', '.join(bad)}")
+    if url.endswith("*"):
+        _warn(spec, f"{url} grants every URL under {url[:-1] or '/'}")
+    return Need(verbs, namespaced=False, non_resource_url=url)
+
+
+def _resolve(spec: str, type_text: str, catalog: ResourceCatalog) -> tuple[APIResource, bool]:
+    """The resource, and whether it was checked (False: a group the offline table does not know)."""
+    text = type_text.lower()
+    if text == "*" or text.startswith("*."):
+        group = text[2:] if text.startswith("*.") else "*"
+        _warn(spec, f"the resource '*' grants every resource{' of every group' if group == '*' else ''}")
+        return APIResource(group, "", "*", "*", "", True, ("*",)), True
+    for (group, name), kind in AUTHORIZATION_ONLY.items():
+        if text in (name, f"{name}.{group}"):
+            return APIResource(group, "", name, name[:-1], kind, False, ()), True
+    found = catalog.candidates(text)
+    if found:
+        groups = sorted({r.group or "core" for r in found})
+        if len(groups) > 1 and "." not in text:
+            _warn(
+                spec,
+                f"{text} exists in the groups {', '.join(groups)}; taking {found[0].type_name}"
+                f" (write {' or '.join(r.type_name for r in found[1:])} for the other)",
+            )
+        return found[0], True
+    name, _, group = text.partition(".")
+    if group and not catalog.source.startswith("discovery") and group not in catalog.groups:
+        _warn(
+            spec,
+            f"group {group} is not in the {catalog.source}, so {name}.{group} is not checked"
+            " (scope assumed namespaced); connect to a server that serves it to check it",
+        )
+        return APIResource(group, "", name, name, "", True, ()), False
+    raise _fail(spec, catalog.unknown_message(type_text))
+
+
+def _scope(spec: str, verbs: tuple[str, ...], resource: APIResource) -> bool:
+    if resource.namespaced:
+        return True
+    in_binding_namespace = {v for v in verbs if v in ("bind", "escalate")}
+    if in_binding_namespace and set(verbs) - in_binding_namespace:
+        raise _fail(
+            spec,
+            f"{', '.join(sorted(in_binding_namespace))} is checked in the namespace of the binding, the other"
+            f" verbs cluster-wide: write them as two needs",
+        )
+    return bool(in_binding_namespace)
+
+
+def _check_subresource(spec: str, need: Need, resource: APIResource) -> None:
+    if need.subresource is None or resource.name == "*":
+        return
+    if need.subresource not in resource.subresources:
+        subs = sorted(resource.subresources)
+        close = difflib.get_close_matches(need.subresource, subs, n=2)
+        hint = (
+            f"; did you mean {' or '.join(close)}?"
+            if close
+            else f"; its subresources are {', '.join(subs)}"
+            if subs
+            else "; it has none"
+        )
+        raise _fail(spec, f"{resource.type_name} has no subresource {need.subresource!r}{hint}")
+
+
+def _check_verbs(spec: str, need: Need, resource: APIResource) -> None:
+    if resource.name == "*":
+        return
+    supported = resource.subresources.get(need.subresource, ()) if need.subresource else resource.verbs
+    target = need.rbac_resource + (f".{need.group}" if need.group else "")
+    for verb in need.verbs:
+        if verb == "*":
+            continue
+        special = SPECIAL_VERBS.get(verb)
+        if special is not None:
+            if (resource.group, resource.name) not in special or need.subresource:
+                allowed = ", ".join(sorted(f"{r}.{g}" if g else r for g, r in special))
+                raise _fail(spec, f"{verb!r} applies only to {allowed}")
+            continue
+        if verb == "proxy":
+            continue  # the verb of the old /api/v1/proxy paths; kubectl create role accepts it anywhere
+        if verb not in supported:
+            if (resource.group, resource.name) in AUTHORIZATION_ONLY:
+                only = sorted(v for v, targets in SPECIAL_VERBS.items() if (resource.group, resource.name) in targets)
+                raise _fail(spec, f"no API serves {target}; RBAC checks only {', '.join(only)} on it")
+            raise _fail(spec, f"{target} does not support {verb!r}; it supports {', '.join(supported) or 'nothing'}")
+
+
+def _check_names(spec: str, need: Need, resource: APIResource) -> None:
+    if not need.name:
+        return
+    unnamed = [v for v in need.verbs if v in UNNAMED_VERBS] if not need.subresource else []
+    if "*" in need.verbs and not need.subresource:
+        unnamed.append("* (which includes create and deletecollection)")
+    if unnamed:
+        raise _fail(
+            spec,
+            f"{', '.join(unnamed)} cannot be limited to one name: the request carries no name when RBAC checks"
+            f" it, so resourceNames never matches; grant it on {need.type_name} without /{need.name}",
+        )
+    if need.subresource is None and need.name in resource.subresources:
+        _warn(
+            spec,
+            f"/{need.name} means the {resource.kind or resource.singular_name} named {need.name!r};"
+            f" for the {need.name} subresource write {','.join(need.verbs)}:{need.type_name}"
+            f" {SUBRESOURCE_FLAG}={need.name}",
+        )

@@ -1,5 +1,11 @@
 """Fail fast, and say how to fix it: check at start that this identity may do what an informer (or any
-component) is about to do, instead of learning it from a 403 loop in production."""
+component) is about to do, instead of learning it from a 403 loop in production.
+
+The check asks exactly what the informer's requests will ask: LIST and WATCH of its collection, in its
+namespace (or cluster-wide for all namespaces and for cluster-scoped kinds), narrowed to one object when its
+field selector pins ``metadata.name`` (kube-apiserver then authorizes the request against that name, so a
+Role with ``resourceNames`` is enough, and is what the suggested fix grants).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,16 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..client import ApiClient
 from ..errors import PermissionDeniedError
 from ..watch.resource import Resource
-from .needs import RBAC_V1, Need, manifests, to_yaml
-from .review import Decision, Identity, async_can_i, async_whoami, can_i, whoami
+from .access import Decision, async_check_need, check_need
+from .manifests import manifests, to_yaml
+from .needs import RBAC_GROUP, Need
+from .review import Identity, async_whoami, whoami
 
 if TYPE_CHECKING:
     from ..aio_client import AsyncApiClient
+    from ..client import ApiClient
 
 log = logging.getLogger(__name__)
 
@@ -22,57 +30,81 @@ log = logging.getLogger(__name__)
 INFORMER_VERBS = ("list", "watch")
 
 
-def needs_for(resource: Resource, verbs: Sequence[str] = INFORMER_VERBS) -> Need:
+def selected_name(field_selector: str | None) -> str | None:
+    """The name a field selector pins (``metadata.name=x``, ``metadata.name==x``, among other terms), as
+    kube-apiserver's ``RequiresExactMatch("metadata.name")`` finds it; None when it pins none."""
+    if not field_selector:
+        return None
+    for term in field_selector.split(","):
+        key, op, value = term.partition("!=")
+        if op:
+            continue
+        for sep in ("==", "="):
+            key, op, value = term.partition(sep)
+            if op:
+                if key.strip() == "metadata.name" and value.strip():
+                    return value.strip()
+                break
+    return None
+
+
+def needs_for(resource: Resource, verbs: Sequence[str] = INFORMER_VERBS, field_selector: str | None = None) -> Need:
+    """The need of an informer on ``resource`` (with its field selector)."""
     group = resource.api_version.rpartition("/")[0]
-    return Need(tuple(verbs), resource.plural, group)
+    return Need(tuple(verbs), resource.plural, group, selected_name(field_selector), namespaced=resource.namespaced)
 
 
 def denied_error(
     identity: Identity, need: Need, denied: list[Decision], namespace: str | None
 ) -> PermissionDeniedError:
     """The message a user needs: who, what is missing where, and the exact RBAC that grants it."""
-    where = f"in namespace {namespace}" if namespace else "cluster-wide (all namespaces)"
-    missing = [str(d).rsplit(":", 1)[0] for d in denied]
+    where = f"in namespace {namespace}" if namespace and need.namespaced is not False else "cluster-wide"
+    missing = [str(d).rsplit(":", 1)[0] for d in denied]  # "watch pods in namespace shop"
     sa = identity.service_account
     if sa is not None:
         sa_namespace, sa_name = sa
         subject = {"kind": "ServiceAccount", "name": sa_name, "namespace": sa_namespace}
         who = f"ServiceAccount {sa_namespace}/{sa_name} ({identity.username})"
     elif identity.username:
-        subject = {"kind": "User", "name": identity.username, "apiGroup": RBAC_V1.split("/")[0]}
+        subject = {"kind": "User", "name": identity.username, "apiGroup": RBAC_GROUP}
         sa_namespace, sa_name, who = namespace or "default", identity.username.replace(":", "-"), identity.username
     else:
         subject = None
         sa_namespace, sa_name, who = namespace or "default", "YOUR-SERVICE-ACCOUNT", "this client (identity unknown)"
+    granted = Need(
+        tuple(d.verb for d in denied), need.resource, need.group, need.name, need.subresource, need.namespaced
+    )
     docs = manifests(
-        [need],
+        [granted],
         namespace=namespace or sa_namespace,
         service_account=sa_name,
-        name=f"{sa_name}-{need.resource.replace('/', '-')}-reader",
+        name=f"{sa_name}-{need.resource}-{'-'.join(granted.verbs)}",
         cluster_wide=namespace is None,
         subject=subject,
         include_service_account=False,
     )
     fix = to_yaml(docs)
+    command = f"incluster-sdk rbac --namespace {namespace or sa_namespace} --sa {sa_name} "
     message = (
-        f"{who} may not {', '.join(d.verb for d in denied)} {need.resource}"
-        f"{'.' + need.group if need.group else ''} {where}.\n"
+        f"{who} may not {', '.join(f'{d.verb} {d.target}' for d in denied)} {where}.\n"
         f"Grant it by applying this (kubectl apply -f -), or generate it with "
-        f"`incluster-sdk rbac --namespace {namespace or sa_namespace} --sa {sa_name} "
-        f"{'--cluster-wide ' if namespace is None else ''}{need}`:\n\n{fix}"
+        f"`{command}{'--cluster-wide ' if namespace is None else ''}'{granted}'`:\n\n{fix}"
     )
     return PermissionDeniedError(message, missing, fix)
 
 
 def check_access(
-    client: ApiClient, resource: Resource, namespace: str | None, verbs: Sequence[str] = INFORMER_VERBS
+    client: ApiClient,
+    resource: Resource,
+    namespace: str | None,
+    verbs: Sequence[str] = INFORMER_VERBS,
+    field_selector: str | None = None,
 ) -> None:
     """Raise :class:`PermissionDeniedError` unless every verb is allowed. A check that cannot be made (the
     server is down, reviews are not allowed) is logged and skipped: the real requests will tell."""
-    need = needs_for(resource, verbs)
+    need = needs_for(resource, verbs, field_selector)
     try:
-        decisions = [can_i(client, verb, need.resource, namespace=namespace, group=need.group) for verb in verbs]
-        denied = [d for d in decisions if not d]
+        denied = [d for d in check_need(client, need, namespace) if not d]
         if denied:
             raise denied_error(whoami(client), need, denied, namespace)
     except PermissionDeniedError:
@@ -82,14 +114,16 @@ def check_access(
 
 
 async def async_check_access(
-    client: AsyncApiClient, resource: Resource, namespace: str | None, verbs: Sequence[str] = INFORMER_VERBS
+    client: AsyncApiClient,
+    resource: Resource,
+    namespace: str | None,
+    verbs: Sequence[str] = INFORMER_VERBS,
+    field_selector: str | None = None,
 ) -> None:
-    need = needs_for(resource, verbs)
+    """:func:`check_access` for the asyncio client."""
+    need = needs_for(resource, verbs, field_selector)
     try:
-        decisions = [
-            await async_can_i(client, verb, need.resource, namespace=namespace, group=need.group) for verb in verbs
-        ]
-        denied = [d for d in decisions if not d]
+        denied = [d for d in await async_check_need(client, need, namespace) if not d]
         if denied:
             raise denied_error(await async_whoami(client), need, denied, namespace)
     except PermissionDeniedError:

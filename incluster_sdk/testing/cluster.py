@@ -2,7 +2,7 @@
 
     with LocalCluster.start() as cluster:
         cluster.create_service_account("demo", "app")
-        cluster.grant("demo", "app", [("get", "pods"), ("list", "pods")])
+        cluster.grant("demo", "app", ["get,list:pods", "get:configmaps/app-config"])
         with cluster.pod_environment("demo", "app") as pod:   # a kubelet-style mount + env vars
             cfg = incluster_sdk.load_config()                  # takes the in-cluster path for real
 
@@ -36,6 +36,8 @@ import yaml
 
 from .._secret import Secret
 from ..config import Config
+from ..discovery import ResourceCatalog, discovery_flow
+from ..rbac.needs import Need
 from .binaries import Binaries, find_binaries
 from .fake_mount import FakeServiceAccountMount
 from .pki import CertificateAuthority, rsa_signing_key
@@ -46,8 +48,6 @@ AUDIENCE = "https://kubernetes.default.svc"
 READY_TIMEOUT = 90.0
 # kube-apiserver enforces expirationSeconds >= 600 for TokenRequest.
 MIN_TOKEN_TTL = 600
-
-Rule = tuple[str, ...]  # (verb, resource) | (verb, resource, name) | (verb, "group/resource", ...)
 
 
 class ClusterError(RuntimeError):
@@ -124,6 +124,7 @@ class LocalCluster:
     _apiserver: _Process
     _owns_workdir: bool = True
     _ssl: ssl.SSLContext = field(init=False)
+    _catalog: ResourceCatalog | None = field(init=False, default=None)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     @classmethod
@@ -219,6 +220,7 @@ class LocalCluster:
             cluster._wait(lambda: cluster._etcd_healthy(), etcd, "etcd")
             cluster.start_apiserver()
             cluster._write_admin_kubeconfig()
+            cluster.aggregate_cluster_roles()
         except BaseException:
             cluster.stop()
             raise
@@ -259,6 +261,76 @@ class LocalCluster:
                 return
             time.sleep(0.2)
         raise ClusterError(f"{name} not healthy after {READY_TIMEOUT:.0f}s. Last log lines:\n{proc.log_tail()}")
+
+    def aggregate_cluster_roles(self) -> list[str]:
+        """Fill the aggregated ClusterRoles as kube-controller-manager would; returns the names updated.
+
+        There is no controller manager here, so without this ``view``, ``edit``, ``admin`` (and any ClusterRole
+        with an ``aggregationRule``) keep empty rules, and binding them needs no ``bind`` permission, which a
+        real cluster's escalation check refuses. This reads every ClusterRole, computes what the
+        ClusterRoleAggregationController converges to (:func:`incluster_sdk.testing.aggregation.converge`) and
+        PUTs each role that differs, with the resourceVersion it read.
+
+        :meth:`start` calls it once. Nothing watches afterwards: a test that creates its own aggregated
+        ClusterRole, labels a ClusterRole to be aggregated, or changes the rules of one that is, must call it
+        again before relying on the result.
+
+        The bootstrap roles (``view``, ``edit``, ``admin``, ``system:aggregate-to-*``) must exist: they come
+        from kube-apiserver's rbac/bootstrap-roles post-start hook, which /healthz waits for, so they are
+        normally there at once; this still waits for them, up to READY_TIMEOUT as the hook belongs to start-up.
+        """
+        from .aggregation import BOOTSTRAP_AGGREGATED, AggregationDoesNotConverge, converge
+
+        collection = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+        needed = set(BOOTSTRAP_AGGREGATED) | set(BOOTSTRAP_AGGREGATED.values())
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            try:
+                roles: list[dict[str, Any]] = self.request("GET", collection)["items"]
+            except OSError:  # not listening (yet, or any more): the checks below tell which
+                roles = []
+            missing = needed - {role["metadata"]["name"] for role in roles}
+            if not missing:
+                break
+            if not self._apiserver.alive():
+                raise ClusterError(f"kube-apiserver exited. Last log lines:\n{self._apiserver.log_tail()}")
+            if time.monotonic() >= deadline:
+                raise ClusterError(
+                    f"RBAC bootstrap ClusterRoles {sorted(missing)} still missing after {READY_TIMEOUT:.0f}s "
+                    f"(kube-apiserver's rbac/bootstrap-roles hook creates them). Last log lines:\n"
+                    f"{self._apiserver.log_tail()}"
+                )
+            time.sleep(0.2)  # _wait's poll interval: start-up steps take seconds, a request ~1 ms
+        # A 409 means a ClusterRole changed between the read and the write: another writer, which here can only
+        # be a test's own set-up running alongside. Re-read everything and recompute, as the controller's requeue
+        # does. 5 attempts: each one loses only to a write that landed in the milliseconds between its read and
+        # its PUTs, so a handful settles any finite burst; one that keeps losing is a writer that never stops.
+        attempts = 5
+        updated: set[str] = set()
+        for _ in range(attempts):
+            try:
+                result = converge(roles)
+            except AggregationDoesNotConverge as exc:
+                raise ClusterError(str(exc)) from exc
+            by_name = {role["metadata"]["name"]: role for role in roles}
+            conflict = False
+            for name, rules in sorted(result.updates.items()):
+                body = {
+                    **by_name[name],
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "ClusterRole",
+                    "rules": rules,
+                }
+                path = f"{collection}/{urllib.parse.quote(name, safe=':')}"
+                answer = self.request("PUT", path, body, ok=(200, 409))
+                if answer.get("kind") == "Status":  # 409 Conflict: the resourceVersion read is stale
+                    conflict = True
+                    break
+                updated.add(name)
+            if not conflict:
+                return sorted(updated)
+            roles = self.request("GET", collection)["items"]
+        raise ClusterError(f"ClusterRoles kept changing under aggregation: {attempts} attempts ended in 409 Conflict")
 
     def _etcd_healthy(self) -> bool:
         try:
@@ -414,48 +486,54 @@ class LocalCluster:
             ok=(201, 409),
         )
 
+    def catalog(self, *, refresh: bool = False) -> ResourceCatalog:
+        """The server's resources (discovery as the admin), read once and again with ``refresh``."""
+        if self._catalog is None or refresh:
+            flow = discovery_flow(f"discovery from {self.server}")
+            try:
+                path = next(flow)
+                while True:
+                    body = self.request("GET", path, ok=(200, 404))
+                    path = flow.send(None if body.get("kind") == "Status" else body)
+            except StopIteration as done:
+                self._catalog = done.value
+        assert self._catalog is not None
+        return self._catalog
+
     def grant(
         self,
         namespace: str,
         service_account: str,
-        rules: Sequence[Rule],
+        needs: Sequence[str | Need],
         *,
         cluster_wide: bool = False,
         name: str | None = None,
-    ) -> None:
-        """Give a ServiceAccount ``rules`` via a Role+RoleBinding (or ClusterRole+ClusterRoleBinding).
+    ) -> list[dict[str, Any]]:
+        """Grant ``needs`` to a ServiceAccount: the manifests ``incluster-sdk rbac`` prints, applied as the admin.
 
-        A rule is ``(verb, resource)``, ``(verb, resource, resource_name)``; ``resource`` may be
-        ``group/resource`` (e.g. ``coordination.k8s.io/leases``).
+        ``needs`` use the SDK's one syntax (``"list,watch:pods"``, ``"get:configmaps/app-config"``,
+        ``"get:pods --subresource=log"``; see :mod:`incluster_sdk.rbac.needs`) and are checked against this
+        server's discovery: a typo is a :class:`~incluster_sdk.rbac.NeedError`, never a grant of nothing.
+        Namespaced needs go into a Role + RoleBinding named ``name`` (default ``<sa>-grant``), cluster-scoped
+        ones into a ClusterRole + ClusterRoleBinding; ``cluster_wide=True`` grants everything in every
+        namespace. Returns the applied manifests.
         """
-        name = name or f"{service_account}-{'cluster-' if cluster_wide else ''}grant"
-        role_rules = []
-        for rule in rules:
-            verb, resource, *rest = rule
-            group, _, res = resource.rpartition("/")
-            entry: dict[str, Any] = {"apiGroups": [group], "resources": [res], "verbs": [verb]}
-            if rest:
-                entry["resourceNames"] = list(rest)
-            role_rules.append(entry)
-        kind = "ClusterRole" if cluster_wide else "Role"
-        meta: dict[str, Any] = {"name": name} if cluster_wide else {"name": name, "namespace": namespace}
-        self.apply(
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": kind,
-                "metadata": meta,
-                "rules": role_rules,
-            }
+        from ..rbac.manifests import manifests
+        from ..rbac.needs import NeedError, parse_needs
+
+        try:
+            parsed = parse_needs(needs, self.catalog())
+        except NeedError:
+            parsed = parse_needs(needs, self.catalog(refresh=True))  # a resource created since (a CRD)
+        docs = manifests(
+            parsed,
+            namespace=namespace,
+            service_account=service_account,
+            name=name or f"{service_account}-{'cluster-' if cluster_wide else ''}grant",
+            cluster_wide=cluster_wide,
+            include_service_account=False,
         )
-        self.apply(
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": f"{kind}Binding",
-                "metadata": meta,
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
-                "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
-            }
-        )
+        return [self.apply(doc) for doc in docs]
 
     # -- tokens --------------------------------------------------------------------------------------
     def mint_token(

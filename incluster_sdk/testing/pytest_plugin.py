@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .cluster import LocalCluster, Rule
+    from ..rbac.needs import Need
+    from .cluster import LocalCluster
     from .fake_mount import FakeServiceAccountMount
 
 REQUIRE_ENV = "INCLUSTER_SDK_REQUIRE_CLUSTER"
@@ -80,31 +81,33 @@ InPod = Callable[..., "FakeServiceAccountMount"]
 
 @pytest.fixture
 def in_pod(local_cluster: LocalCluster, cluster_namespace: str) -> Iterator[InPod]:
-    """Factory: ``in_pod(rules=[("list", "pods")], service_account="app", bound_to_secret=None)``.
+    """Factory: ``in_pod(["list,watch:pods"], service_account="app", bound_to_secret=None)``.
 
-    Creates the ServiceAccount in ``cluster_namespace``, grants ``rules`` (namespaced) and
-    ``cluster_rules`` (cluster-wide), and activates a pod environment for the rest of the test.
+    Creates the ServiceAccount in ``cluster_namespace``, grants ``needs`` (the SDK's need syntax, e.g.
+    ``"get,list,watch:configmaps/app-config"``, checked against the server; namespaced ones in the namespace,
+    cluster-scoped ones cluster-wide) and ``cluster_needs`` (in every namespace), and activates a pod
+    environment for the rest of the test.
     """
     with ExitStack() as stack:
 
         def enter(
-            rules: Sequence[Rule] = (),
+            needs: Sequence[str | Need] = (),
             *,
             service_account: str = "app",
-            cluster_rules: Sequence[Rule] = (),
+            cluster_needs: Sequence[str | Need] = (),
             bound_to_secret: str | None = None,
             ttl: int = 3600,
         ) -> FakeServiceAccountMount:
             local_cluster.create_service_account(cluster_namespace, service_account)
-            if rules:
-                local_cluster.grant(cluster_namespace, service_account, rules)
-            if cluster_rules:
+            if needs:
+                local_cluster.grant(cluster_namespace, service_account, needs)
+            if cluster_needs:
                 local_cluster.grant(
                     cluster_namespace,
                     service_account,
-                    cluster_rules,
+                    cluster_needs,
                     cluster_wide=True,
-                    name=f"{cluster_namespace}-{service_account}",
+                    name=f"{service_account}-all-namespaces",
                 )
             return stack.enter_context(
                 local_cluster.pod_environment(

@@ -352,7 +352,7 @@ SCENARIOS: dict[str, Scenario] = {
 
 def prepare(cluster: LocalCluster) -> None:
     cluster.create_service_account(NAMESPACE, SERVICE_ACCOUNT)
-    cluster.grant(NAMESPACE, SERVICE_ACCOUNT, [("get", "pods"), ("list", "pods"), ("watch", "pods")])
+    cluster.grant(NAMESPACE, SERVICE_ACCOUNT, ["get,list,watch:pods"])
 
 
 @contextmanager

@@ -164,7 +164,9 @@ class AsyncInformer(InformerCore):
         if self.preflight:
             from ..rbac.preflight import async_check_access  # rbac builds on watch: imported late
 
-            await async_check_access(self.client, self.resource, self.namespace)  # ends the task if denied
+            await async_check_access(
+                self.client, self.resource, self.namespace, field_selector=self.field_selector
+            )  # ends the task if denied
         while True:
             request = self.watcher.next_request()
             try:

@@ -87,6 +87,7 @@ class InformerCore:
         self.namespace = namespace
         self.metadata_only = metadata_only
         self.resync_period = resync_period
+        self.field_selector = field_selector
         self._selectors = selector_params(label_selector, field_selector)
         self.store = Store(indexers)
         self.watcher = Watcher(initial_list=initial_list)

@@ -108,7 +108,7 @@ class Informer(InformerCore):
         if self.preflight:
             from ..rbac.preflight import check_access  # rbac builds on watch: imported late
 
-            check_access(self.client, self.resource, self.namespace)
+            check_access(self.client, self.resource, self.namespace, field_selector=self.field_selector)
         if self.resync_period is not None:
             threading.Thread(
                 target=self._resync_loop, name=f"incluster-sdk-resync {self.resource.plural}", daemon=True

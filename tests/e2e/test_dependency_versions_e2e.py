@@ -52,7 +52,7 @@ def holds_mounted_token(config: incluster_sdk.Config, mount: FakeServiceAccountM
 
 # -- sync ----------------------------------------------------------------------------------------------------
 def test_sync_requests_are_authenticated(cluster_namespace: str, in_pod: InPod) -> None:
-    in_pod([("list", "pods"), ("get", "pods")])
+    in_pod(["list,get:pods"])
     api = kubernetes.client.CoreV1Api(incluster_sdk.api_client())
     assert api.list_namespaced_pod(cluster_namespace).items == [], versions()
     with pytest.raises(kubernetes.client.ApiException) as missing:  # anonymous would be 403
@@ -66,7 +66,7 @@ def test_sync_requests_are_authenticated(cluster_namespace: str, in_pod: InPod) 
 def test_sync_401_rereads_the_token_and_retries_once(
     cluster_namespace: str, in_pod: InPod, caplog: pytest.LogCaptureFixture
 ) -> None:
-    mount = in_pod([("list", "pods")])
+    mount = in_pod(["list:pods"])
     config = config_holding_a_rejected_token(mount)
     api = kubernetes.client.CoreV1Api(incluster_sdk.api_client(config))
     with caplog.at_level(logging.INFO, logger="incluster_sdk.client"):
@@ -77,7 +77,7 @@ def test_sync_401_rereads_the_token_and_retries_once(
 
 def test_sync_informer_syncs_and_follows(local_cluster: LocalCluster, cluster_namespace: str, in_pod: InPod) -> None:
     local_cluster.create({**POD, "metadata": {"name": "before", "namespace": cluster_namespace}})
-    in_pod([("list", "pods"), ("watch", "pods")])
+    in_pod(["list,watch:pods"])
     informer = Informer(incluster_sdk.api_client(), PODS, namespace=cluster_namespace).start()
     try:
         assert informer.wait_for_sync(15), versions()
@@ -93,7 +93,7 @@ def test_sync_informer_syncs_and_follows(local_cluster: LocalCluster, cluster_na
 
 # -- asyncio -------------------------------------------------------------------------------------------------
 async def test_async_requests_are_authenticated(cluster_namespace: str, in_pod: InPod) -> None:
-    in_pod([("list", "pods"), ("get", "pods")])
+    in_pod(["list,get:pods"])
     async with await incluster_sdk.async_api_client() as client:
         api = kubernetes_asyncio.client.CoreV1Api(client)
         assert (await api.list_namespaced_pod(cluster_namespace)).items == [], versions()
@@ -105,7 +105,7 @@ async def test_async_requests_are_authenticated(cluster_namespace: str, in_pod: 
 async def test_async_401_rereads_the_token_and_retries_once(
     cluster_namespace: str, in_pod: InPod, caplog: pytest.LogCaptureFixture
 ) -> None:
-    mount = in_pod([("list", "pods")])
+    mount = in_pod(["list:pods"])
     config = await asyncio.to_thread(config_holding_a_rejected_token, mount)
     async with await incluster_sdk.async_api_client(config) as client:
         with caplog.at_level(logging.INFO, logger="incluster_sdk.client"):
@@ -119,7 +119,7 @@ async def test_async_informer_syncs_and_follows(
     local_cluster: LocalCluster, cluster_namespace: str, in_pod: InPod
 ) -> None:
     local_cluster.create({**POD, "metadata": {"name": "before", "namespace": cluster_namespace}})
-    in_pod([("list", "pods"), ("watch", "pods")])
+    in_pod(["list,watch:pods"])
     async with (
         await incluster_sdk.async_api_client() as client,
         AsyncInformer(client, PODS, namespace=cluster_namespace) as informer,

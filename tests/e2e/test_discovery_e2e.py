@@ -30,7 +30,7 @@ def test_in_cluster_discovery_lists_pods_and_rbac_is_enforced(
 ) -> None:
     make_pod(local_cluster, cluster_namespace, "one")
     make_pod(local_cluster, cluster_namespace, "two")
-    in_pod([("get", "pods"), ("list", "pods"), ("watch", "pods")], service_account="example-sa")
+    in_pod(["get,list,watch:pods"], service_account="example-sa")
 
     cfg = incluster_sdk.load_config()
     assert cfg.kind == "in-cluster"
@@ -56,7 +56,7 @@ def test_in_cluster_discovery_lists_pods_and_rbac_is_enforced(
 
 async def test_in_cluster_async_client(local_cluster: LocalCluster, cluster_namespace: str, in_pod: InPod) -> None:
     make_pod(local_cluster, cluster_namespace, "async-one")
-    in_pod([("list", "pods")])
+    in_pod(["list:pods"])
     async with await incluster_sdk.async_api_client() as client:
         api = kubernetes_asyncio.client.CoreV1Api(client)
         pods = await api.list_namespaced_pod(cluster_namespace)
@@ -69,7 +69,7 @@ async def test_in_cluster_async_client(local_cluster: LocalCluster, cluster_name
 def test_cluster_wide_grant_allows_cluster_list(
     local_cluster: LocalCluster, cluster_namespace: str, in_pod: InPod
 ) -> None:
-    in_pod(cluster_rules=[("list", "pods")])
+    in_pod(cluster_needs=["list:pods"])
     api = kubernetes.client.CoreV1Api(incluster_sdk.api_client())
     api.list_pod_for_all_namespaces()
 
@@ -78,7 +78,7 @@ def test_kubeconfig_fallback_against_real_server(
     local_cluster: LocalCluster, cluster_namespace: str, isolated_env: Path, tmp_path: Path
 ) -> None:
     local_cluster.create_service_account(cluster_namespace, "dev")
-    local_cluster.grant(cluster_namespace, "dev", [("list", "pods"), ("create", "pods")])
+    local_cluster.grant(cluster_namespace, "dev", ["list,create:pods"])
     token = local_cluster.mint_token(cluster_namespace, "dev")
     kube_dir = isolated_env / ".kube"
     kube_dir.mkdir()
@@ -96,7 +96,7 @@ def test_kubeconfig_token_file_against_real_server(
     local_cluster: LocalCluster, cluster_namespace: str, isolated_env: Path, tmp_path: Path
 ) -> None:
     local_cluster.create_service_account(cluster_namespace, "dev")
-    local_cluster.grant(cluster_namespace, "dev", [("list", "pods")])
+    local_cluster.grant(cluster_namespace, "dev", ["list:pods"])
     (tmp_path / "tok").write_text(local_cluster.mint_token(cluster_namespace, "dev") + "\n")
     path = local_cluster.write_kubeconfig(tmp_path / "kc", token_file=tmp_path / "tok")
     api = kubernetes.client.CoreV1Api(incluster_sdk.api_client(incluster_sdk.load_config(kubeconfig=path)))
@@ -105,7 +105,7 @@ def test_kubeconfig_token_file_against_real_server(
 
 def test_bound_token_invalidation_gives_401(local_cluster: LocalCluster, cluster_namespace: str) -> None:
     local_cluster.create_service_account(cluster_namespace, "app")
-    local_cluster.grant(cluster_namespace, "app", [("list", "pods")])
+    local_cluster.grant(cluster_namespace, "app", ["list:pods"])
     token = local_cluster.mint_token(cluster_namespace, "app", bound_to_secret="app-token-a")
     path = f"/api/v1/namespaces/{cluster_namespace}/pods"
     local_cluster.invalidate(cluster_namespace, "app-token-a")

@@ -30,8 +30,8 @@ def samples() -> list[Any]:
 
 
 SAMPLES = samples()
-POD_RULES = [("get", "pods"), ("list", "pods"), ("watch", "pods")]
-LEASE_RULES = [(verb, "coordination.k8s.io/leases") for verb in ("get", "create", "update")]
+POD_RULES = ["get,list,watch:pods"]
+LEASE_RULES = ["get,create,update:leases.coordination.k8s.io"]
 
 
 def test_the_docs_have_samples() -> None:
@@ -42,7 +42,7 @@ def test_the_docs_have_samples() -> None:
 def test_script_sample_runs_in_a_pod(
     code: str, local_cluster: LocalCluster, cluster_namespace: str, in_pod: Any, tmp_path: Path
 ) -> None:
-    in_pod(POD_RULES + LEASE_RULES, cluster_rules=POD_RULES)
+    in_pod(POD_RULES + LEASE_RULES, cluster_needs=POD_RULES)
     script = tmp_path / "sample.py"
     script.write_text(code)
     proc = subprocess.run(

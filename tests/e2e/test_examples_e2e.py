@@ -37,7 +37,7 @@ def test_informer_example_in_a_pod(
     script: str, local_cluster: LocalCluster, cluster_namespace: str, in_pod: Any
 ) -> None:
     local_cluster.create({**POD, "metadata": {"name": "before", "namespace": cluster_namespace}})
-    in_pod([("get", "pods"), ("list", "pods"), ("watch", "pods")])
+    in_pod(["get,list,watch:pods"])
     proc = subprocess.Popen(
         [sys.executable, str(EXAMPLES / script)],
         stdout=subprocess.PIPE,

@@ -51,7 +51,7 @@ def test_kubeconfig_client_certificate_data_against_real_server(
         "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u", "namespace": cluster_namespace}}],
     }
     (tmp_path / "config").write_text(yaml.safe_dump(doc))
-    # An explicit Role: aggregated ClusterRoles (view/edit/admin) stay empty without a controller manager.
+    # An explicit Role, so the test states exactly what the certificate's user may do.
     rbac = "rbac.authorization.k8s.io"
     meta = {"name": "cert-user-pods", "namespace": cluster_namespace}
     local_cluster.apply(

@@ -24,8 +24,7 @@ from incluster_sdk.testing import LocalCluster
 
 pytestmark = pytest.mark.e2e
 CANDIDATE = Path(__file__).with_name("leader_candidate.py")
-LEASES = "coordination.k8s.io/leases"
-RULES = [("get", LEASES), ("create", LEASES), ("update", LEASES)]  # all an elector needs
+RULES = ["get,create,update:leases.coordination.k8s.io"]  # all an elector needs
 LEASE, RENEW, RETRY = 6.0, 4.0, 1.0  # client-go's ratios, shortened so the test takes seconds
 SLACK = 1.5  # process scheduling, HTTP round trips
 

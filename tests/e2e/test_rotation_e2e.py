@@ -56,7 +56,7 @@ def wait_rejected(cluster: LocalCluster, namespace: str, token: str) -> None:
 def test_twenty_rotations_under_thread_and_asyncio_load_zero_failures(
     local_cluster: LocalCluster, cluster_namespace: str, in_pod: InPod
 ) -> None:
-    mount = in_pod([("list", "pods")], bound_to_secret="tok-0")
+    mount = in_pod(["list:pods"], bound_to_secret="tok-0")
     cfg = incluster_sdk.load_config()
     stop = threading.Event()
     tally = Tally()
@@ -119,7 +119,7 @@ def test_401_path_when_file_events_are_missed(
     local_cluster: LocalCluster, cluster_namespace: str, in_pod: InPod
 ) -> None:
     """No push (watcher stopped, pull a minute away): the invalidated token's 401 triggers re-read + retry."""
-    mount = in_pod([("list", "pods")], bound_to_secret="tok-0")
+    mount = in_pod(["list:pods"], bound_to_secret="tok-0")
     cfg = incluster_sdk.load_config()
     cfg.close()
     api = kubernetes.client.CoreV1Api(incluster_sdk.api_client(cfg))
@@ -140,7 +140,7 @@ def test_401_path_when_file_events_are_missed(
 def test_long_running_watch_survives_rotation_and_invalidation(
     local_cluster: LocalCluster, cluster_namespace: str, in_pod: InPod
 ) -> None:
-    mount = in_pod([("list", "pods"), ("watch", "pods")], bound_to_secret="tok-0")
+    mount = in_pod(["list,watch:pods"], bound_to_secret="tok-0")
     cfg = incluster_sdk.load_config()
     api = kubernetes.client.CoreV1Api(incluster_sdk.api_client(cfg))
     seen: list[str] = []
@@ -192,7 +192,7 @@ async def test_ca_reload_reaches_new_connections_sync_and_async(
     """Start with a CA that does not match the server (TLS fails), rotate the right one in: no restart needed."""
     from incluster_sdk.testing.pki import CertificateAuthority
 
-    mount = in_pod([("list", "pods")])
+    mount = in_pod(["list:pods"])
     right_ca = (mount.path / "ca.crt").read_bytes()
     mount.rotate(ca=CertificateAuthority.create("wrong").cert_pem)
     cfg = incluster_sdk.load_config()

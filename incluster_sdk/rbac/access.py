@@ -1,0 +1,201 @@
+"""May I? The API server's own answer (SelfSubjectAccessReview) for a need, asked in the scope the
+authorizer will really check it in.
+
+    can_i(client, "watch", "pods", namespace="shop")                      # Decision, truthy when allowed
+    can_i(client, "list", "configmaps", namespace="shop", name="app-config")
+    can_i(client, "get", "pods", namespace="shop", subresource="log")
+    can_i(client, "list", "namespaces", namespace="shop")                 # asked cluster-wide: see below
+    check_need(client, parse_need("get,list,watch:configmaps/app-config"), "shop")   # one Decision per verb
+
+The resource is resolved against the server's discovery (cached per client), so ``deploy`` and
+``deployment.apps`` mean ``deployments.apps``, and a typo is a :class:`~incluster_sdk.rbac.NeedError`
+instead of a silent "no". The scope follows the server: a cluster-scoped resource is asked about
+cluster-wide even when a namespace is given, because a Role in that namespace could say "yes" to the
+question and still never allow the request (a namespaced Role that lists ``namespaces`` is exactly that).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .. import rest
+from ..discovery import async_catalog_for, builtin_catalog, catalog_for
+from .needs import SUBRESOURCE_FLAG, Need, NeedError, parse_need
+
+if TYPE_CHECKING:
+    from ..aio_client import AsyncApiClient
+    from ..client import ApiClient
+
+log = logging.getLogger(__name__)
+
+ACCESS_REVIEW_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to "may I ``verb`` this?"; truthy when allowed.
+
+    ``namespace`` is the namespace the question was asked in (None: cluster-wide), which for a
+    cluster-scoped resource is None even if the caller passed one.
+    """
+
+    allowed: bool
+    verb: str
+    resource: str
+    group: str = ""
+    namespace: str | None = None
+    name: str | None = None
+    subresource: str | None = None
+    reason: str = ""
+    non_resource_url: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    @property
+    def target(self) -> str:
+        """What was asked about, in need syntax: ``pods/web --subresource=log``, ``deployments.apps``."""
+        if self.non_resource_url is not None:
+            return self.non_resource_url
+        text = (f"{self.resource}.{self.group}" if self.group else self.resource) + (
+            f"/{self.name}" if self.name else ""
+        )
+        return f"{text} {SUBRESOURCE_FLAG}={self.subresource}" if self.subresource else text
+
+    def __str__(self) -> str:
+        where = f" in namespace {self.namespace}" if self.namespace else " cluster-wide"
+        if self.non_resource_url is not None:
+            where = ""
+        return f"{self.verb} {self.target}{where}: {'yes' if self.allowed else 'no'}"
+
+
+# -- bodies and answers (no I/O) -----------------------------------------------------------------------------
+def access_review_body(need: Need, verb: str, namespace: str | None) -> dict[str, Any]:
+    """The SelfSubjectAccessReview for ``verb`` on ``need``, for an app working in ``namespace``."""
+    if need.non_resource_url is not None:
+        spec: dict[str, Any] = {"nonResourceAttributes": {"path": need.non_resource_url, "verb": verb}}
+    else:
+        attributes: dict[str, Any] = {"verb": verb, "resource": need.resource, "group": need.group}
+        for key, value in (
+            ("subresource", need.subresource),
+            ("namespace", need.review_namespace(verb, namespace)),
+            ("name", need.name),
+        ):
+            if value:
+                attributes[key] = value
+        spec = {"resourceAttributes": attributes}
+    return {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": spec}
+
+
+def parse_access_review(body: dict[str, Any], request: dict[str, Any]) -> Decision:
+    """The :class:`Decision` in a SelfSubjectAccessReview answer to ``request``."""
+    status = body.get("status") or {}
+    reason = str(status.get("reason") or status.get("evaluationError") or "")
+    spec = request["spec"]
+    if "nonResourceAttributes" in spec:
+        attributes = spec["nonResourceAttributes"]
+        return Decision(
+            bool(status.get("allowed")), attributes["verb"], "", reason=reason, non_resource_url=attributes["path"]
+        )
+    attributes = spec["resourceAttributes"]
+    return Decision(
+        allowed=bool(status.get("allowed")),
+        verb=attributes["verb"],
+        resource=attributes["resource"],
+        group=attributes.get("group", ""),
+        namespace=attributes.get("namespace"),
+        name=attributes.get("name"),
+        subresource=attributes.get("subresource"),
+        reason=reason,
+    )
+
+
+def _spec(verb: str, resource: str, name: str | None, group: str, subresource: str | None) -> str:
+    if group and "." in resource.partition("/")[0]:
+        raise NeedError(f"{resource!r} names its group already; drop group={group!r}")
+    if name and "/" in resource:
+        raise NeedError(f"{resource!r} names an object already; drop name={name!r}")
+    text = f"{verb}:{resource}{'.' + group if group else ''}{'/' + name if name else ''}"
+    return f"{text} {SUBRESOURCE_FLAG}={subresource}" if subresource else text
+
+
+# -- sync driver ---------------------------------------------------------------------------------------------
+def check_need(client: ApiClient, need: Need, namespace: str | None) -> list[Decision]:
+    """One :class:`Decision` per verb of ``need``, asked in the scope the server checks it in.
+    Raises :class:`~incluster_sdk.errors.ApiError` when the review itself fails."""
+    decisions = []
+    for verb in need.verbs:
+        request = access_review_body(need, verb, namespace)
+        answer = rest.decode_object(
+            *rest.request(client, "POST", ACCESS_REVIEW_PATH, request), f"POST {ACCESS_REVIEW_PATH}"
+        )
+        decisions.append(parse_access_review(answer, request))
+    return decisions
+
+
+def can_i(
+    client: ApiClient,
+    verb: str,
+    resource: str,
+    namespace: str | None = None,
+    name: str | None = None,
+    group: str = "",
+    subresource: str | None = None,
+) -> Decision:
+    """May this identity ``verb`` the ``resource``?
+
+    ``resource`` is a TYPE as kubectl takes it (``pods``, ``deploy``, ``deployments.apps``), optionally
+    ``TYPE/NAME``; ``name`` and ``subresource`` as in ``kubectl auth can-i VERB TYPE/NAME --subresource=SUB``.
+    ``namespace`` None asks about all namespaces. ``group`` is an alternative to ``TYPE.GROUP``.
+    Raises :class:`~incluster_sdk.rbac.NeedError` for an unknown verb, resource or subresource and
+    :class:`~incluster_sdk.errors.ApiError` when the server refuses the review.
+    """
+    spec = _spec(verb, resource, name, group, subresource)
+    try:
+        catalog = catalog_for(client)
+    except Exception as exc:  # discovery down: still resolve the standard kinds (the review will tell)
+        log.warning("discovery failed (%s); resolving %r with the built-in table", exc, resource)
+        need = parse_need(spec, builtin_catalog())
+    else:
+        try:
+            need = parse_need(spec, catalog)
+        except NeedError:  # perhaps a resource created since discovery (a new CRD): look once more
+            need = parse_need(spec, catalog_for(client, refresh=True))
+    return check_need(client, need, namespace)[0]
+
+
+# -- asyncio driver ------------------------------------------------------------------------------------------
+async def async_check_need(client: AsyncApiClient, need: Need, namespace: str | None) -> list[Decision]:
+    """:func:`check_need` for the asyncio client."""
+    decisions = []
+    for verb in need.verbs:
+        request = access_review_body(need, verb, namespace)
+        status, data = await rest.async_request(client, "POST", ACCESS_REVIEW_PATH, request)
+        decisions.append(parse_access_review(rest.decode_object(status, data, f"POST {ACCESS_REVIEW_PATH}"), request))
+    return decisions
+
+
+async def async_can_i(
+    client: AsyncApiClient,
+    verb: str,
+    resource: str,
+    namespace: str | None = None,
+    name: str | None = None,
+    group: str = "",
+    subresource: str | None = None,
+) -> Decision:
+    """:func:`can_i` for the asyncio client."""
+    spec = _spec(verb, resource, name, group, subresource)
+    try:
+        catalog = await async_catalog_for(client)
+    except Exception as exc:
+        log.warning("discovery failed (%s); resolving %r with the built-in table", exc, resource)
+        need = parse_need(spec, builtin_catalog())
+    else:
+        try:
+            need = parse_need(spec, catalog)
+        except NeedError:
+            need = parse_need(spec, await async_catalog_for(client, refresh=True))
+    return (await async_check_need(client, need, namespace))[0]

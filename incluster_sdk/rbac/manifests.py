@@ -1,0 +1,171 @@
+"""The least-privilege RBAC manifests that grant a list of needs: a Role for what a Role can grant, a
+ClusterRole for the rest, each bound to the app's ServiceAccount.
+
+    needs = parse_needs(["list,watch:pods", "get,list,watch:configmaps/app-config", "list,watch:namespaces"])
+    print(to_yaml(manifests(needs, namespace="shop", service_account="reloader")))
+
+Namespaced needs go into a Role and RoleBinding in the app's namespace; cluster-scoped ones (namespaces,
+nodes, non-resource URLs...) into a ClusterRole and ClusterRoleBinding, because a Role cannot grant them:
+a Role that lists ``namespaces`` is accepted by the API server and then never matches a request.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import yaml
+
+from .needs import RBAC_GROUP, RBAC_V1, STANDARD_VERBS, Need, NeedWarning
+
+
+def _verb_order(verb: str) -> tuple[int, str]:
+    return (STANDARD_VERBS.index(verb) if verb in STANDARD_VERBS else len(STANDARD_VERBS), verb)
+
+
+def policy_rules(needs: Iterable[Need]) -> list[dict[str, Any]]:
+    """The fewest PolicyRules that grant exactly ``needs``.
+
+    Verbs granted on a whole resource are dropped from its named grants; names with the same verbs share a
+    rule (``resourceNames``); resources with the same verbs and names share a rule. Shape: a list of
+    ``{"apiGroups", "resources", "verbs"[, "resourceNames"]}`` and ``{"nonResourceURLs", "verbs"}`` dicts,
+    in a stable order.
+    """
+    unnamed: dict[tuple[str, str], set[str]] = {}
+    named: dict[tuple[str, str], dict[str, set[str]]] = {}
+    urls: dict[str, set[str]] = {}
+    for need in needs:
+        if need.non_resource_url is not None:
+            urls.setdefault(need.non_resource_url, set()).update(need.verbs)
+        elif need.name:
+            named.setdefault((need.group, need.rbac_resource), {}).setdefault(need.name, set()).update(need.verbs)
+        else:
+            unnamed.setdefault((need.group, need.rbac_resource), set()).update(need.verbs)
+    grants: dict[tuple[str, tuple[str, ...], tuple[str, ...]], set[str]] = {}
+    for (group, resource), verbs in unnamed.items():
+        grants.setdefault((group, _ordered(verbs), ()), set()).add(resource)
+    for (group, resource), by_name in named.items():
+        covered = unnamed.get((group, resource), set())
+        names_for: dict[tuple[str, ...], list[str]] = {}
+        for name, verbs in by_name.items():
+            rest = verbs if "*" in verbs else verbs - covered
+            if rest and "*" not in covered:
+                names_for.setdefault(_ordered(rest), []).append(name)
+        for verbs_key, name_list in names_for.items():
+            grants.setdefault((group, verbs_key, tuple(sorted(name_list))), set()).add(resource)
+    rules: list[dict[str, Any]] = []
+    for (group, verbs_key, names), resources in sorted(grants.items(), key=lambda kv: (kv[0][0], sorted(kv[1]), kv[0])):
+        rule: dict[str, Any] = {"apiGroups": [group], "resources": sorted(resources), "verbs": list(verbs_key)}
+        if names:
+            rule["resourceNames"] = list(names)
+        rules.append(rule)
+    url_rules: dict[tuple[str, ...], list[str]] = {}
+    for url, verbs in sorted(urls.items()):
+        url_rules.setdefault(_ordered(verbs), []).append(url)
+    rules += [{"nonResourceURLs": list(u), "verbs": list(v)} for v, u in url_rules.items()]
+    return rules
+
+
+def _ordered(verbs: Iterable[str]) -> tuple[str, ...]:
+    verbs = set(verbs)
+    return ("*",) if "*" in verbs else tuple(sorted(verbs, key=_verb_order))
+
+
+def manifests(
+    needs: Sequence[Need],
+    *,
+    namespace: str,
+    service_account: str,
+    name: str | None = None,
+    cluster_wide: bool = False,
+    subject_group: bool = False,
+    subject: dict[str, Any] | None = None,
+    include_service_account: bool = True,
+) -> list[dict[str, Any]]:
+    """The ServiceAccount, and the roles and bindings that grant ``needs`` to it.
+
+    - Namespaced needs: a Role and RoleBinding named ``name`` (default: the ServiceAccount's name) in
+      ``namespace``; with ``cluster_wide=True`` they are granted in every namespace instead.
+    - Cluster-scoped needs, needs of unknown scope with ``cluster_wide``, and non-resource URLs: a
+      ClusterRole and ClusterRoleBinding named ``<namespace>-<name>`` (cluster-wide names must not clash
+      between namespaces).
+    - ``subject_group=True`` binds the group ``system:serviceaccounts:<namespace>`` (every ServiceAccount of
+      the namespace) instead of the one ServiceAccount; ``subject`` binds any other RBAC subject.
+
+    Returns plain dicts (``to_yaml`` prints them; ``kubectl apply -f -`` takes the output).
+    """
+    _warn_escalation(needs)
+    role_name = name or service_account
+    if subject is None:
+        subject = (
+            {"kind": "Group", "name": f"system:serviceaccounts:{namespace}", "apiGroup": RBAC_GROUP}
+            if subject_group
+            else {"kind": "ServiceAccount", "name": service_account, "namespace": namespace}
+        )
+    in_role = [n for n in needs if n.namespaced is not False and not cluster_wide]
+    in_cluster_role = [n for n in needs if n.namespaced is False or cluster_wide]
+    docs: list[dict[str, Any]] = []
+    if include_service_account:
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": service_account, "namespace": namespace},
+            }
+        )
+    if in_role:
+        docs += _role_and_binding("Role", {"name": role_name, "namespace": namespace}, policy_rules(in_role), subject)
+    if in_cluster_role:
+        meta = {"name": f"{namespace}-{role_name}"}
+        docs += _role_and_binding("ClusterRole", meta, policy_rules(in_cluster_role), subject)
+    return docs
+
+
+#: Writing these is checked for escalation (kube-apiserver's rbac registry): a binding needs ``bind`` on the
+#: role it references, a role needs ``escalate``, unless the writer already holds every permission granted.
+_ESCALATION_CHECKED = {
+    "rolebindings": "bind",
+    "clusterrolebindings": "bind",
+    "roles": "escalate",
+    "clusterroles": "escalate",
+}
+_WRITE_VERBS = {"create", "update", "patch", "*"}
+
+
+def _warn_escalation(needs: Sequence[Need]) -> None:
+    granted = {v for n in needs if n.group in (RBAC_GROUP, "*") for v in n.verbs}
+    for need in needs:
+        special = _ESCALATION_CHECKED.get(need.resource) if need.group == RBAC_GROUP else None
+        if special and _WRITE_VERBS & set(need.verbs) and not granted & {special, "*"}:
+            target = "clusterroles" if need.resource.startswith("cluster") else "roles"
+            example = (
+                f"{special}:clusterroles.{RBAC_GROUP}/view" if special == "bind" else f"{special}:{target}.{RBAC_GROUP}"
+            )
+            warnings.warn(
+                f"{need}: writing {need.resource} is checked for privilege escalation: the app must hold every"
+                f" permission the {need.resource[:-1]} grants, or be granted {special!r} on the roles it"
+                f" references (e.g. {example}); add that need, or the API server will refuse with 403",
+                NeedWarning,
+                stacklevel=3,
+            )
+
+
+def _role_and_binding(
+    kind: str, meta: dict[str, str], rules: list[dict[str, Any]], subject: dict[str, Any]
+) -> list[dict[str, Any]]:
+    return [
+        {"apiVersion": RBAC_V1, "kind": kind, "metadata": dict(meta), "rules": rules},
+        {
+            "apiVersion": RBAC_V1,
+            "kind": f"{kind}Binding",
+            "metadata": dict(meta),
+            "subjects": [subject],
+            "roleRef": {"apiGroup": RBAC_GROUP, "kind": kind, "name": meta["name"]},
+        },
+    ]
+
+
+def to_yaml(docs: Iterable[dict[str, Any]]) -> str:
+    """The manifests as one multi-document YAML string."""
+    return yaml.safe_dump_all(list(docs), sort_keys=False, default_flow_style=False)
