@@ -1,19 +1,17 @@
-"""Who am I, and may I? The API server's own answers (SelfSubjectReview, SelfSubjectAccessReview,
-SelfSubjectRulesReview), for the sync and the asyncio client.
+"""Who am I, and what may I do here? The API server's own answers (SelfSubjectReview, TokenReview,
+SelfSubjectRulesReview), for the sync and the asyncio client. "May I?" for one need is :mod:`.access`.
 
 Request bodies and answers are built and read by plain functions; the two drivers only POST them. ``whoami``'s
 fallback chain is one generator, :func:`identify`, that yields its requests and receives the answers (as
 :func:`incluster_sdk.leader.lease.attempt` does); a tiny sync and a tiny asyncio driver run it.
 
     me = whoami(client)                    # Identity: username, groups, token expiry / bound object
-    can_i(client, "watch", "pods", namespace="shop")   # Decision, truthy when allowed
     print(rules(client, "shop"))           # what this identity may do in the namespace
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import re
 from collections.abc import Awaitable, Callable, Generator, Sequence
@@ -22,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .. import rest
 from .._secret import Secret
 from ..client import ApiClient
 from ..config import Config
-from ..errors import ApiError
 from ..tokens import TokenClaims
 
 if TYPE_CHECKING:
@@ -47,7 +45,6 @@ SELF_SUBJECT_REVIEW, TOKEN_CLAIMS, TOKEN_REVIEW, CLIENT_CERTIFICATE = (
     "TokenReview",
     "client certificate",
 )
-ACCESS_REVIEW_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 RULES_REVIEW_PATH = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
 
 
@@ -86,27 +83,6 @@ class Identity:
 
 
 @dataclass(frozen=True)
-class Decision:
-    """The answer to "may I?"; truthy when allowed."""
-
-    allowed: bool
-    verb: str
-    resource: str
-    group: str = ""
-    namespace: str | None = None
-    name: str | None = None
-    reason: str = ""
-
-    def __bool__(self) -> bool:
-        return self.allowed
-
-    def __str__(self) -> str:
-        what = f"{self.resource}.{self.group}" if self.group else self.resource
-        where = f" in namespace {self.namespace}" if self.namespace else " cluster-wide"
-        return f"{self.verb} {what}{'/' + self.name if self.name else ''}{where}: {'yes' if self.allowed else 'no'}"
-
-
-@dataclass(frozen=True)
 class Rules:
     """What this identity may do in one namespace (SelfSubjectRulesReview)."""
 
@@ -130,36 +106,6 @@ class Rules:
 
 
 # -- bodies and answers (no I/O) -----------------------------------------------------------------------------
-def access_review_body(
-    verb: str, resource: str, *, namespace: str | None, name: str | None, group: str
-) -> dict[str, Any]:
-    resource, _, subresource = resource.partition("/")
-    attributes: dict[str, Any] = {"verb": verb, "resource": resource, "group": group}
-    for key, value in (("subresource", subresource), ("namespace", namespace), ("name", name)):
-        if value:
-            attributes[key] = value
-    return {
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SelfSubjectAccessReview",
-        "spec": {"resourceAttributes": attributes},
-    }
-
-
-def parse_access_review(body: dict[str, Any], request: dict[str, Any]) -> Decision:
-    status = body.get("status") or {}
-    attributes = request["spec"]["resourceAttributes"]
-    resource = attributes["resource"] + (f"/{attributes['subresource']}" if attributes.get("subresource") else "")
-    return Decision(
-        allowed=bool(status.get("allowed")),
-        verb=attributes["verb"],
-        resource=resource,
-        group=attributes.get("group", ""),
-        namespace=attributes.get("namespace"),
-        name=attributes.get("name"),
-        reason=str(status.get("reason") or status.get("evaluationError") or ""),
-    )
-
-
 def rules_review_body(namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "authorization.k8s.io/v1",
@@ -274,7 +220,7 @@ def identify(me: Presented) -> Flow:
     for path in SELF_SUBJECT_REVIEW_PATHS:
         status, data = yield Post(path, self_subject_review_body(path))
         if status not in SELF_SUBJECT_REVIEW_ABSENT:
-            return parse_self_subject_review(_parse(status, data, path), me.claims)
+            return parse_self_subject_review(rest.decode_object(status, data, f"POST {path}"), me.claims)
         statuses.append(status)
     reasons.append(self_subject_review_reason(statuses))
     if me.certificate is not None:
@@ -389,18 +335,6 @@ def identity_from_certificate(pem: bytes) -> Identity | str:
     return Identity(username=names[-1], groups=groups, source=CLIENT_CERTIFICATE)
 
 
-def _parse(status: int, data: bytes, path: str) -> dict[str, Any]:
-    if not 200 <= status <= 299:
-        message = ""
-        with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
-            message = str(orjson.loads(data).get("message", ""))
-        raise ApiError(f"POST {path}: HTTP {status}{': ' + message if message else ''}", status)
-    body = orjson.loads(data)
-    if not isinstance(body, dict):
-        raise ApiError(f"POST {path}: the answer is not a JSON object", status)
-    return body
-
-
 def _drive(flow: Flow, post: Callable[[Post], Answer]) -> Identity:
     """Run a flow with a sync ``post``."""
     request = next(flow)
@@ -426,83 +360,28 @@ async def _adrive(flow: Flow, post: Callable[[Post], Awaitable[Answer]]) -> Iden
 
 
 # -- sync driver ---------------------------------------------------------------------------------------------
-def _post(client: ApiClient, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
-    from kubernetes.client.exceptions import ApiException
-
-    headers = {"Accept": "application/json", "Content-Type": "application/json"}
-    try:
-        response = client.call_api("POST", f"{client.configuration.host}{path}", headers, body)
-    except ApiException as exc:  # kubernetes < 37 raises non-2xx answers
-        data = exc.body
-        return exc.status or 0, data if isinstance(data, bytes) else str(data or "").encode()
-    response.read()
-    return int(response.status), bytes(response.data or b"")
-
-
-def _post_json(client: ApiClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    return _parse(*_post(client, path, body), path)
-
-
 def whoami(client: ApiClient) -> Identity:
     """Who the server sees: its SelfSubjectReview (1.26+), else what the client certificate or ServiceAccount
     token says, else a TokenReview of the token (see :func:`identify`). An identity nothing could name has
     ``username`` None and, in ``reasons``, why."""
-    return _drive(identify(presented(client.incluster_config)), lambda p: _post(client, p.path, p.body))
-
-
-def can_i(
-    client: ApiClient,
-    verb: str,
-    resource: str,
-    namespace: str | None = None,
-    name: str | None = None,
-    group: str = "",
-) -> Decision:
-    """May this identity ``verb`` the ``resource`` (plural, "pods/log" for a subresource) in ``group``?"""
-    request = access_review_body(verb, resource, namespace=namespace, name=name, group=group)
-    return parse_access_review(_post_json(client, ACCESS_REVIEW_PATH, request), request)
+    return _drive(identify(presented(client.incluster_config)), lambda p: rest.request(client, "POST", p.path, p.body))
 
 
 def rules(client: ApiClient, namespace: str) -> Rules:
-    """Everything this identity may do in ``namespace``, as the server's authorizer lists it."""
-    return parse_rules_review(_post_json(client, RULES_REVIEW_PATH, rules_review_body(namespace)), namespace)
+    """Everything this identity may do in ``namespace``, as the server's authorizer lists it.
+    Raises :class:`~incluster_sdk.errors.ApiError` when the server refuses the review."""
+    answer = rest.request(client, "POST", RULES_REVIEW_PATH, rules_review_body(namespace))
+    return parse_rules_review(rest.decode_object(*answer, f"POST {RULES_REVIEW_PATH}"), namespace)
 
 
 # -- asyncio driver -----------------------------------------------------------------------------------------
-async def _apost(client: AsyncApiClient, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
-    from kubernetes_asyncio.client.exceptions import ApiException
-
-    headers = {"Accept": "application/json", "Content-Type": "application/json"}
-    try:
-        response = await client.request(
-            "POST", f"{client.configuration.host}{path}", headers=headers, body=body, _preload_content=False
-        )
-    except ApiException as exc:
-        return exc.status or 0, str(exc.body or "").encode()
-    try:
-        return int(response.status), bytes(await response.read())
-    finally:
-        response.release()
-
-
 async def async_whoami(client: AsyncApiClient) -> Identity:
     """:func:`whoami` for the asyncio client."""
     me = await asyncio.to_thread(presented, client.incluster_config)  # may run a plugin, reads a file
-    return await _adrive(identify(me), lambda p: _apost(client, p.path, p.body))
-
-
-async def async_can_i(
-    client: AsyncApiClient,
-    verb: str,
-    resource: str,
-    namespace: str | None = None,
-    name: str | None = None,
-    group: str = "",
-) -> Decision:
-    request = access_review_body(verb, resource, namespace=namespace, name=name, group=group)
-    return parse_access_review(_parse(*await _apost(client, ACCESS_REVIEW_PATH, request), ACCESS_REVIEW_PATH), request)
+    return await _adrive(identify(me), lambda p: rest.async_request(client, "POST", p.path, p.body))
 
 
 async def async_rules(client: AsyncApiClient, namespace: str) -> Rules:
-    body = _parse(*await _apost(client, RULES_REVIEW_PATH, rules_review_body(namespace)), RULES_REVIEW_PATH)
-    return parse_rules_review(body, namespace)
+    """:func:`rules` for the asyncio client."""
+    answer = await rest.async_request(client, "POST", RULES_REVIEW_PATH, rules_review_body(namespace))
+    return parse_rules_review(rest.decode_object(*answer, f"POST {RULES_REVIEW_PATH}"), namespace)
