@@ -46,10 +46,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"incluster-sdk {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    doctor = sub.add_parser("doctor", help="check config, mount, token, CA, API server, identity, permissions")
+    doctor = sub.add_parser(
+        "doctor",
+        help="check config, mount, token, CA, API server, identity, permissions",
+        description="Check every step from 'am I in a pod?' to 'may I watch pods?', each with a verdict and a"
+        " hint. Exits 1 when a check fails. Never prints a credential.",
+    )
     _config_args(doctor)
     doctor.add_argument("--namespace", help="namespace for --can checks (default: the config's namespace)")
-    doctor.add_argument("--can", action="append", default=[], metavar="NEED", help=f"check a permission: {_NEED_HELP}")
+    doctor.add_argument(
+        "--can",
+        action="append",
+        default=[],
+        metavar="NEED",
+        help=f"check a permission (repeat for several): {_NEED_HELP}",
+    )
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
 
     rbac = sub.add_parser(
@@ -74,7 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     _config_args(rbac)
 
-    who = sub.add_parser("whoami", help="the identity the API server sees")
+    who = sub.add_parser(
+        "whoami",
+        help="the identity the API server sees",
+        description="Print the identity the API server sees for this config, and where the answer came from"
+        " (SelfSubjectReview, client certificate, token claims or TokenReview); when none can tell, why.",
+    )
     _config_args(who)
     who.add_argument("--json", action="store_true", help="machine-readable output (with reasons and source)")
     return parser
@@ -191,15 +207,27 @@ def attach_subresources(argv: Sequence[str]) -> list[str]:
     """kubectl's order, ``get:pods --subresource=log``: join each ``--subresource`` to the need before it."""
     out: list[str] = []
     args = list(argv)
+
+    def after_need() -> bool:  # the previous word is a need, not the value of an option such as --context
+        if not out or ":" not in out[-1] or out[-1].startswith("-"):
+            return False
+        return len(out) < 2 or out[-2] not in _VALUE_OPTIONS
+
     while args:
         arg = args.pop(0)
-        if arg == "--subresource" and args and out and ":" in out[-1]:
+        if arg == "--subresource" and args and after_need():
             out[-1] += f" --subresource={args.pop(0)}"
-        elif arg.startswith("--subresource=") and out and ":" in out[-1]:
+        elif arg.startswith("--subresource=") and after_need():
             out[-1] += f" {arg}"
         else:
             out.append(arg)
     return out
+
+
+#: Options whose next word is their value (``--can``'s value is a need, so it is not here).
+_VALUE_OPTIONS = frozenset(
+    {"--kubeconfig", "--context", "--service-account-dir", "--namespace", "-n", "--sa", "--name"}
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

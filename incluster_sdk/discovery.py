@@ -122,18 +122,22 @@ class ResourceCatalog:
         return table
 
     def candidates(self, type_name: str) -> list[APIResource]:
-        """Every resource ``type_name`` can mean, most preferred first (kubectl's matching rules)."""
+        """Every resource ``type_name`` can mean, most preferred first, by kubectl's rules (its shortcut expander
+        and discovery RESTMapper): a plural, singular or kind beats a short name (``pods`` is never another
+        resource's short name), an exact group beats a group prefix (``storageclasses.storage``), and among
+        equals the catalog's priority order decides (core, then preferred versions, then the others)."""
         text = type_name.strip().lower()
-        found: list[APIResource] = []
         for name, group in _splits(text):
-            for res in self.resources:
-                if res in found or (group is not None and not _group_matches(res, group)):
-                    continue
-                if name in (res.name, res.singular_name, res.kind.lower()) or name in res.short_names:
-                    found.append(res)
-            if found:
-                return found
-        return found
+            for by_prefix, by_short_name in _MATCH_ORDER if group is not None else _MATCH_ORDER[:2]:
+                found = [
+                    res
+                    for res in self.resources
+                    if (group is None or _group_matches(res, group, by_prefix))
+                    and (name in res.short_names if by_short_name else name in _names(res))
+                ]
+                if found:
+                    return found
+        return []
 
     def resolve(self, type_name: str) -> APIResource:
         """The resource ``type_name`` names (``pods``, ``po``, ``Pod``, ``deploy.apps``, ``deployments.v1.apps``).
@@ -147,10 +151,26 @@ class ResourceCatalog:
         raise UnknownResourceError(self.unknown_message(type_name))
 
     def unknown_message(self, type_name: str) -> str:
-        known = sorted({r.type_name for r in self.resources})
-        close = difflib.get_close_matches(type_name.lower(), known, n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        """Why ``type_name`` resolves to nothing, with up to three ``plural.group`` names, closest first: a typo
+        is compared with every plural and every ``plural.group`` (``leasse`` is far from
+        ``leases.coordination.k8s.io`` but close to ``leases``)."""
+        spelled: dict[str, list[str]] = {}
+        for res in self.resources:
+            for word in (res.name, res.type_name):
+                spelled.setdefault(word, []).append(res.type_name)
+        close = difflib.get_close_matches(type_name.lower(), sorted(spelled), n=6, cutoff=0.6)
+        names = list(dict.fromkeys(t for word in close for t in spelled[word]))[:3]
+        hint = f"; did you mean {' or '.join(names)}?" if names else ""
         return f"{type_name!r} is not a resource known to the {self.source}{hint}"
+
+
+#: The order kubectl tries a ``name.group`` in (its shortcut expander, then its RESTMapper): (group prefix?,
+#: short name?). A bare name uses the first two only.
+_MATCH_ORDER = ((False, False), (False, True), (True, True), (True, False))
+
+
+def _names(res: APIResource) -> tuple[str, str, str]:
+    return res.name, res.singular_name, res.kind.lower()
 
 
 def _splits(text: str) -> Iterable[tuple[str, str | None]]:
@@ -162,8 +182,10 @@ def _splits(text: str) -> Iterable[tuple[str, str | None]]:
     yield text, None
 
 
-def _group_matches(res: APIResource, group: str) -> bool:
-    # kubectl accepts "resource.group" and "resource.version.group"
+def _group_matches(res: APIResource, group: str, by_prefix: bool = False) -> bool:
+    """kubectl accepts "resource.group" and "resource.version.group"; failing those, a group prefix."""
+    if by_prefix:
+        return res.group.startswith(group)
     return group == res.group or group == f"{res.version}.{res.group}"
 
 
@@ -190,24 +212,38 @@ def discovery_flow(source: str) -> DiscoveryFlow:
     if groups is None:
         raise ApiError("GET /apis: 404; this is not a Kubernetes API server (or its address has a wrong path)", 404)
     names = [""]
+    preferred_versions = {"": "v1"}
     for group in (groups or {}).get("groups") or []:
         names.append(group["name"])
         preferred = (group.get("preferredVersion") or {}).get("version")
+        preferred_versions[group["name"]] = preferred or ""
         versions = [v["version"] for v in group.get("versions") or []]
         for version in sorted(versions, key=lambda v: v != preferred):
             body = yield f"/apis/{group['name']}/{version}"
             if body is not None:
                 lists.append((group["name"], version, body))
-    return catalog_from_lists(lists, source=source, groups=names)
+    return catalog_from_lists(lists, source=source, groups=names, preferred=preferred_versions)
 
 
 def catalog_from_lists(
-    lists: Iterable[tuple[str, str, Mapping[str, Any]]], *, source: str, groups: Iterable[str] = ()
+    lists: Iterable[tuple[str, str, Mapping[str, Any]]],
+    *,
+    source: str,
+    groups: Iterable[str] = (),
+    preferred: Mapping[str, str] | None = None,
 ) -> ResourceCatalog:
-    """A catalog from (group, version, APIResourceList) triples, the preferred version of each group first."""
+    """A catalog from (group, version, APIResourceList) triples in discovery order, the preferred version of each
+    group first. ``preferred`` maps a group to its preferred version (default: the first version listed for it;
+    discovery passes it because a preferred version that answered 404 is not in ``lists``).
+
+    The resources are in kubectl's priority order (its discovery RESTMapper): those of preferred versions in
+    group order, core first, then those only served by other versions.
+    """
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     subresources: dict[tuple[str, str], dict[str, list[str]]] = {}
+    preferred = dict(preferred or {})
     for group, version, body in lists:
+        preferred.setdefault(group, version)
         for item in body.get("resources") or []:
             name = str(item.get("name") or "")
             base, _, sub = name.partition("/")
@@ -230,10 +266,12 @@ def catalog_from_lists(
                 }
             else:
                 entry["verbs"] += [v for v in item.get("verbs") or [] if v not in entry["verbs"]]
+                entry["shortNames"] += [s for s in item.get("shortNames") or [] if s not in entry["shortNames"]]
     resources = []
     for key, entry in merged.items():
         entry["subresources"] = subresources.get(key, {})
         resources.append(APIResource.from_json(entry))
+    resources.sort(key=lambda r: r.version != preferred.get(r.group))  # stable: group order within each tier
     return ResourceCatalog(tuple(resources), source, frozenset(groups) | {r.group for r in resources})
 
 

@@ -27,10 +27,11 @@ def _verb_order(verb: str) -> tuple[int, str]:
 def policy_rules(needs: Iterable[Need]) -> list[dict[str, Any]]:
     """The fewest PolicyRules that grant exactly ``needs``.
 
-    Verbs granted on a whole resource are dropped from its named grants; names with the same verbs share a
-    rule (``resourceNames``); resources with the same verbs and names share a rule. Shape: a list of
-    ``{"apiGroups", "resources", "verbs"[, "resourceNames"]}`` and ``{"nonResourceURLs", "verbs"}`` dicts,
-    in a stable order.
+    Verbs granted on a whole resource are dropped from its named grants, and so are verbs a wildcard grants
+    (``*``, ``*.apps``, ``*/scale``, a URL prefix ``/logs/*``): a grant left with no verbs is no rule. Names
+    with the same verbs share a rule (``resourceNames``); resources with the same verbs and names share a rule.
+    Shape: a list of ``{"apiGroups", "resources", "verbs"[, "resourceNames"]}`` and
+    ``{"nonResourceURLs", "verbs"}`` dicts, in a stable order.
     """
     unnamed: dict[tuple[str, str], set[str]] = {}
     named: dict[tuple[str, str], dict[str, set[str]]] = {}
@@ -44,13 +45,16 @@ def policy_rules(needs: Iterable[Need]) -> list[dict[str, Any]]:
             unnamed.setdefault((need.group, need.rbac_resource), set()).update(need.verbs)
     grants: dict[tuple[str, tuple[str, ...], tuple[str, ...]], set[str]] = {}
     for (group, resource), verbs in unnamed.items():
-        grants.setdefault((group, _ordered(verbs), ()), set()).add(resource)
+        rest = _uncovered(verbs, _covering(unnamed, group, resource, itself=False))
+        if rest:
+            grants.setdefault((group, _ordered(rest), ()), set()).add(resource)
     for (group, resource), by_name in named.items():
-        covered = unnamed.get((group, resource), set())
+        covered = _covering(unnamed, group, resource, itself=True)
         names_for: dict[tuple[str, ...], list[str]] = {}
         for name, verbs in by_name.items():
-            rest = verbs if "*" in verbs else verbs - covered
-            if rest and "*" not in covered:
+            same_name = {key: names[name] for key, names in named.items() if name in names}  # get:*/x
+            rest = _uncovered(verbs, covered | _covering(same_name, group, resource, itself=False))
+            if rest:
                 names_for.setdefault(_ordered(rest), []).append(name)
         for verbs_key, name_list in names_for.items():
             grants.setdefault((group, verbs_key, tuple(sorted(name_list))), set()).add(resource)
@@ -62,9 +66,38 @@ def policy_rules(needs: Iterable[Need]) -> list[dict[str, Any]]:
         rules.append(rule)
     url_rules: dict[tuple[str, ...], list[str]] = {}
     for url, verbs in sorted(urls.items()):
-        url_rules.setdefault(_ordered(verbs), []).append(url)
+        covering = [v for other, vs in urls.items() if other != url and _url_covers(other, url) for v in vs]
+        rest = _uncovered(verbs, set(covering))
+        if rest:
+            url_rules.setdefault(_ordered(rest), []).append(url)
     rules += [{"nonResourceURLs": list(u), "verbs": list(v)} for v, u in url_rules.items()]
     return rules
+
+
+def _covering(grants: dict[tuple[str, str], set[str]], group: str, resource: str, *, itself: bool) -> set[str]:
+    """The verbs ``grants`` (by group and RBAC resource) give on what ``group``/``resource`` names (RBAC's
+    matching: group ``*``, resource ``*``, ``*/SUB`` for a subresource SUB), that very grant only if ``itself``."""
+    subresource = resource.partition("/")[2]
+    verbs: set[str] = set()
+    for (g, r), granted in grants.items():
+        if (g, r) == (group, resource) and not itself:
+            continue
+        if g in (group, "*") and (r in (resource, "*") or (subresource and r == f"*/{subresource}")):
+            verbs |= granted
+    return verbs
+
+
+def _uncovered(verbs: set[str], covered: set[str]) -> set[str]:
+    """``verbs`` less those ``covered`` grants already (all of them if it grants ``*``)."""
+    if "*" in covered:
+        return set()
+    return verbs if "*" in verbs else verbs - covered
+
+
+def _url_covers(pattern: str, url: str) -> bool:
+    """Whether the non-resource URL rule ``pattern`` matches every path ``url`` does (``/logs/*`` covers
+    ``/logs/x`` and ``/logs/x*``; a need's URL has at most one ``*``, at its end)."""
+    return pattern.endswith("*") and url.startswith(pattern[:-1])
 
 
 def _ordered(verbs: Iterable[str]) -> tuple[str, ...]:
@@ -134,17 +167,31 @@ _WRITE_VERBS = {"create", "update", "patch", "*"}
 
 
 def _warn_escalation(needs: Sequence[Need]) -> None:
-    granted = {v for n in needs if n.group in (RBAC_GROUP, "*") for v in n.verbs}
+    # bind/escalate count on the roles only (a "*" verb on rolebindings grants no bind on any role)
+    granted = {
+        v
+        for n in needs
+        if n.group in (RBAC_GROUP, "*") and n.resource in ("roles", "clusterroles", "*") and n.subresource is None
+        for v in n.verbs
+    }
     for need in needs:
-        special = _ESCALATION_CHECKED.get(need.resource) if need.group == RBAC_GROUP else None
-        if special and _WRITE_VERBS & set(need.verbs) and not granted & {special, "*"}:
-            target = "clusterroles" if need.resource.startswith("cluster") else "roles"
+        if need.group not in (RBAC_GROUP, "*") or need.subresource is not None:
+            continue
+        written: dict[str, str | None] = (
+            dict(_ESCALATION_CHECKED)
+            if need.resource == "*"
+            else {need.resource: _ESCALATION_CHECKED.get(need.resource)}
+        )
+        missing = [(r, v) for r, v in written.items() if v and not granted & {v, "*"}]
+        if missing and _WRITE_VERBS & set(need.verbs):
+            resource, special = missing[0]
+            target = "clusterroles" if resource.startswith("cluster") else "roles"
             example = (
                 f"{special}:clusterroles.{RBAC_GROUP}/view" if special == "bind" else f"{special}:{target}.{RBAC_GROUP}"
             )
             warnings.warn(
-                f"{need}: writing {need.resource} is checked for privilege escalation: the app must hold every"
-                f" permission the {need.resource[:-1]} grants, or be granted {special!r} on the roles it"
+                f"{need}: writing {resource} is checked for privilege escalation: the app must hold every"
+                f" permission the {resource[:-1]} grants, or be granted {special!r} on the roles it"
                 f" references (e.g. {example}); add that need, or the API server will refuse with 403",
                 NeedWarning,
                 stacklevel=3,

@@ -20,6 +20,7 @@ what was meant; wildcards and other legal-but-risky needs raise :class:`NeedWarn
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 import warnings
@@ -56,6 +57,15 @@ AUTHORIZATION_ONLY = {
 }
 #: Verbs for non-resource URLs (``/healthz``): RBAC matches the lowercase HTTP method.
 NON_RESOURCE_VERBS = ("get", "head", "options", "post", "put", "patch", "delete")
+#: Special verbs checked in a namespace although their resource is cluster-scoped, so that a Role can grant
+#: them: ``bind`` in the namespace of the RoleBinding being written (pkg/registry/rbac/escalation_check.go,
+#: BindingAuthorized), ``use`` in the namespace of the pod being admitted (the PodSecurityPolicy admission
+#: plugin). ``escalate`` is not one: it is checked in the namespace of the role being written, none for a
+#: ClusterRole (RoleEscalationAuthorized).
+NAMESPACE_CHECKED_VERBS = ("bind", "use")
+#: Resources whose subresource is free text: impersonating a user extra checks ``userextras/<key>``
+#: (apiserver's impersonation filter), whatever the key.
+ANY_SUBRESOURCE = frozenset({("authentication.k8s.io", "userextras")})
 #: A request that carries no object name at authorization time: resourceNames can never match it.
 #: (A create on a subresource, such as pods/eviction, does carry the name.)
 UNNAMED_VERBS = ("create", "deletecollection")
@@ -114,12 +124,12 @@ class Need:
         """The namespace the API server's authorizer sees for ``verb`` on this need, when the app works in
         ``namespace`` (None: all namespaces). It follows kube-apiserver's RequestInfo: cluster-scoped
         resources have none, except a namespace object itself (``GET /api/v1/namespaces/NAME`` is in
-        namespace NAME) and ``bind``/``escalate``, checked in the namespace of the binding being written."""
+        namespace NAME) and the :data:`NAMESPACE_CHECKED_VERBS` (``bind``, ``use``)."""
         if self.non_resource_url is not None:
             return None
         if self.namespaced is not False:
             return namespace
-        if verb in ("bind", "escalate"):
+        if verb in NAMESPACE_CHECKED_VERBS:
             return namespace
         if (self.group, self.resource) == ("", "namespaces") and self.name and verb not in ("list", "watch"):
             return self.name
@@ -142,7 +152,10 @@ def _split(spec: str) -> tuple[str, str, str | None]:
     i = 0
     while i < len(words):
         word = words[i]
-        if word == SUBRESOURCE_FLAG and i + 1 < len(words):
+        is_flag = word == SUBRESOURCE_FLAG and i + 1 < len(words)
+        if (is_flag or word.startswith(SUBRESOURCE_FLAG + "=")) and subresource is not None:
+            raise _fail(spec, f"{SUBRESOURCE_FLAG} given twice; a need has one subresource (write two needs)")
+        if is_flag:
             subresource, i = words[i + 1], i + 2
             continue
         if word.startswith(SUBRESOURCE_FLAG + "="):
@@ -164,11 +177,12 @@ def _split(spec: str) -> tuple[str, str, str | None]:
     return verbs, target, subresource
 
 
-def _verbs(spec: str, text: str) -> tuple[str, ...]:
+def _verbs(spec: str, text: str, url: bool) -> tuple[str, ...]:
+    """The verbs, lowercased and without repeats; ``url``: of a non-resource URL (HTTP methods are verbs)."""
     verbs = tuple(dict.fromkeys(v.strip().lower() for v in text.split(",") if v.strip()))
     if not verbs:
         raise _fail(spec, f"no verbs; expected {SYNTAX}")
-    known = set(STANDARD_VERBS) | set(SPECIAL_VERBS) | {"proxy", "*"}
+    known = set(STANDARD_VERBS) | set(SPECIAL_VERBS) | {"proxy", "*"} | (set(NON_RESOURCE_VERBS) if url else set())
     for verb in verbs:
         if not _VERB.match(verb) or verb not in known:
             close = difflib.get_close_matches(verb, sorted(known), n=2)
@@ -192,7 +206,7 @@ def parse_need(spec: str | Need, catalog: ResourceCatalog | None = None) -> Need
         raise NeedError(f"{spec!r}: a need is a string, {SYNTAX} (tuples are no longer accepted)")
     catalog = catalog or builtin_catalog()
     verb_text, target, subresource = _split(spec)
-    verbs = _verbs(spec, verb_text)
+    verbs = _verbs(spec, verb_text, url=target.startswith("/"))
     if target.startswith("/"):
         return _non_resource(spec, verbs, target, subresource)
     type_text, _, name = target.partition("/")
@@ -203,17 +217,11 @@ def parse_need(spec: str | Need, catalog: ResourceCatalog | None = None) -> Need
         pattern = _SIGNER_NAME if resource.name == "signers" else _NAME
         if not pattern.match(name) or name in (".", ".."):
             raise _fail(spec, f"{name!r} is not a valid object name")
-    need = Need(
-        verbs,
-        resource.name,
-        resource.group,
-        name or None,
-        subresource,
-        namespaced=_scope(spec, verbs, resource) if checked else None,
-    )
+    need = Need(verbs, resource.name, resource.group, name or None, subresource, namespaced=None)
     if checked:
         _check_subresource(spec, need, resource)
         _check_verbs(spec, need, resource)
+        need = dataclasses.replace(need, namespaced=_scope(spec, verbs, resource))  # of verbs that apply
     _check_names(spec, need, resource)
     return need
 
@@ -228,8 +236,8 @@ def parse_needs(specs: Iterable[str | Need], catalog: ResourceCatalog | None = N
 def _non_resource(spec: str, verbs: tuple[str, ...], url: str, subresource: str | None) -> Need:
     if subresource is not None:
         raise _fail(spec, "a non-resource URL has no subresources")
-    if not _URL.match(url) or ("*" in url and not url.endswith("*")):
-        raise _fail(spec, f"{url!r} is not a non-resource URL (a path such as /healthz, or a prefix ending in *)")
+    if not _URL.match(url) or "*" in url[:-1]:  # RBAC trims every trailing *: /a** would be /a* in disguise
+        raise _fail(spec, f"{url!r} is not a non-resource URL (a path such as /healthz, or a prefix ending in one *)")
     bad = [v for v in verbs if v not in NON_RESOURCE_VERBS and v != "*"]
     if bad:
         raise _fail(spec, f"non-resource URLs take HTTP verbs ({', '.join(NON_RESOURCE_VERBS)}), not {', '.join(bad)}")
@@ -246,12 +254,13 @@ def _resolve(spec: str, type_text: str, catalog: ResourceCatalog) -> tuple[APIRe
         _warn(spec, f"the resource '*' grants every resource{' of every group' if group == '*' else ''}")
         return APIResource(group, "", "*", "*", "", True, ("*",)), True
     for (group, name), kind in AUTHORIZATION_ONLY.items():
-        if text in (name, f"{name}.{group}"):
+        spellings = {name, name[:-1], kind.lower()}  # users, user, User
+        if text in spellings or text in {f"{word}.{group}" for word in spellings}:
             return APIResource(group, "", name, name[:-1], kind, False, ()), True
     found = catalog.candidates(text)
     if found:
         groups = sorted({r.group or "core" for r in found})
-        if len(groups) > 1 and "." not in text:
+        if len(groups) > 1:  # a bare name (events), or a group prefix of several groups
             _warn(
                 spec,
                 f"{text} exists in the groups {', '.join(groups)}; taking {found[0].type_name}"
@@ -270,20 +279,22 @@ def _resolve(spec: str, type_text: str, catalog: ResourceCatalog) -> tuple[APIRe
 
 
 def _scope(spec: str, verbs: tuple[str, ...], resource: APIResource) -> bool:
+    """Whether a Role can grant ``verbs`` on ``resource``: yes on a namespaced resource, and on a cluster-scoped
+    one for the :data:`NAMESPACE_CHECKED_VERBS` only (mixed with others: an error, they need two roles)."""
     if resource.namespaced:
         return True
-    in_binding_namespace = {v for v in verbs if v in ("bind", "escalate")}
-    if in_binding_namespace and set(verbs) - in_binding_namespace:
+    in_namespace = {v for v in verbs if v in NAMESPACE_CHECKED_VERBS}
+    if in_namespace and set(verbs) - in_namespace:
         raise _fail(
             spec,
-            f"{', '.join(sorted(in_binding_namespace))} is checked in the namespace of the binding, the other"
-            f" verbs cluster-wide: write them as two needs",
+            f"{', '.join(sorted(in_namespace))} is checked in a namespace (of the binding written, of the pod"
+            f" admitted), the other verbs cluster-wide: write them as two needs",
         )
-    return bool(in_binding_namespace)
+    return bool(in_namespace)
 
 
 def _check_subresource(spec: str, need: Need, resource: APIResource) -> None:
-    if need.subresource is None or resource.name == "*":
+    if need.subresource is None or resource.name == "*" or (resource.group, resource.name) in ANY_SUBRESOURCE:
         return
     if need.subresource not in resource.subresources:
         subs = sorted(resource.subresources)
@@ -308,7 +319,8 @@ def _check_verbs(spec: str, need: Need, resource: APIResource) -> None:
             continue
         special = SPECIAL_VERBS.get(verb)
         if special is not None:
-            if (resource.group, resource.name) not in special or need.subresource:
+            free_subresource = (resource.group, resource.name) in ANY_SUBRESOURCE
+            if (resource.group, resource.name) not in special or (need.subresource and not free_subresource):
                 allowed = ", ".join(sorted(f"{r}.{g}" if g else r for g, r in special))
                 raise _fail(spec, f"{verb!r} applies only to {allowed}")
             continue

@@ -31,21 +31,69 @@ INFORMER_VERBS = ("list", "watch")
 
 
 def selected_name(field_selector: str | None) -> str | None:
-    """The name a field selector pins (``metadata.name=x``, ``metadata.name==x``, among other terms), as
-    kube-apiserver's ``RequiresExactMatch("metadata.name")`` finds it; None when it pins none."""
+    """The name kube-apiserver authorizes a LIST/WATCH with this field selector against, None when none.
+
+    A port of what NewRequestInfo does (k8s.io/apimachinery fields.ParseSelector, then
+    ``RequiresExactMatch("metadata.name")``): terms split on unescaped commas and *sorted*, the first
+    ``metadata.name=`` or ``==`` term wins, nothing is trimmed, and a selector that does not parse (a term
+    without an operator, an unescaped ``,`` or ``=`` in a value, a bad escape) or a name that is not a path
+    segment (empty, ``.``, ``..``, containing ``/`` or ``%``) gives no name at all: then the request is
+    authorized against the whole collection, and so must the preflight be.
+    """
     if not field_selector:
         return None
-    for term in field_selector.split(","):
-        key, op, value = term.partition("!=")
-        if op:
+    terms: list[tuple[str, str, str]] = []
+    for term in sorted(_split_terms(field_selector)):
+        if not term:
             continue
-        for sep in ("==", "="):
-            key, op, value = term.partition(sep)
-            if op:
-                if key.strip() == "metadata.name" and value.strip():
-                    return value.strip()
-                break
+        split = _split_term(term)
+        value = _unescape(split[2]) if split else None
+        if split is None or value is None:
+            return None  # the server cannot parse the selector: it authorizes without a name
+        terms.append((split[0], split[1], value))
+    name = next((value for field, op, value in terms if field == "metadata.name" and op != "!="), None)
+    if not name or name in (".", "..") or "/" in name or "%" in name:
+        return None
+    return name
+
+
+def _split_terms(selector: str) -> list[str]:
+    terms, start, escaped = [], 0, False
+    for i, char in enumerate(selector):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ",":
+            terms.append(selector[start:i])
+            start = i + 1
+    return [*terms, selector[start:]]
+
+
+def _split_term(term: str) -> tuple[str, str, str] | None:
+    for i in range(len(term)):
+        for op in ("!=", "==", "="):  # the leftmost operator, != before == before =
+            if term.startswith(op, i):
+                return term[:i], op, term[i + len(op) :]
     return None
+
+
+def _unescape(value: str) -> str | None:
+    out: list[str] = []
+    escaped = False
+    for char in value:
+        if escaped:
+            if char not in "\\,=":
+                return None
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in ",=":
+            return None
+        else:
+            out.append(char)
+    return None if escaped else "".join(out)
 
 
 def needs_for(resource: Resource, verbs: Sequence[str] = INFORMER_VERBS, field_selector: str | None = None) -> Need:

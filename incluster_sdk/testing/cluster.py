@@ -370,7 +370,7 @@ class LocalCluster:
 
     def write_kubeconfig(
         self,
-        path: Path,
+        path: str | os.PathLike[str],
         *,
         token: str | None = None,
         token_file: Path | None = None,
@@ -400,9 +400,10 @@ class LocalCluster:
             "users": [{"name": user, "user": user_entry}],
             "contexts": [{"name": context, "context": ctx}],
         }
-        path.write_text(yaml.safe_dump(doc))
-        path.chmod(0o600)
-        return path
+        target = Path(path)
+        target.write_text(yaml.safe_dump(doc))
+        target.chmod(0o600)
+        return target
 
     def request(
         self,

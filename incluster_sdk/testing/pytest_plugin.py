@@ -98,6 +98,13 @@ def in_pod(local_cluster: LocalCluster, cluster_namespace: str) -> Iterator[InPo
             bound_to_secret: str | None = None,
             ttl: int = 3600,
         ) -> FakeServiceAccountMount:
+            from ..rbac.needs import NeedError, parse_needs
+
+            for checked in (needs, cluster_needs):  # both checked before anything is granted
+                try:
+                    parse_needs(checked, local_cluster.catalog())
+                except NeedError:  # perhaps a resource created since discovery (a CRD): look once more
+                    parse_needs(checked, local_cluster.catalog(refresh=True))
             local_cluster.create_service_account(cluster_namespace, service_account)
             if needs:
                 local_cluster.grant(cluster_namespace, service_account, needs)
