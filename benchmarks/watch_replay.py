@@ -28,16 +28,17 @@ def sdk_path(kubeconfig: str) -> Callable[[list[bytes], int], int]:
     """The informer's own path for each network read (decode, machine, cache, handler hand-off), no socket."""
     import incluster_sdk
     from incluster_sdk.watch import PODS, Informer
-    from incluster_sdk.watch.requests import WatchStreamDecoder
+    from incluster_sdk.watch.wire import WatchDecoder
 
     client = incluster_sdk.api_client(incluster_sdk.load_config(kubeconfig=kubeconfig))
 
     def run(parts: list[bytes], total: int) -> int:
         informer = Informer(client, PODS, namespace="bench", initial_list="list", preflight=False)
         counted, done = _count_into(informer, total, threading.Event())
-        decoder = WatchStreamDecoder()
+        decoder = WatchDecoder()
         for part in parts:
-            informer._consume(decoder.feed(part))
+            decoder.receive_data(part)
+            informer._read(decoder)  # what the informer does with each network read
         done.wait(60)
         informer.stop()
         return counted[0]
@@ -51,7 +52,7 @@ def sdk_async_path(kubeconfig: str) -> Callable[[list[bytes], int], int]:
 
     import incluster_sdk
     from incluster_sdk.watch import PODS, AsyncInformer
-    from incluster_sdk.watch.requests import WatchStreamDecoder
+    from incluster_sdk.watch.wire import WatchDecoder
 
     loop = asyncio.new_event_loop()
     config = incluster_sdk.load_config(kubeconfig=kubeconfig)
@@ -61,9 +62,10 @@ def sdk_async_path(kubeconfig: str) -> Callable[[list[bytes], int], int]:
     async def replay(parts: list[bytes], total: int) -> int:
         informer = AsyncInformer(client, PODS, namespace="bench", initial_list="list", preflight=False)
         counted, done = _count_into(informer, total, asyncio.Event())
-        decoder = WatchStreamDecoder()
+        decoder = WatchDecoder()
         for part in parts:
-            informer._consume(decoder.feed(part))
+            decoder.receive_data(part)
+            informer._read(decoder)  # what the informer does with each network read
             await asyncio.sleep(0)  # where a socket read would give the loop (and the handler tasks) a turn
         await asyncio.wait_for(done.wait(), 60)
         await informer.stop()
@@ -94,7 +96,8 @@ def count_into(informer: Any, total: int, done: Any) -> list[int]:
 def _count_into(informer: Any, total: int, done: Any) -> tuple[list[int], Any]:
     """:func:`count_into`, then an empty first list (the replay feeds the watch events itself)."""
     counted = count_into(informer, total, done)
-    informer._list_page({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []})
+    empty = {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []}
+    informer._deliver(informer.state.list_page(empty))
     return counted, done
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import incluster_sdk
-from incluster_sdk.watch import PODS, Informer, machine
+from incluster_sdk.watch import PODS, Informer, endpoints, machine
 
 
 def client_for(port: int, tmp_path: Path) -> incluster_sdk.ApiClient:
@@ -71,7 +71,7 @@ def test_silent_watch_is_detected_and_reestablished(
     port, paths, _ = silent_server
     monkeypatch.setattr(machine, "WATCH_TIMEOUT_MIN", 1)
     monkeypatch.setattr(machine, "WATCH_TIMEOUT_MAX", 2)
-    monkeypatch.setattr(machine, "WATCH_INACTIVITY_GRACE", 0.5)
+    monkeypatch.setattr(endpoints, "WATCH_INACTIVITY_GRACE", 0.5)
     client = client_for(port, tmp_path)
     informer = Informer(client, PODS, namespace="ns")
     informer.start()

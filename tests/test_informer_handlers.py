@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 import pytest
 
-from incluster_sdk.testing.history import HandlerHistory
 from incluster_sdk.watch import PODS, Informer
 from incluster_sdk.watch.handlers import HANDOFF_WAIT
+from tests.support.history import HandlerHistory
 
 from .test_informer_driver import client_for
 from .waiting import wait_until
@@ -151,6 +151,9 @@ def test_a_handler_added_mid_stream_sees_a_gapless_sequence(streaming: Streaming
     names = [f"p{i}" for i in range(40)]
     stop = threading.Event()
 
+    def caught_up() -> bool:
+        return int(informer.watcher.resource_version or 0) >= streaming.rv
+
     def churn() -> None:
         i = 0
         while not stop.is_set():  # long reads: CPython's thread switch can fall between storing and delivering
@@ -159,6 +162,10 @@ def test_a_handler_added_mid_stream_sees_a_gapless_sequence(streaming: Streaming
                 batch.append((("ADDED", "MODIFIED", "DELETED")[(i // len(names)) % 3], names[i % len(names)]))
                 i += 1
             streaming.send(*batch)
+            # Back-pressure: the next batch only once the informer has applied this one. Without it this
+            # thread sent 200,000 events in the time the 40 handlers took to join, and draining that backlog
+            # took 9-12 s on this machine: the wait for "last" below timed out whenever the machine was busy.
+            wait_until(lambda: caught_up() or stop.is_set())
             time.sleep(0.01)
 
     with informer.start():
@@ -186,19 +193,27 @@ def test_a_handler_added_mid_stream_sees_a_gapless_sequence(streaming: Streaming
 
 def test_without_handlers_no_calls_are_collected(streaming: StreamingServer, tmp_path: Path) -> None:
     informer = Informer(client_for(streaming.port, tmp_path), PODS, namespace="ns", preflight=False)
+    returned: list[list[Any]] = []
+    watch_read = informer.state.watch_read
+
+    def recording(events: Any) -> list[Any]:
+        returned.append(watch_read(events))
+        return returned[-1]
+
+    informer.state.watch_read = recording  # type: ignore[method-assign]
     with informer.start():
         assert informer.wait_for_sync(5)
         streaming.send(*script())
         wait_until(lambda: len(informer.store) == 40)
-        assert informer._outbox == []  # replaced objects were freed at once, not held for nobody
+        assert all(calls == [] for calls in returned)  # replaced objects were freed at once, not held for nobody
 
 
 def test_hand_off_waits_for_a_handler_that_keeps_up_and_not_for_one_that_lags() -> None:
-    from incluster_sdk.watch.handlers import Handler, HandlerRunner
+    from incluster_sdk.watch.handlers import Handler, ThreadRunner
 
     gate = threading.Event()
     calls: list[str] = []
-    runner = HandlerRunner(Handler(on_add=lambda obj, initial: (gate.wait(10), calls.append(obj))), "test")
+    runner = ThreadRunner(Handler(on_add=lambda obj, initial: (gate.wait(10), calls.append(obj))), "test")
     try:
         gate.set()
         runner.put([("add", "a", False)])

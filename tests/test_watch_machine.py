@@ -4,27 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from incluster_sdk.watch.backoff import BACKOFF_INITIAL, BACKOFF_MAX, Backoff
+from incluster_sdk.watch.endpoints import (
+    WATCH_INACTIVITY_GRACE,
+    ListRequest,
+    Sleep,
+    VersionRequest,
+    WatchRequest,
+    server_version,
+)
 from incluster_sdk.watch.machine import (
     INITIAL_EVENTS_END,
-    WATCH_INACTIVITY_GRACE,
     WATCH_TIMEOUT_MAX,
     WATCH_TIMEOUT_MIN,
     Applied,
     Deleted,
-    InitialList,
-    ListRequest,
-    Phase,
+    Listing,
     Restarted,
-    Sleep,
-    VersionRequest,
-    Watcher,
-    WatchProtocolError,
-    WatchRequest,
-    parse_server_version,
+    Streaming,
+    Watching,
+    WatchMachine,
 )
+from incluster_sdk.watch.options import InitialList
+from incluster_sdk.watch.wire import WatchProtocolError
 
 
 def pod(name: str, rv: str) -> dict[str, Any]:
@@ -38,7 +43,7 @@ def page(items: list[dict[str, Any]], rv: str = "100", cont: str | None = None) 
     return {"kind": "PodList", "apiVersion": "v1", "metadata": meta, "items": items}
 
 
-def synced(w: Watcher, rv: str = "100") -> None:
+def synced(w: WatchMachine, rv: str = "100") -> None:
     assert isinstance(w.next_request(), ListRequest)
     w.list_page(page([pod("a", "1")], rv=rv))
 
@@ -52,15 +57,15 @@ class FakeClock:
 
 
 def test_paged_list_then_watch_from_list_rv() -> None:
-    w = Watcher(initial_list=InitialList.LIST, page_size=2)
+    w = WatchMachine(initial_list=InitialList.LIST, page_size=2)
     first = w.next_request()
     assert first == ListRequest("0", None, 2)  # first list: from the watch cache
-    assert w.list_page(page([pod("a", "1"), pod("b", "2")], cont="c1")) == []
+    assert w.list_page(page([pod("a", "1"), pod("b", "2")], cont="c1")) is None
     assert w.next_request() == ListRequest("0", "c1", 2)
-    events = w.list_page(page([pod("c", "3")], rv="50"))
-    assert len(events) == 1 and isinstance(events[0], Restarted)
-    assert [o["metadata"]["name"] for o in events[0].objects] == ["a", "b", "c"]
-    assert events[0].objects[0]["kind"] == "Pod"  # list items made to look like watch objects
+    restarted = w.list_page(page([pod("c", "3")], rv="50"))
+    assert isinstance(restarted, Restarted)
+    assert [o["metadata"]["name"] for o in restarted.objects] == ["a", "b", "c"]
+    assert restarted.objects[0]["kind"] == "Pod"  # list items made to look like watch objects
     request = w.next_request()
     assert isinstance(request, WatchRequest) and request.resource_version == "50"
     assert WATCH_TIMEOUT_MIN <= request.timeout_seconds < WATCH_TIMEOUT_MAX
@@ -68,12 +73,12 @@ def test_paged_list_then_watch_from_list_rv() -> None:
 
 
 def test_events_and_bookmarks_advance_resource_version() -> None:
-    w = Watcher(initial_list=InitialList.LIST)
+    w = WatchMachine(initial_list=InitialList.LIST)
     synced(w)
-    assert w.watch_event({"type": "ADDED", "object": pod("b", "101")}) == [Applied(pod("b", "101"))]
-    assert w.watch_event({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "150"}}}) == []
+    assert w.watch_event({"type": "ADDED", "object": pod("b", "101")}) == Applied(pod("b", "101"))
+    assert w.watch_event({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "150"}}}) is None
     assert w.resource_version == "150"
-    assert w.watch_event({"type": "DELETED", "object": pod("b", "151")}) == [Deleted(pod("b", "151"))]
+    assert w.watch_event({"type": "DELETED", "object": pod("b", "151")}) == Deleted(pod("b", "151"))
     w.watch_ended()  # server timeout: re-watch from where we are, no relist
     request = w.next_request()
     assert isinstance(request, WatchRequest) and request.resource_version == "151"
@@ -81,29 +86,29 @@ def test_events_and_bookmarks_advance_resource_version() -> None:
 
 @pytest.mark.parametrize("form", ["http", "stream"])
 def test_410_relists_consistently_never_same_rv(form: str) -> None:
-    w = Watcher(initial_list=InitialList.LIST)
+    w = WatchMachine(initial_list=InitialList.LIST)
     synced(w, rv="100")
     w.watch_event({"type": "MODIFIED", "object": pod("a", "120")})
     if form == "http":
         w.failed(410)
     else:
         w.watch_event({"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}})
-    assert w.phase is Phase.LIST and w.relists == 1
+    assert isinstance(w.state, Listing) and w.relists == 1
     assert w.next_request() == ListRequest("", None, 500)  # consistent read, no sleep, no old RV
 
 
 def test_expired_continue_token_restarts_the_list() -> None:
-    w = Watcher(initial_list=InitialList.LIST, page_size=1)
+    w = WatchMachine(initial_list=InitialList.LIST, page_size=1)
     w.next_request()
     w.list_page(page([pod("a", "1")], cont="c1"))
     w.failed(410)  # the continue token expired
     assert w.next_request() == ListRequest("", None, 1)  # from the first page, consistently
-    events = w.list_page(page([pod("a", "1"), pod("b", "2")]))
-    assert len(events[0].objects) == 2  # type: ignore[union-attr]  # no duplicate first page
+    restarted = w.list_page(page([pod("a", "1"), pod("b", "2")]))
+    assert restarted is not None and len(restarted.objects) == 2  # no duplicate first page
 
 
 def test_transient_errors_back_off_without_relist() -> None:
-    w = Watcher(initial_list=InitialList.LIST, backoff=Backoff(clock=FakeClock()))
+    w = WatchMachine(initial_list=InitialList.LIST, backoff=Backoff(clock=FakeClock()))
     synced(w)
     for status in (None, 500, 503):
         w.failed(status)
@@ -114,7 +119,7 @@ def test_transient_errors_back_off_without_relist() -> None:
 
 
 def test_retry_after_is_honoured() -> None:
-    w = Watcher(initial_list=InitialList.LIST)
+    w = WatchMachine(initial_list=InitialList.LIST)
     synced(w)
     w.failed(429, retry_after=7)
     sleep = w.next_request()
@@ -140,7 +145,7 @@ def test_backoff_grows_with_full_jitter_caps_and_resets_after_healthy_period() -
 
 
 def test_garbage_is_a_protocol_error() -> None:
-    w = Watcher(initial_list=InitialList.LIST)
+    w = WatchMachine(initial_list=InitialList.LIST)
     with pytest.raises(WatchProtocolError):
         w.list_page({"kind": "Status"})
     synced(w)
@@ -156,8 +161,8 @@ def end_bookmark(rv: str) -> dict[str, Any]:
     return {"type": "BOOKMARK", "object": {"kind": "Pod", "metadata": meta}}
 
 
-def streaming() -> Watcher:
-    w = Watcher()
+def streaming() -> WatchMachine:
+    w = WatchMachine()
     assert isinstance(w.next_request(), VersionRequest)  # auto: ask the server's version first
     w.server_version((1, 32))
     return w
@@ -167,15 +172,15 @@ def test_streaming_list_builds_the_initial_state_then_watches_on_the_same_connec
     w = streaming()
     request = w.next_request()
     assert isinstance(request, WatchRequest) and request.send_initial_events and request.resource_version == ""
-    assert w.phase is Phase.STREAM
-    assert w.watch_event({"type": "ADDED", "object": pod("a", "5")}) == []  # held until complete
-    assert w.watch_event({"type": "ADDED", "object": pod("b", "6")}) == []
-    assert w.watch_event({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "7"}}}) == []
-    (restarted,) = w.watch_event(end_bookmark("9"))
+    assert isinstance(w.state, Streaming)
+    assert w.watch_event({"type": "ADDED", "object": pod("a", "5")}) is None  # held until complete
+    assert w.watch_event({"type": "ADDED", "object": pod("b", "6")}) is None
+    assert w.watch_event({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "7"}}}) is None
+    restarted = w.watch_event(end_bookmark("9"))
     assert isinstance(restarted, Restarted) and restarted.resource_version == "9"
     assert [o["metadata"]["name"] for o in restarted.objects] == ["a", "b"]
-    assert w.phase is Phase.WATCH
-    assert w.watch_event({"type": "MODIFIED", "object": pod("a", "10")}) == [Applied(pod("a", "10"))]
+    assert isinstance(w.state, Watching)
+    assert w.watch_event({"type": "MODIFIED", "object": pod("a", "10")}) == Applied(pod("a", "10"))
     w.watch_ended()  # the live part times out normally: a plain re-watch from the last RV
     again = w.next_request()
     assert isinstance(again, WatchRequest) and not again.send_initial_events and again.resource_version == "10"
@@ -190,8 +195,8 @@ def test_streaming_list_410_restarts_the_stream_and_transient_error_discards_par
     request = w.next_request()
     assert isinstance(request, WatchRequest) and request.send_initial_events
     w.watch_event({"type": "ADDED", "object": pod("b", "6")})
-    (restarted,) = w.watch_event(end_bookmark("8"))
-    assert [o["metadata"]["name"] for o in restarted.objects] == ["b"]  # type: ignore[union-attr]
+    restarted = w.watch_event(end_bookmark("8"))
+    assert isinstance(restarted, Restarted) and [o["metadata"]["name"] for o in restarted.objects] == ["b"]
     w.watch_event({"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}})
     assert w.relists == 1
     relist = w.next_request()
@@ -210,7 +215,7 @@ def test_streaming_list_refused_falls_back_to_paged_list_for_good(status: int) -
 
 
 def test_a_stream_that_ends_without_the_end_bookmark_means_the_server_ignored_it() -> None:
-    w = Watcher(initial_list=InitialList.STREAM)  # forced, against a server that drops the parameter
+    w = WatchMachine(initial_list=InitialList.STREAM)  # forced, against a server that drops the parameter
     request = w.next_request()
     assert isinstance(request, WatchRequest) and request.send_initial_events
     w.watch_event({"type": "ADDED", "object": pod("a", "5")})
@@ -233,15 +238,15 @@ def test_a_stream_that_ends_without_the_end_bookmark_means_the_server_ignored_it
     ],
 )
 def test_auto_streams_only_from_servers_that_know_the_parameter(version: Any, streams: bool) -> None:
-    w = Watcher()
+    w = WatchMachine()
     assert isinstance(w.next_request(), VersionRequest)
-    w.server_version(parse_server_version(version))
+    w.server_version(server_version(orjson.dumps(version) if version is not None else None))
     request = w.next_request()
     assert isinstance(request, WatchRequest if streams else ListRequest)
 
 
 def test_a_failed_version_probe_is_retried_after_backoff() -> None:
-    w = Watcher()
+    w = WatchMachine()
     w.next_request()
     w.failed(None)  # connection refused: we do not know yet
     assert isinstance(w.next_request(), Sleep)

@@ -20,11 +20,25 @@ from hypothesis import strategies as st
 import incluster_sdk
 from incluster_sdk.testing.pki import CertificateAuthority
 from incluster_sdk.watch import PODS, AsyncInformer
-from incluster_sdk.watch.chunked import MAX_SIZE_LINE, ChunkedDecoder
-from incluster_sdk.watch.core import READ_BYTES
-from incluster_sdk.watch.machine import WatchProtocolError
-from incluster_sdk.watch.reads import network_reads
-from incluster_sdk.watch.requests import WatchStreamDecoder
+from incluster_sdk.watch.endpoints import READ_BYTES
+from incluster_sdk.watch.informer import urllib3_reads
+from incluster_sdk.watch.wire import MAX_SIZE_LINE, ChunkedDecoder, WatchDecoder, WatchProtocolError
+
+
+def network_reads(response: Any) -> Iterator[bytes]:
+    """The body of ``response``, one piece per network read, as the threaded informer reads it."""
+    chunked, reads = urllib3_reads(response)
+    framing = ChunkedDecoder() if chunked else None
+    for data in reads:
+        if framing is None:
+            yield data
+            continue
+        if not data:
+            raise WatchProtocolError("the connection closed in the middle of the response")
+        if body := framing.feed(data):
+            yield body
+        if framing.done:
+            return
 
 
 def framed(pieces: list[bytes], trailer: bytes = b"") -> bytes:
@@ -166,8 +180,10 @@ def test_one_read_takes_every_event_that_has_arrived(serve: Callable[..., tuple[
     assert b"".join(reads) == b"".join(EVENTS)
     assert len(reads) <= 3, [len(r) for r in reads]  # ~33 KB: one read, or a few if TLS records straggle
     assert sock.gettimeout() == 5  # the read timeout is back after each "what else is there" pass
-    decoder = WatchStreamDecoder()
-    names = [e["object"]["metadata"]["name"] for r in reads for e in decoder.feed(r)]
+    decoder, names = WatchDecoder(), []
+    for r in reads:
+        decoder.receive_data(r)
+        names.extend(e["object"]["metadata"]["name"] for e in decoder.events())
     assert names == [f"cm-{i:03d}" for i in range(400)]
 
 
@@ -265,13 +281,13 @@ async def test_async_informer_hands_a_large_arrival_to_handlers_in_pieces(serve:
 
         informer.add_handler(on_add=on_add)
         handled_and_stored_before_each_read: list[tuple[int, int]] = []
-        consume = informer._consume
+        read = informer._read
 
-        def counting_consume(events: Any) -> bool:
+        def counting_read(decoder: Any) -> bool:
             handled_and_stored_before_each_read.append((len(names), len(informer.store)))
-            return consume(events)
+            return read(decoder)
 
-        informer._consume = counting_consume  # type: ignore[method-assign]
+        informer._read = counting_read  # type: ignore[method-assign]
         async with informer:
             await asyncio.wait_for(all_seen.wait(), 10)
         release.set()

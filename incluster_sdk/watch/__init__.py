@@ -1,11 +1,12 @@
-"""List + watch + local cache: a sans-I/O watch state machine, a store with indexers, and drivers."""
+"""List + watch + local cache: informers (threads and asyncio) over one sans-I/O state, with a store and indexers."""
 
 from typing import TYPE_CHECKING, Any
 
 from .cache import compact, strip_managed_fields
 from .factory import AsyncInformerFactory, InformerFactory
 from .informer import Informer
-from .machine import Applied, Deleted, InitialList, Restarted, Watcher
+from .machine import Applied, Deleted, Restarted, WatchMachine
+from .options import InformerOptions, InitialList
 from .resource import PODS, Resource
 from .store import DeletedFinalStateUnknown, Store
 
@@ -19,6 +20,11 @@ def __getattr__(name: str) -> Any:
 
         globals()[name] = AsyncInformer
         return AsyncInformer
+    if name == "Watcher":  # the old name of WatchMachine
+        import warnings
+
+        warnings.warn("incluster_sdk.watch.Watcher is now WatchMachine", DeprecationWarning, stacklevel=2)
+        return WatchMachine
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -31,11 +37,12 @@ __all__ = [
     "DeletedFinalStateUnknown",
     "Informer",
     "InformerFactory",
+    "InformerOptions",
     "InitialList",
     "Resource",
     "Restarted",
     "Store",
-    "Watcher",
+    "WatchMachine",
     "compact",
     "strip_managed_fields",
 ]

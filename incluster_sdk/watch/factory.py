@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from typing import TYPE_CHECKING, Any
 
 from ..client import ApiClient
 from .informer import Informer
+from .options import InformerOptions
 from .resource import Resource
 
 if TYPE_CHECKING:
@@ -15,6 +17,23 @@ if TYPE_CHECKING:
     from .aio import AsyncInformer
 
 _Key = tuple[Resource, str | None, str | None, str | None, bool]
+
+
+def _for_one(
+    options: InformerOptions,
+    namespace: str | None,
+    label_selector: str | None,
+    field_selector: str | None,
+    metadata_only: bool,
+) -> InformerOptions:
+    """The factory's options for one collection (validated again, once per new informer)."""
+    return dataclasses.replace(
+        options,
+        namespace=namespace,
+        label_selector=label_selector,
+        field_selector=field_selector,
+        metadata_only=metadata_only,
+    )
 
 
 class InformerFactory:
@@ -25,13 +44,14 @@ class InformerFactory:
     same = factory.informer(PODS, namespace="default")   # consumer B: one watch for both
     factory.start(); factory.wait_for_sync(30)
 
-    ``informer_options`` (e.g. ``resync_period``, ``initial_list``, ``transform``) apply to every
-    informer the factory creates; per-consumer indexes go on the shared store with ``store.add_indexer``.
+    The options (an :class:`~.options.InformerOptions`, and/or its fields as keyword arguments, e.g.
+    ``resync_period``, ``initial_list``, ``transform``) apply to every informer the factory creates;
+    per-consumer indexes go on the shared store with ``store.add_indexer``.
     """
 
-    def __init__(self, client: ApiClient, **informer_options: Any) -> None:
+    def __init__(self, client: ApiClient, options: InformerOptions | None = None, **overrides: Any) -> None:
         self.client = client
-        self.options = informer_options
+        self.options = InformerOptions.of(options, overrides)
         self._informers: dict[_Key, Informer] = {}
         self._started: set[_Key] = set()
         self._lock = threading.Lock()
@@ -48,15 +68,8 @@ class InformerFactory:
         key = (resource, namespace, label_selector, field_selector, metadata_only)
         with self._lock:
             if key not in self._informers:
-                self._informers[key] = Informer(
-                    self.client,
-                    resource,
-                    namespace=namespace,
-                    label_selector=label_selector,
-                    field_selector=field_selector,
-                    metadata_only=metadata_only,
-                    **self.options,
-                )
+                options = _for_one(self.options, namespace, label_selector, field_selector, metadata_only)
+                self._informers[key] = Informer(self.client, resource, options)
             return self._informers[key]
 
     def start(self) -> None:
@@ -64,7 +77,7 @@ class InformerFactory:
         with self._lock:
             for key, informer in self._informers.items():
                 if key not in self._started:
-                    if not informer._started:  # its consumer may have started it already
+                    if not informer.started:  # its consumer may have started it already
                         informer.start()
                     self._started.add(key)
 
@@ -82,9 +95,9 @@ class InformerFactory:
 class AsyncInformerFactory:
     """The asyncio twin of :class:`InformerFactory` (use it from one event loop)."""
 
-    def __init__(self, client: AsyncApiClient, **informer_options: Any) -> None:
+    def __init__(self, client: AsyncApiClient, options: InformerOptions | None = None, **overrides: Any) -> None:
         self.client = client
-        self.options = informer_options
+        self.options = InformerOptions.of(options, overrides)
         self._informers: dict[_Key, AsyncInformer] = {}
         self._started: set[_Key] = set()
 
@@ -101,21 +114,14 @@ class AsyncInformerFactory:
 
         key = (resource, namespace, label_selector, field_selector, metadata_only)
         if key not in self._informers:
-            self._informers[key] = AsyncInformer(
-                self.client,
-                resource,
-                namespace=namespace,
-                label_selector=label_selector,
-                field_selector=field_selector,
-                metadata_only=metadata_only,
-                **self.options,
-            )
+            options = _for_one(self.options, namespace, label_selector, field_selector, metadata_only)
+            self._informers[key] = AsyncInformer(self.client, resource, options)
         return self._informers[key]
 
     def start(self) -> None:
         for key, informer in self._informers.items():
             if key not in self._started:
-                if not informer._started:  # its consumer may have started it already
+                if not informer.started:  # its consumer may have started it already
                     informer.start()
                 self._started.add(key)
 

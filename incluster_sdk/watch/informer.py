@@ -1,97 +1,108 @@
-"""The threaded informer: the sans-I/O :class:`~.machine.Watcher` driven over the sync ``kubernetes`` client.
+"""The threaded informer: :class:`~.state.InformerState` driven over the sync ``kubernetes`` client.
 
 informer = Informer(api_client(cfg), PODS, namespace=cfg.namespace)
 informer.add_handler(on_add=lambda pod, initial: ...)
 informer.start()
 informer.wait_for_sync(timeout=30)
 informer.store.by_index("namespace", "default")
+
+One watch event, top to bottom: :meth:`Informer._watch` reads what the socket holds (:func:`socket_reads`),
+the sans-I/O :class:`~.wire.WatchDecoder` turns the bytes into event dicts, :meth:`~.state.InformerState.
+watch_read` runs each through the machine into the store and returns the read's handler calls, and
+:meth:`Informer._deliver` queues them to each handler's :class:`~.handlers.ThreadRunner`.
 """
 
 from __future__ import annotations
 
+import io
+import socket
+import ssl
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from ..client import ApiClient
-from .cache import Transform, strip_managed_fields
-from .core import CONNECT_TIMEOUT, DECODE_ERRORS, VERSION_READ_TIMEOUT, VERSION_UNAVAILABLE, InformerCore
-from .handlers import Handler, HandlerCall, HandlerRunner, OnAdd, OnDelete, OnUpdate
-from .machine import InitialList, ListRequest, Sleep, VersionRequest, WatchRequest
-from .reads import network_reads
-from .requests import HTTPStatusError, WatchStreamDecoder
+from .endpoints import (
+    CONNECT_TIMEOUT,
+    READ_BYTES,
+    VERSION_UNAVAILABLE,
+    Endpoint,
+    HTTPStatusError,
+    ListRequest,
+    Sleep,
+    VersionRequest,
+    WatchRequest,
+    list_body,
+    server_version,
+)
+from .handlers import Handler, HandlerCall, OnAdd, OnDelete, OnUpdate, ThreadRunner
+from .options import InformerOptions, OptionAttributes
 from .resource import Resource
-from .store import Indexer
+from .state import TRANSIENT, InformerState
+from .store import Store
+from .wire import END, WatchDecoder
 
-_TRANSIENT: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError, *DECODE_ERRORS)
+_TRANSIENT: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError, *TRANSIENT)
+#: ``read1`` on a non-blocking socket with nothing to read: None (plain sockets), these (TLS).
+_NOTHING_YET = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 
 class _Stopped(Exception):
     """The informer was stopped while a request was in flight."""
 
 
-class Informer(InformerCore):
+class Informer(OptionAttributes):
     """Keeps ``store`` equal to the server's collection and calls handlers on every change.
 
-    Options: ``namespace`` (None: all namespaces), ``label_selector`` / ``field_selector``, extra
-    ``indexers`` (name → function returning index values), ``transform`` applied to each object before it
-    is stored (default: drop managedFields), ``metadata_only`` (the server sends only metadata: the
-    lightest cache), ``initial_list`` ("auto": streaming list where the server has it, else paged LIST;
-    "stream"; "list"), ``resync_period`` (seconds; replays the cache to handlers as updates),
-    ``preflight`` (check list/watch permissions at start and fail fast with the fix).
+    ``Informer(client, resource, options=None, **options)``: the keyword arguments are the fields of
+    :class:`~.options.InformerOptions` (namespace, label_selector, field_selector, indexers, transform,
+    metadata_only, initial_list, resync_period, preflight), applied over ``options`` if given.
     """
 
     def __init__(
-        self,
-        client: ApiClient,
-        resource: Resource,
-        *,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        indexers: Mapping[str, Indexer] | None = None,
-        transform: Transform | None = strip_managed_fields,
-        metadata_only: bool = False,
-        initial_list: InitialList | str = InitialList.AUTO,
-        resync_period: float | None = None,
-        preflight: bool = True,
+        self, client: ApiClient, resource: Resource, options: InformerOptions | None = None, **overrides: Any
     ) -> None:
-        super().__init__(
-            resource,
-            namespace=namespace,
-            label_selector=label_selector,
-            field_selector=field_selector,
-            indexers=indexers,
-            transform=transform,
-            metadata_only=metadata_only,
-            initial_list=initial_list,
-            resync_period=resync_period,
-        )
+        self.options = InformerOptions.of(options, overrides)
         self.client = client
-        self.preflight = preflight
-        self._handlers: list[HandlerRunner] = []
+        self.resource = resource
+        self.store = Store(self.options.indexers)
+        self.state = InformerState(resource, self.options, self.store)
+        self.endpoint = Endpoint(
+            resource,
+            self.options.namespace,
+            self.options.label_selector,
+            self.options.field_selector,
+            self.options.metadata_only,
+        )
+        self._runners: list[ThreadRunner] = []
         # Held while a network read is applied and delivered, and while a handler joins: a late handler's
         # snapshot of the cache and the batches it then receives neither overlap nor leave a gap.
-        self._handlers_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._synced = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._response: Any = None
+        self.started = False
+
+    @property
+    def watcher(self) -> Any:
+        """The watch machine (:class:`~.machine.WatchMachine`): its counters are metrics."""
+        return self.state.machine
 
     # -- public --------------------------------------------------------------------------------------------
     def add_handler(
         self, on_add: OnAdd | None = None, on_update: OnUpdate | None = None, on_delete: OnDelete | None = None
     ) -> None:
         """Call these for every change, in order. Added after start, a handler first gets the cache as adds."""
-        runner = HandlerRunner(Handler(on_add, on_update, on_delete), self.resource.plural)
-        with self._handlers_lock:
-            if self._synced.is_set():
-                runner.put(self._cached_as("add"))
-            self._handlers.append(runner)
-            self._has_handlers = True
+        runner = ThreadRunner(Handler(on_add, on_update, on_delete), self.resource.plural)
+        with self._lock:
+            if snapshot := self.state.snapshot():
+                runner.put(snapshot)
+            self._runners.append(runner)
+            self.state.has_handlers = True
 
     @property
     def has_synced(self) -> bool:
@@ -104,7 +115,11 @@ class Informer(InformerCore):
         """Start watching. With ``preflight`` (the default), first check with the API server that this
         identity may list and watch the resource; raises :class:`~incluster_sdk.PermissionDeniedError`
         naming what is missing and the RBAC that grants it. An informer starts once."""
-        self._check_not_started()
+        if self.started:
+            raise RuntimeError(
+                f"this Informer for {self.resource.plural} is already started: an informer runs once "
+                "(`with informer:` starts it; `with informer.start():` is fine too; to watch again, create a new one)"
+            )
         if self.preflight:
             from ..rbac.preflight import check_access  # rbac builds on watch: imported late
 
@@ -113,7 +128,7 @@ class Informer(InformerCore):
             threading.Thread(
                 target=self._resync_loop, name=f"incluster-sdk-resync {self.resource.plural}", daemon=True
             ).start()
-        self._started = True
+        self.started = True
         self._thread = threading.Thread(
             target=self._run, name=f"incluster-sdk-informer {self.resource.plural}", daemon=True
         )
@@ -128,42 +143,80 @@ class Informer(InformerCore):
             response.shutdown() if hasattr(response, "shutdown") else response.close()
         if self._thread is not None:
             self._thread.join(timeout)
-        for runner in self._handlers:
+        for runner in self._runners:
             runner.stop(timeout)
 
     def __enter__(self) -> Informer:
-        return self if self._started else self.start()
+        return self if self.started else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # -- the loop --------------------------------------------------------------------------------------------
     def _run(self) -> None:
+        machine = self.state.machine
         while not self._stop.is_set():
-            request = self.watcher.next_request()
+            request = machine.next_request()
             try:
                 if isinstance(request, Sleep):
-                    self._log_sleep(request)
+                    self.state.sleeping(request.seconds, request.reason)
                     self._stop.wait(request.seconds)
                 elif isinstance(request, VersionRequest):
-                    self._version()
+                    machine.server_version(server_version(self._version(request)))
                 elif isinstance(request, ListRequest):
-                    self._list_page(self._list_body(self._get(request).data))
-                else:
-                    for events in self._watch(request):
-                        if not self._consume(events) or self._stop.is_set():
-                            break  # 410 in the stream: relist now
-                    else:
-                        self.watcher.watch_ended()
+                    body = list_body(self._get(request).data)
+                    with self._lock:
+                        self._deliver(self.state.list_page(body))
+                elif self._watch(request):
+                    machine.watch_ended()
             except _Stopped:
                 break
             except Exception as exc:
                 if self._stop.is_set():
                     break
-                self._failed(exc, _TRANSIENT)
+                self.state.failed(exc, _TRANSIENT)
             finally:
                 self._close_response()
 
+    def _watch(self, request: WatchRequest) -> bool:
+        """Apply the watch's events one network read at a time; True if the server ended it normally."""
+        chunked, reads = urllib3_reads(self._get(request))
+        decoder = WatchDecoder(chunked=chunked)
+        for data in reads:
+            decoder.receive_data(data)
+            if not self._read(decoder) or self._stop.is_set():
+                return False  # 410 in the stream: relist now
+            if decoder.next_event() is END:
+                return True  # the last chunk: the server ended the watch
+        decoder.receive_data(b"")
+        self._read(decoder)  # raises if the stream ended mid-event
+        return True
+
+    def _read(self, decoder: WatchDecoder) -> bool:
+        """Apply the events ``decoder`` holds and hand their calls to the handlers; False if the machine is
+        done with this stream."""
+        with self._lock:
+            self._deliver(self.state.watch_read(decoder.events()))
+        return self.state.machine.reading
+
+    def _deliver(self, calls: list[HandlerCall]) -> None:
+        """Queue a read's calls to every handler, in order; then, the first time the cache is complete, say so."""
+        if calls:
+            for runner in self._runners:
+                runner.put(calls)
+            for runner in self._runners:
+                runner.hand_off()
+        if self.state.synced and not self._synced.is_set():
+            self._synced.set()
+
+    def _resync_loop(self) -> None:
+        """Replay the cache as on_update(obj, obj) every resync_period: from memory, never a relist."""
+        assert self.resync_period is not None
+        while not self._stop.wait(self.resync_period):
+            with self._lock:
+                self._deliver(self.state.resync())
+
+    # -- HTTP ------------------------------------------------------------------------------------------------
     def _call(self, url: str, headers: dict[str, str], read_timeout: float) -> Any:
         try:
             response = self.client.call_api(
@@ -181,18 +234,18 @@ class Informer(InformerCore):
             raise HTTPStatusError(response.status, (response.headers or {}).get("Retry-After"))
         return response.response
 
-    def _get(self, request: ListRequest | WatchRequest) -> Any:
-        host = self.client.configuration.host
-        return self._call(self._url(host, request), self._headers(request), self._read_timeout(request))
+    def _get(self, request: ListRequest | WatchRequest | VersionRequest) -> Any:
+        endpoint, host = self.endpoint, self.client.configuration.host
+        return self._call(endpoint.url(host, request), endpoint.headers(request), endpoint.read_timeout(request))
 
-    def _version(self) -> None:
+    def _version(self, request: VersionRequest) -> bytes | None:
         try:
-            url = f"{self.client.configuration.host}/version"
-            self._version_answer(self._call(url, {"Accept": "application/json"}, VERSION_READ_TIMEOUT).data)
+            data: bytes = self._get(request).data
+            return data
         except HTTPStatusError as exc:
             if exc.status not in VERSION_UNAVAILABLE:
                 raise  # a 5xx: back off and ask again
-            self._version_answer(None)
+            return None
 
     def _close_response(self) -> None:
         response, self._response = self._response, None
@@ -203,35 +256,65 @@ class Informer(InformerCore):
             response.close()
             response.release_conn()
 
-    def _watch(self, request: WatchRequest) -> Iterator[Iterator[dict[str, Any]]]:
-        """The events of each network read (everything that had arrived, up to 64 KiB)."""
-        decoder = WatchStreamDecoder()
-        for body in network_reads(self._get(request)):
-            yield decoder.feed(body)
-        decoder.end()
 
-    def _list_page(self, body: dict[str, Any]) -> None:
-        with self._handlers_lock:
-            super()._list_page(body)
+# -- reading a urllib3 response the way a socket delivers it ---------------------------------------------------
+def urllib3_reads(response: Any) -> tuple[bool, Iterator[bytes]]:
+    """(chunked, reads) for a streaming urllib3 response: its raw bytes as the socket delivers them (chunked
+    framing included, ``b""`` when the connection closed), or, where that is not possible, urllib3's own
+    decoded ``stream()`` (chunked False)."""
+    raw = _socket_file(response)
+    if raw is None:
+        return False, response.stream(READ_BYTES, decode_content=True)
+    return True, socket_reads(*raw)
 
-    def _consume(self, events: Iterable[dict[str, Any]]) -> bool:
-        with self._handlers_lock:
-            return super()._consume(events)
 
-    def _resync_loop(self) -> None:
-        """Replay the cache as on_update(obj, obj) every resync_period: from memory, never a relist."""
-        assert self.resync_period is not None
-        while not self._stop.wait(self.resync_period):
-            if self._synced.is_set():
-                with self._handlers_lock:
-                    self._deliver(self._cached_as("update"))
+def socket_reads(file: io.BufferedReader, sock: socket.socket, max_bytes: int = READ_BYTES) -> Iterator[bytes]:
+    """The raw bytes of a response body, one piece per network read: everything that has arrived, up to
+    ``max_bytes``. urllib3 (through ``http.client``) would return a chunked body one HTTP chunk per read,
+    and kube-apiserver sends one chunk per event: the informer would wake its handler threads per event, and
+    pay two thread wake-ups per event (docs/performance.md). An empty piece means the connection closed."""
+    while True:
+        data = file.read1(max_bytes)  # waits for the first bytes (up to the socket's read timeout)
+        if data and len(data) < max_bytes:
+            data += _ready(file, sock, max_bytes - len(data))
+        yield data
+        if not data:
+            return
 
-    # -- handlers ----------------------------------------------------------------------------------------------
-    def _deliver(self, batch: list[HandlerCall]) -> None:
-        for runner in self._handlers:
-            runner.put(batch)
-        for runner in self._handlers:
-            runner.hand_off()
 
-    def _signal_synced(self) -> None:
-        self._synced.set()
+def _ready(file: io.BufferedReader, sock: socket.socket, max_bytes: int) -> bytes:
+    """What can be read right now without waiting (at most ``max_bytes``)."""
+    pieces: list[bytes] = []
+    timeout = sock.gettimeout()
+    sock.settimeout(0)
+    try:
+        while max_bytes > 0:
+            try:
+                piece = file.read1(max_bytes)
+            except _NOTHING_YET:
+                break
+            if not piece:  # nothing yet on a plain socket, or the end (the next waiting read sees it)
+                break
+            pieces.append(piece)
+            max_bytes -= len(piece)
+    finally:
+        sock.settimeout(timeout)
+    return b"".join(pieces)
+
+
+def _socket_file(response: Any) -> tuple[io.BufferedReader, socket.socket] | None:
+    """The socket file under a chunked, uncompressed urllib3 response, and its socket; None if not that
+    (another urllib3, a compressed body, a body that is not chunked: then urllib3's own ``stream()``).
+
+    This reaches under urllib3: ``HTTPResponse._fp`` (the ``http.client`` response) and its ``fp``."""
+    headers = getattr(response, "headers", None) or {}
+    if headers.get("Content-Encoding", "identity").lower() != "identity":
+        return None
+    http_response = getattr(response, "_fp", None)
+    if not getattr(http_response, "chunked", False) or getattr(http_response, "chunk_left", None) is not None:
+        return None  # not chunked, or http.client has already started reading the body
+    file = getattr(http_response, "fp", None)
+    sock = getattr(getattr(response, "connection", None), "sock", None)
+    if not isinstance(file, io.BufferedReader) or not isinstance(sock, socket.socket):
+        return None
+    return file, sock

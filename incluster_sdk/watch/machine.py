@@ -1,9 +1,11 @@
-"""The list+watch protocol as a sans-I/O state machine (the shape of kube-rs's ``watcher``).
+"""The list+watch protocol as a sans-I/O state machine (the shape of kube-rs's ``watcher``): one explicit
+state at a time, each carrying its own data.
 
-A driver (threads or asyncio) asks :meth:`Watcher.next_request` what to do, performs it, and feeds the
-outcome back (:meth:`list_page`, :meth:`watch_event`, :meth:`watch_ended`, :meth:`failed`). The machine
-returns typed events for the cache. It does no I/O and reads no clock except the one it is given, so
-every rule below is unit-tested without a network.
+A driver asks :meth:`WatchMachine.next_request` what to do, performs it, and feeds the outcome back
+(:meth:`~WatchMachine.server_version`, :meth:`~WatchMachine.list_page`, :meth:`~WatchMachine.watch_event`,
+:meth:`~WatchMachine.watch_ended`, :meth:`~WatchMachine.failed`). The machine returns typed events for the
+cache. It does no I/O and reads no clock except the one it is given, so every rule below is unit-tested
+without a network.
 
 Rules (see ../shared/notes/peers.md for where the numbers come from):
 - LIST in pages, then WATCH from the list's resourceVersion with bookmarks; every event and bookmark
@@ -25,16 +27,17 @@ Rules (see ../shared/notes/peers.md for where the numbers come from):
 
 from __future__ import annotations
 
-import enum
 import logging
 import random
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .backoff import Backoff
+from .endpoints import ListRequest, Request, Sleep, VersionRequest, WatchRequest
+from .options import InitialList
 from .store import object_key
+from .wire import WatchProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +48,6 @@ LIST_PAGE_SIZE = 500
 #: lockstep; kept under 5 minutes (kube-rs: 290 s) so proxies with 5-minute idle limits never cut us first.
 WATCH_TIMEOUT_MIN = 240
 WATCH_TIMEOUT_MAX = 290
-#: A watch that has sent nothing for its timeout plus this grace is dead (the server should have closed it):
-#: the driver's read timeout. This is what catches the "hung watch" after a silent network drop.
-WATCH_INACTIVITY_GRACE = 15.0
-
 #: The first server version that knows ``sendInitialEvents`` (alpha in 1.27): older servers ignore it and
 #: would hand us a plain watch that never says the initial state is complete.
 STREAMING_LIST_MIN_VERSION = (1, 27)
@@ -57,69 +56,55 @@ INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 #: Answers to a streaming-list request that mean "not here": the feature gate is off (422 Invalid) or the
 #: parameter is unknown to a proxy in front of the server (400).
 STREAMING_UNSUPPORTED = frozenset({400, 422})
+#: The first LIST reads the API server's watch cache; after a 410 every LIST is a consistent read from etcd.
+FROM_WATCH_CACHE, CONSISTENT = "0", ""
 
 Obj = dict[str, Any]
 
 
-class Phase(enum.Enum):
-    LIST = "list"  # (re)listing from scratch
-    STREAM = "stream"  # receiving the initial events of a streaming list
-    WATCH = "watch"  # watching from self.resource_version
+# -- states ------------------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Probing:
+    """``initial_list="auto"`` before anything else: asking the server's version (may it stream lists?)."""
 
 
-class InitialList(enum.Enum):
-    """How the informer gets the initial state."""
+@dataclass(slots=True)
+class Listing:
+    """Paging through a LIST from ``resource_version``; ``pages`` holds the items of the pages so far."""
 
-    AUTO = "auto"  # streaming where the server has it, else paged LIST
-    STREAM = "stream"  # streaming list; still falls back to LIST if the server refuses it
-    LIST = "list"  # paged LIST only
-
-
-# -- requests (machine -> driver) ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class ListRequest:
     resource_version: str
-    continue_token: str | None
-    limit: int
+    continue_token: str | None = None
+    pages: list[Obj] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class WatchRequest:
+@dataclass(slots=True)
+class Streaming:
+    """Receiving a streaming list's initial events (by key), until the end bookmark."""
+
+    initial: dict[str, Obj] = field(default_factory=dict)
+    resource_version: str = ""
+
+
+@dataclass(slots=True)
+class Watching:
+    """Watching from ``resource_version``, which every event and bookmark advances."""
+
     resource_version: str
-    timeout_seconds: int
-    send_initial_events: bool = False
-
-    @property
-    def read_timeout(self) -> float:
-        return self.timeout_seconds + WATCH_INACTIVITY_GRACE
 
 
-@dataclass(frozen=True)
-class Sleep:
-    seconds: float
-    reason: str
+@dataclass(slots=True)
+class BackingOff:
+    """Sleep, then carry on in ``then`` (the step that failed, from its start)."""
+
+    sleep: Sleep
+    then: Probing | Listing | Streaming | Watching
 
 
-@dataclass(frozen=True)
-class VersionRequest:
-    """GET /version, then call :meth:`Watcher.server_version` (with None if that failed)."""
+State = Probing | Listing | Streaming | Watching | BackingOff
 
 
-Request = ListRequest | WatchRequest | Sleep | VersionRequest
-
-
-def parse_server_version(body: Any) -> tuple[int, int] | None:
-    """``{"major": "1", "minor": "27+"}`` (managed clusters add "+") → (1, 27); None if unreadable."""
-    if not isinstance(body, dict):
-        return None
-    numbers = [re.match(r"\d+", str(body.get(k, ""))) for k in ("major", "minor")]
-    if numbers[0] is None or numbers[1] is None:
-        return None
-    return int(numbers[0].group()), int(numbers[1].group())
-
-
-# -- events (machine -> cache) -------------------------------------------------------------------------
-@dataclass(frozen=True)
+# -- events (machine -> cache) ---------------------------------------------------------------------------
+@dataclass(slots=True)
 class Restarted:
     """A complete, consistent set of objects: replace the cache with it (and diff)."""
 
@@ -127,12 +112,12 @@ class Restarted:
     resource_version: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Applied:
     obj: Obj
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Deleted:
     obj: Obj
 
@@ -148,11 +133,7 @@ def _is_metadata(meta: object) -> bool:
     return (name is None or isinstance(name, str)) and (namespace is None or isinstance(namespace, str))
 
 
-class WatchProtocolError(Exception):
-    """The server sent something that is not a list or watch event; the driver treats it as a failure."""
-
-
-class Watcher:
+class WatchMachine:
     def __init__(
         self,
         *,
@@ -162,59 +143,54 @@ class Watcher:
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.page_size = page_size
-        self.initial_list = initial_list
-        #: None until known: AUTO asks the driver for the server version first.
-        self.streaming: bool | None = {InitialList.AUTO: None, InitialList.STREAM: True}.get(initial_list, False)
-        self._initial: dict[str, Obj] = {}  # a streaming list's objects so far, by key
+        #: May the initial state come as a streaming list? Decided by ``initial_list``, or by :class:`Probing`.
+        self.streaming = initial_list is InitialList.STREAM
         self.backoff = backoff or Backoff()
         self._rng = rng
-        self.phase = Phase.LIST
-        self.resource_version = ""
-        self._continue: str | None = None
-        self._list_from = "0"  # the watch cache, until a 410 says it is not good enough
-        self._pages: list[Obj] = []
-        self._sleep: Sleep | None = None
         #: Counters for metrics: relists (410s), watch (re)connects, failures.
         self.relists = 0
         self.watch_starts = 0
         self.failures = 0
+        self.state: State = Probing() if initial_list is InitialList.AUTO else self._from_scratch()
+
+    @property
+    def resource_version(self) -> str:
+        state = self.state.then if isinstance(self.state, BackingOff) else self.state
+        return state.resource_version if isinstance(state, (Watching, Streaming)) else ""
+
+    def _from_scratch(self) -> Listing | Streaming:
+        return Streaming() if self.streaming else Listing(CONSISTENT if self.relists else FROM_WATCH_CACHE)
 
     # -- what to do next ---------------------------------------------------------------------------------
     def next_request(self) -> Request:
-        if self._sleep is not None:
-            sleep, self._sleep = self._sleep, None
-            return sleep
-        if self.streaming is None:
+        state = self.state
+        if isinstance(state, BackingOff):
+            self.state = state.then
+            return state.sleep
+        if isinstance(state, Probing):
             return VersionRequest()
-        span = WATCH_TIMEOUT_MAX - WATCH_TIMEOUT_MIN
-        timeout = WATCH_TIMEOUT_MIN + int(self._rng() * span)
-        if self.phase is not Phase.WATCH and self.streaming:
-            # resourceVersion "" + NotOlderThan: the initial events are at least as new as a consistent read.
-            self.phase = Phase.STREAM
-            self._initial = {}
-            self.watch_starts += 1
-            return WatchRequest("", timeout, send_initial_events=True)
-        if self.phase is Phase.LIST:
-            return ListRequest(self._list_from, self._continue, self.page_size)
+        if isinstance(state, Listing):
+            return ListRequest(state.resource_version, state.continue_token, self.page_size)
         self.watch_starts += 1
-        return WatchRequest(self.resource_version, timeout)
+        timeout = WATCH_TIMEOUT_MIN + int(self._rng() * (WATCH_TIMEOUT_MAX - WATCH_TIMEOUT_MIN))
+        if isinstance(state, Streaming):
+            # resourceVersion "" + NotOlderThan: the initial events are at least as new as a consistent read.
+            return WatchRequest("", timeout, send_initial_events=True)
+        return WatchRequest(state.resource_version, timeout)
 
     def server_version(self, version: tuple[int, int] | None) -> None:
         """The answer to a :class:`VersionRequest`: (major, minor), or None if it could not be read."""
         self.streaming = version is not None and version >= STREAMING_LIST_MIN_VERSION
         if not self.streaming:
             log.info("server version %s: no streaming list; using paged LIST", version or "unknown")
-
-    def _stop_streaming(self, why: str) -> None:
-        log.warning("streaming list unavailable (%s); falling back to paged LIST", why)
-        self.streaming = False
-        self.phase = Phase.LIST
-        self._initial = {}
+        self.state = self._from_scratch()
 
     # -- outcomes ----------------------------------------------------------------------------------------
-    def list_page(self, body: Obj) -> list[Event]:
-        if self.phase is not Phase.LIST:
-            raise RuntimeError("list_page() outside the LIST phase")
+    def list_page(self, body: Obj) -> Restarted | None:
+        """One LIST page; the whole list as :class:`Restarted` after its last page."""
+        state = self.state
+        if not isinstance(state, Listing):
+            raise RuntimeError(f"list_page() while {type(state).__name__}")
         items = body.get("items")
         meta = body.get("metadata") or {}
         if not isinstance(items, list) or not isinstance(meta, dict):
@@ -230,18 +206,19 @@ class Watcher:
                 item["kind"] = kind
             if api_version and "apiVersion" not in item:
                 item["apiVersion"] = api_version
-        self._pages.extend(items)
-        self._continue = meta.get("continue") or None
-        if self._continue is not None:
-            return []
-        objects, self._pages = self._pages, []
-        self.resource_version = str(meta.get("resourceVersion") or "")
-        self.phase = Phase.WATCH
-        return [Restarted(objects, self.resource_version)]
+        state.pages.extend(items)
+        if continue_token := meta.get("continue"):
+            state.continue_token = str(continue_token)
+            return None
+        resource_version = str(meta.get("resourceVersion") or "")
+        self.state = Watching(resource_version)
+        return Restarted(state.pages, resource_version)
 
-    def watch_event(self, event: Obj) -> list[Event]:
+    def watch_event(self, event: Obj) -> Event | None:
+        """One decoded watch event; what it means for the cache, if anything. After an ERROR event that
+        means 410, the machine is :class:`Listing` (or :class:`Streaming`) again: stop reading the stream."""
         kind, obj = event.get("type"), event.get("object")
-        if not isinstance(obj, dict):
+        if type(obj) is not dict:
             raise WatchProtocolError(f"watch event {kind!r} has no object")
         if kind == "ERROR":
             code = obj.get("code")
@@ -249,38 +226,46 @@ class Watcher:
                 self._relist()
             else:
                 self.failed(code if isinstance(code, int) else None)
-            return []
+            return None
         self.backoff.succeeded()
         meta = obj.get("metadata") or {}
         if not _is_metadata(meta):
             raise WatchProtocolError(f"watch event {kind!r}: metadata is not an object with string name/namespace")
-        rv = meta.get("resourceVersion")
-        if rv:
-            self.resource_version = str(rv)
-        if self.phase is Phase.STREAM:
-            return self._initial_event(kind, obj, meta)
-        if kind == "BOOKMARK":
-            return []
-        if kind in ("ADDED", "MODIFIED"):
-            return [Applied(obj)]
+        state = self.state
+        if type(state) is not Watching:
+            if type(state) is not Streaming:
+                raise RuntimeError(f"watch_event() while {type(state).__name__}")
+            if rv := meta.get("resourceVersion"):
+                state.resource_version = str(rv)
+            return self._initial_event(state, kind, obj, meta)
+        if rv := meta.get("resourceVersion"):
+            state.resource_version = str(rv)
+        if kind == "ADDED" or kind == "MODIFIED":
+            return Applied(obj)
         if kind == "DELETED":
-            return [Deleted(obj)]
+            return Deleted(obj)
+        if kind == "BOOKMARK":
+            return None
         raise WatchProtocolError(f"unknown watch event type {kind!r}")
 
-    def _initial_event(self, kind: Any, obj: Obj, meta: dict[str, Any]) -> list[Event]:
+    def _initial_event(self, state: Streaming, kind: Any, obj: Obj, meta: dict[str, Any]) -> Restarted | None:
         if kind in ("ADDED", "MODIFIED"):
-            self._initial[object_key(obj)] = obj
+            state.initial[object_key(obj)] = obj
         elif kind == "DELETED":
-            self._initial.pop(object_key(obj), None)
+            state.initial.pop(object_key(obj), None)
         elif kind == "BOOKMARK":
             annotations = meta.get("annotations")
             if isinstance(annotations, dict) and annotations.get(INITIAL_EVENTS_END) == "true":
-                objects, self._initial = list(self._initial.values()), {}
-                self.phase = Phase.WATCH  # the same connection now carries the live stream
-                return [Restarted(objects, self.resource_version)]
+                self.state = Watching(state.resource_version)  # the same connection now carries the live stream
+                return Restarted(list(state.initial.values()), state.resource_version)
         else:
             raise WatchProtocolError(f"unknown watch event type {kind!r}")
-        return []
+        return None
+
+    @property
+    def reading(self) -> bool:
+        """False once the stream being read is over for the machine (a 410, an error event): stop reading it."""
+        return isinstance(self.state, (Watching, Streaming))
 
     def watch_ended(self) -> None:
         """The server closed the watch normally (timeoutSeconds): re-watch from the same resourceVersion.
@@ -288,34 +273,47 @@ class Watcher:
         A streaming list that ends before its end bookmark came from a server that ignored
         ``sendInitialEvents`` (or a proxy that dropped it): list instead.
         """
-        if self.phase is Phase.STREAM:
+        if isinstance(self.state, Streaming):
             self._stop_streaming("the watch ended without the initial-events-end bookmark")
 
     def failed(self, status: int | None, *, retry_after: float | None = None) -> None:
         """A request failed: HTTP ``status``, or None for a connection error/timeout/garbled stream."""
+        state = self.state
         if status == 410:
             self._relist()
             return
-        if self.phase is Phase.STREAM and status in STREAMING_UNSUPPORTED:
+        if isinstance(state, Streaming) and status in STREAMING_UNSUPPORTED:
             self._stop_streaming(f"HTTP {status}")
             return
         self.failures += 1
-        self._initial = {}
-        if self.phase is Phase.STREAM:
-            self.phase = Phase.LIST  # the next request restarts the stream from scratch
-        if self.phase is Phase.LIST:
-            self._pages = []  # a list restarts from its first page (its snapshot may be gone)
-            self._continue = None
+        retry: Probing | Listing | Streaming | Watching
+        if isinstance(state, BackingOff):
+            retry = state.then
+        elif isinstance(state, Listing):
+            retry = Listing(state.resource_version)  # from its first page: its snapshot may be gone
+        elif isinstance(state, Streaming):
+            retry = Streaming()  # the next request restarts the stream from scratch
+        else:
+            retry = state
         delay = self.backoff.next_delay()
         if retry_after is not None:
             delay = max(delay, retry_after)
-        self._sleep = Sleep(delay, f"HTTP {status}" if status else "connection error")
+        self.state = BackingOff(Sleep(delay, f"HTTP {status}" if status else "connection error"), retry)
+
+    def _stop_streaming(self, why: str) -> None:
+        log.warning("streaming list unavailable (%s); falling back to paged LIST", why)
+        self.streaming = False
+        self.state = self._from_scratch()
 
     def _relist(self) -> None:
-        self.relists += 1
-        self._list_from = ""  # consistent read from etcd: never a snapshot older than what we had
-        self.phase = Phase.LIST
-        self.resource_version = ""
-        self._continue = None
-        self._pages = []
-        self._initial = {}
+        self.relists += 1  # from now on every LIST is a consistent read: never older than what we had
+        self.state = self._from_scratch()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Watcher":  # the old name, kept for a while
+        import warnings
+
+        warnings.warn("Watcher is now WatchMachine", DeprecationWarning, stacklevel=2)
+        return WatchMachine
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

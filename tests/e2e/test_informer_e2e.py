@@ -13,11 +13,12 @@ import pytest
 
 import incluster_sdk
 from incluster_sdk.testing import ClusterError, LocalCluster
-from incluster_sdk.testing.history import HandlerHistory
 from incluster_sdk.watch import PODS, Informer
-from incluster_sdk.watch.reads import network_reads
-from incluster_sdk.watch.requests import WatchStreamDecoder
+from incluster_sdk.watch.informer import urllib3_reads
+from incluster_sdk.watch.machine import BackingOff, Watching
 from incluster_sdk.watch.store import object_key
+from incluster_sdk.watch.wire import WatchDecoder
+from tests.support.history import HandlerHistory
 
 pytestmark = pytest.mark.e2e
 POD = {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "c", "image": "x"}]}}
@@ -127,7 +128,10 @@ def test_forced_410_relists_with_synthetic_events(local_cluster: LocalCluster, c
     # back asking for a resourceVersion from before the compaction.
     local_cluster.compact_etcd()
     local_cluster.stop_apiserver()
-    informer.watcher.resource_version = "1"
+    state = informer.watcher.state  # backing off (or retrying) its watch: make it resume from before the compaction
+    watching = state.then if isinstance(state, BackingOff) else state
+    assert isinstance(watching, Watching)
+    watching.resource_version = "1"
     local_cluster.start_apiserver()
     converge(local_cluster, cluster_namespace, informer, timeout=40)
     informer.stop()
@@ -271,10 +275,13 @@ def test_threaded_watch_reads_take_every_event_that_has_arrived(
     response = client.call_api("GET", url, {"Accept": "application/json"}, _request_timeout=(10, 40)).response
     try:
         time.sleep(1)  # the server sends all 300 at once; let them arrive
-        decoder, created, reads = WatchStreamDecoder(), [], 0
-        for body in network_reads(response):
+        chunked, raw = urllib3_reads(response)
+        assert chunked  # the socket's bytes, not urllib3's one chunk per read
+        decoder, created, reads = WatchDecoder(chunked=True), [], 0
+        for data in raw:
             reads += 1
-            created += [e["object"]["metadata"]["name"] for e in decoder.feed(body) if e["type"] == "ADDED"]
+            decoder.receive_data(data)
+            created += [e["object"]["metadata"]["name"] for e in decoder.events() if e["type"] == "ADDED"]
             if len(created) == len(names):
                 break
     finally:

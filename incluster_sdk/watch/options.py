@@ -1,0 +1,99 @@
+"""An informer's options, validated once: one frozen :class:`InformerOptions` taken by both drivers and both
+factories."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .cache import Transform, strip_managed_fields
+from .store import Indexer
+
+#: Resync replays the cache to the handlers; more often than once a second is a busy loop (client-go's floor).
+MIN_RESYNC_PERIOD = 1.0
+
+
+class InitialList(enum.Enum):
+    """How the informer gets the initial state."""
+
+    AUTO = "auto"  # streaming where the server has it, else paged LIST
+    STREAM = "stream"  # streaming list; still falls back to LIST if the server refuses it
+    LIST = "list"  # paged LIST only
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class InformerOptions:
+    """What to watch and how. Every field is also a keyword argument of :class:`~.informer.Informer`,
+    :class:`~.aio.AsyncInformer` and the factories.
+
+    - ``namespace``: None watches all namespaces.
+    - ``label_selector`` / ``field_selector``: narrow the collection on the server.
+    - ``indexers``: extra indexes, name → function returning index values (``namespace`` is always there).
+    - ``transform``: applied to each object before it is stored and handed to handlers (default: drop
+      ``managedFields``; None keeps objects whole).
+    - ``metadata_only``: the server sends only metadata (PartialObjectMetadata): the lightest cache.
+    - ``initial_list``: "auto" (streaming list where the server has it, else paged LIST), "stream", "list".
+    - ``resync_period``: seconds; replays the cache to handlers as ``on_update(obj, obj)``. At least 1 s.
+    - ``preflight``: check list/watch permissions at start and fail fast naming the fix.
+    """
+
+    namespace: str | None = None
+    label_selector: str | None = None
+    field_selector: str | None = None
+    indexers: Mapping[str, Indexer] | None = None
+    transform: Transform | None = strip_managed_fields
+    metadata_only: bool = False
+    initial_list: InitialList = InitialList.AUTO
+    resync_period: float | None = None
+    preflight: bool = True
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "initial_list", InitialList(self.initial_list))
+        except ValueError:
+            raise ValueError(
+                f"initial_list must be one of {[m.value for m in InitialList]}, not {self.initial_list!r}"
+            ) from None
+        if self.resync_period is not None and self.resync_period < MIN_RESYNC_PERIOD:
+            raise ValueError(f"resync_period must be at least {MIN_RESYNC_PERIOD}s (or None for no resync)")
+
+    @classmethod
+    def of(cls, options: InformerOptions | None, overrides: Mapping[str, Any]) -> InformerOptions:
+        """``options`` (or the defaults) with ``overrides`` (keyword arguments) applied, validated."""
+        if options is None:
+            return cls(**overrides)
+        return dataclasses.replace(options, **overrides) if overrides else options
+
+
+class OptionAttributes:
+    """Read-only attributes of both drivers: ``informer.namespace``, ``informer.field_selector`` (which the
+    RBAC preflight reads) and the other options, from ``informer.options``."""
+
+    options: InformerOptions
+
+    @property
+    def namespace(self) -> str | None:
+        return self.options.namespace
+
+    @property
+    def label_selector(self) -> str | None:
+        return self.options.label_selector
+
+    @property
+    def field_selector(self) -> str | None:
+        return self.options.field_selector
+
+    @property
+    def metadata_only(self) -> bool:
+        return self.options.metadata_only
+
+    @property
+    def resync_period(self) -> float | None:
+        return self.options.resync_period
+
+    @property
+    def preflight(self) -> bool:
+        return self.options.preflight
