@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -27,7 +28,9 @@ import kubernetes.config
 import incluster_sdk
 from incluster_sdk.credentials import StaticToken
 from incluster_sdk.testing import FakeServiceAccountMount
-from incluster_sdk.testing.fake_apiserver import FakeApiServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: its tests' fake API server
+from tests.support.fake_apiserver import FakeApiServer
 
 
 def pct(values: list[float], q: float) -> float:

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from incluster_sdk.testing.fake_apiserver import FakeApiServer
+from incluster_sdk.testing import observe_tokens
+
+from .support.fake_apiserver import FakeApiServer
+from .support.secrets_seen import issued, leaked_in, remember
+
+# The test kit's fixtures (local_cluster, cluster_namespace, in_pod, fake_service_account): opt-in, as for
+# any app that uses the SDK.
+pytest_plugins = ["incluster_sdk.testing.pytest_plugin"]
 
 
 @pytest.fixture
@@ -34,8 +41,9 @@ def fake_apiserver(tmp_path: Path) -> Iterator[FakeApiServer]:
 
 
 # -- the secret-leak check over the whole run -----------------------------------------------------------------
-# Every token the test kit hands out is remembered (incluster_sdk.testing.secrets_seen). Every log record of
-# every level, with its exception text, and every failure report is kept; at the end, if any remembered
+# Every token the test kit hands out is remembered (tests/support/secrets_seen.py, subscribed to the kit's
+# observe_tokens hook for the session; tests that make up tokens remember them themselves). Every log record
+# of every level, with its exception text, and every failure report is kept; at the end, if any remembered
 # token appears in any of them, the run fails.
 class _EveryRecord(logging.Handler):
     def __init__(self) -> None:
@@ -51,9 +59,11 @@ class _EveryRecord(logging.Handler):
 
 
 EVERY_RECORD = _EveryRecord()
+_stop_observing: list[Callable[[], None]] = []
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    _stop_observing.append(observe_tokens(remember))
     root = logging.getLogger()
     root.addHandler(EVERY_RECORD)
     root.setLevel(logging.DEBUG)
@@ -65,8 +75,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    from incluster_sdk.testing.secrets_seen import issued, leaked_in
-
+    while _stop_observing:
+        _stop_observing.pop()()
     logging.getLogger().removeHandler(EVERY_RECORD)
     found = [(text[:200], leaked_in(text)) for text in EVERY_RECORD.texts if any(t in text for t in issued())]
     if found:

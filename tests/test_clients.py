@@ -11,7 +11,7 @@ import pytest
 
 import incluster_sdk
 from incluster_sdk.testing import FakeServiceAccountMount
-from incluster_sdk.testing.fake_apiserver import FakeApiServer, Seen, pod_list
+from tests.support.fake_apiserver import FakeApiServer, Seen, pod_list
 
 
 def unwatched_config() -> incluster_sdk.Config:

@@ -22,7 +22,7 @@ import pytest
 
 import incluster_sdk
 from incluster_sdk.retry import RetryPolicy
-from incluster_sdk.testing.fake_apiserver import FakeApiServer, Seen, pod_list
+from tests.support.fake_apiserver import FakeApiServer, Seen, pod_list
 
 from .test_clients import pod_mount, unwatched_config
 from .test_retry import flaky

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 import incluster_sdk
-from incluster_sdk.testing.fake_apiserver import FakeApiServer, Seen
 from incluster_sdk.testing.pki import CertificateAuthority
+from tests.support.fake_apiserver import FakeApiServer, Seen
 
 CLIENT_CA = CertificateAuthority.create("client-ca")
 

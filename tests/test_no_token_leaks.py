@@ -64,7 +64,7 @@ def test_claims_decoded_for_diagnostics(fake_service_account: FakeServiceAccount
 def test_the_run_wide_leak_check_sees_log_records_and_recognises_issued_tokens() -> None:
     import logging
 
-    from incluster_sdk.testing.secrets_seen import leaked_in, remember
+    from tests.support.secrets_seen import leaked_in, remember
 
     from .conftest import EVERY_RECORD
 

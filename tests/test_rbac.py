@@ -12,8 +12,8 @@ import incluster_sdk
 from incluster_sdk.cli import main
 from incluster_sdk.rbac import can_i, manifests, parse_need, policy_rules, whoami
 from incluster_sdk.rbac.review import identity_from_claims
-from incluster_sdk.testing.fake_apiserver import FakeApiServer, Seen
 from incluster_sdk.tokens import TokenClaims
+from tests.support.fake_apiserver import FakeApiServer, Seen
 
 from .test_clients import pod_mount
 

@@ -51,8 +51,8 @@ from incluster_sdk.rbac.needs import (
     parse_needs,
 )
 from incluster_sdk.rbac.preflight import needs_for, selected_name
-from incluster_sdk.testing.fake_apiserver import FakeApiServer, Seen
 from incluster_sdk.watch.resource import Resource
+from tests.support.fake_apiserver import FakeApiServer, Seen
 
 from .test_clients import pod_mount
 from .test_discovery_catalog import GVR, Group, drive, kubectl_resource_for, res, serve

@@ -37,11 +37,11 @@ from incluster_sdk.rbac.review import (
     identify,
     presented,
 )
-from incluster_sdk.testing.fake_apiserver import FakeApiServer, Seen
 from incluster_sdk.testing.pki import CertificateAuthority
-from incluster_sdk.testing.secrets_seen import remember
 from incluster_sdk.tls import ClientCertificate, TLSConfig
 from incluster_sdk.tokens import decode_claims
+from tests.support.fake_apiserver import FakeApiServer, Seen
+from tests.support.secrets_seen import remember
 
 from .test_clients import pod_mount
 

@@ -1,31 +1,37 @@
-"""Test kit: a kubelet-faithful fake service-account mount and a real local API server.
+"""Test kit: a kubelet-faithful fake service-account mount, a real local API server, and a fault proxy.
 
-``FakeServiceAccountMount`` needs nothing beyond the SDK. ``LocalCluster`` needs ``cryptography``
-(``pip install 'incluster-sdk[testing]'``) and etcd + kube-apiserver (``bash scripts/install-kube-binaries.sh``).
-See docs/testing.md.
+``FakeServiceAccountMount`` and ``FaultProxy`` need nothing beyond the SDK. ``LocalCluster`` needs
+``cryptography`` (``pip install 'incluster-sdk[testing]'``) and etcd + kube-apiserver
+(``bash scripts/install-kube-binaries.sh``). The pytest fixtures are opt-in:
+``pytest_plugins = ["incluster_sdk.testing.pytest_plugin"]`` in your ``conftest.py``. See docs/testing.md.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .binaries import BinariesNotFound
+from .errors import ClusterError
 from .fake_mount import FakeServiceAccountMount
 from .faultproxy import FaultProxy
+from .observers import observe_tokens
 
 if TYPE_CHECKING:
-    from .binaries import BinariesNotFound
-    from .cluster import ClusterError, LocalCluster
+    from .cluster import LocalCluster
 
-__all__ = ["BinariesNotFound", "ClusterError", "FakeServiceAccountMount", "FaultProxy", "LocalCluster"]
+__all__ = [
+    "BinariesNotFound",
+    "ClusterError",
+    "FakeServiceAccountMount",
+    "FaultProxy",
+    "LocalCluster",
+    "observe_tokens",
+]
 
 
 def __getattr__(name: str) -> Any:  # LocalCluster pulls in cryptography: import it only when used
-    if name in ("LocalCluster", "ClusterError"):
-        from . import cluster
+    if name == "LocalCluster":
+        from .cluster import LocalCluster
 
-        return getattr(cluster, name)
-    if name == "BinariesNotFound":
-        from .binaries import BinariesNotFound
-
-        return BinariesNotFound
+        return LocalCluster
     raise AttributeError(name)

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..incluster import HOST_ENV, PORT_ENV, SERVICE_ACCOUNT_DIR_ENV
-from .secrets_seen import remember
+from .observers import handed_out
 
 DATA_LINK = "..data"
 FILES = ("token", "ca.crt", "namespace")
@@ -61,7 +61,7 @@ class FakeServiceAccountMount:
         self.path.mkdir(parents=True, exist_ok=True)
         self.host = host
         self.port = str(port)
-        self._contents: dict[str, bytes] = {"token": remember(token).encode(), "ca.crt": ca}
+        self._contents: dict[str, bytes] = {"token": handed_out(token).encode(), "ca.crt": ca}
         if namespace is not None:
             self._contents["namespace"] = namespace.encode()
         self.generation = 0
@@ -96,7 +96,7 @@ class FakeServiceAccountMount:
     def rotate(self, *, token: str | None = None, ca: bytes | None = None, namespace: str | None = None) -> None:
         """Swap in new contents atomically, as kubelet does when it refreshes the projected token."""
         if token is not None:
-            self._contents["token"] = remember(token).encode()
+            self._contents["token"] = handed_out(token).encode()
         if ca is not None:
             self._contents["ca.crt"] = ca
         if namespace is not None:

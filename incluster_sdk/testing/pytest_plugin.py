@@ -1,4 +1,6 @@
-"""pytest fixtures for apps that use incluster_sdk (registered automatically via the ``pytest11`` entry point).
+"""pytest fixtures for apps that use incluster_sdk. Opt-in: in your ``conftest.py`` (the top-level one),
+
+    pytest_plugins = ["incluster_sdk.testing.pytest_plugin"]
 
 - ``fake_service_account``: a kubelet-style fake mount in a temp dir, env vars set; ``.rotate(token=...)``.
 - ``local_cluster``: one real etcd + kube-apiserver per test session (skips with the install command when
@@ -6,7 +8,8 @@
 - ``cluster_namespace``: a fresh namespace per test, deleted afterwards.
 - ``in_pod``: a factory that runs the test "as if in a pod" with a ServiceAccount and the rules you grant.
 
-Heavy imports happen inside the fixtures, so merely installing the SDK costs a pytest run nothing.
+Heavy imports happen inside the fixtures, so enabling the plugin costs a pytest run that does not use them
+nothing.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Every Python sample in the docs and the README runs: scripts "as if in a pod" against the real API
-server, pytest samples through pytest with this package's plugin."""
+server, pytest samples through pytest with this package's plugin, enabled by the conftest.py the docs show."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ def samples() -> list[Any]:
 
 
 SAMPLES = samples()
+#: docs/testing.md's conftest.py, which opts in to the plugin (installing the SDK registers none)
+CONFTEST = next(s.values[0] for s in SAMPLES if s.values[0].startswith("# conftest.py\n"))
 POD_RULES = ["get,list,watch:pods"]
 LEASE_RULES = ["get,create,update:leases.coordination.k8s.io"]
 
@@ -56,6 +58,7 @@ def test_pytest_samples_pass(local_cluster: LocalCluster, tmp_path: Path) -> Non
     assert tests
     for i, code in enumerate(tests):
         (tmp_path / f"test_sample_{i}.py").write_text(code)
+    (tmp_path / "conftest.py").write_text(CONFTEST)
     env = {**os.environ, "INCLUSTER_SDK_REQUIRE_CLUSTER": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],

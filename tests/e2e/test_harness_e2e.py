@@ -1,4 +1,5 @@
-"""The local-cluster harness itself: client certificates, admin access, and no orphan processes."""
+"""The local-cluster harness itself: client certificates, admin access, collections found by discovery, tokens
+reaching the observers (the run's leak check), and no orphan processes."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import pytest
 import yaml
 
 import incluster_sdk
-from incluster_sdk.testing import LocalCluster
+from incluster_sdk.testing import ClusterError, LocalCluster, observe_tokens
+
+from ..support.secrets_seen import issued
 
 pytestmark = pytest.mark.e2e
 
@@ -84,7 +87,7 @@ def test_no_orphans_when_the_test_process_is_killed(tmp_path: Path) -> None:
         "import sys\n"
         "from incluster_sdk.testing import LocalCluster\n"
         "c = LocalCluster.start()\n"
-        "print(c._etcd.proc.pid, c._apiserver.proc.pid, flush=True)\n"
+        "print(c.control_plane.etcd.proc.pid, c.control_plane.apiserver.proc.pid, flush=True)\n"
         "sys.stdin.read()\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -112,3 +115,58 @@ def _alive(pid: int) -> bool:
         return False
     # a zombie is dead for our purposes
     return Path(f"/proc/{pid}/status").read_text().find("State:\tZ") < 0
+
+
+def test_create_and_apply_find_the_collection_in_discovery(local_cluster: LocalCluster, cluster_namespace: str) -> None:
+    # Kinds whose collection no spelling rule finds: an irregular plural, a cluster-scoped kind, a version
+    # other than the group's preferred one.
+    local_cluster.create(
+        {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "ep", "namespace": cluster_namespace}}
+    )
+    assert local_cluster.request("GET", f"/api/v1/namespaces/{cluster_namespace}/endpoints/ep")["kind"] == "Endpoints"
+    webhooks = f"{cluster_namespace}-hooks"
+    path = f"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{webhooks}"
+    local_cluster.apply(
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": webhooks},
+        }
+    )
+    try:
+        assert local_cluster.request("GET", path)["metadata"]["name"] == webhooks
+    finally:
+        local_cluster.delete(path)
+    role = local_cluster.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1beta1",
+            "kind": "Role",
+            "metadata": {"name": "old-api", "namespace": cluster_namespace},
+            "rules": [],
+        }
+    )
+    assert role["apiVersion"] == "rbac.authorization.k8s.io/v1beta1"
+    with pytest.raises(ClusterError, match="serves no resource of kind 'Gadget'"):
+        local_cluster.create({"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}})
+
+
+def test_every_token_handed_out_reaches_the_observers(local_cluster: LocalCluster, cluster_namespace: str) -> None:
+    # Assertions on booleans only: pytest's report of a failed "token in seen" would print the token.
+    seen: list[str] = []
+    stop = observe_tokens(seen.append)
+    try:
+        local_cluster.create_service_account(cluster_namespace, "observed")
+        minted = local_cluster.mint_token(cluster_namespace, "observed")
+        with local_cluster.pod_environment(cluster_namespace, "observed", ttl=1200) as mount:
+            mounted = (mount.path / "token").read_text()
+    finally:
+        stop()
+    observed, in_leak_check = minted in seen and mounted in seen, {minted, mounted} <= issued()
+    assert observed
+    assert in_leak_check  # this run's leak check (tests/conftest.py) got them too
+    stop()  # twice is harmless
+    after = local_cluster.mint_token(cluster_namespace, "observed", ttl=2400)  # other claims: another token
+    observed_after_stop = after in seen
+    assert not observed_after_stop
+    shown = any(token in repr(local_cluster) + repr(local_cluster.admin) for token in (minted, after))
+    assert not shown

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from incluster_sdk.testing import LocalCluster
-from incluster_sdk.testing.reliability import SCENARIOS, prepare, print_table, run_scenario, soak
+from tests.support.reliability import SCENARIOS, prepare, print_table, run_scenario, soak
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from ..watch.store import DeletedFinalStateUnknown
+from incluster_sdk.watch.store import DeletedFinalStateUnknown
 
 
 class HandlerHistory:

@@ -1,5 +1,11 @@
-"""Every credential the test kit hands out, so a test run can prove none of them ever reached a log line,
-an exception message or a repr (see ``tests/conftest.py``)."""
+"""The tokens this test run handed out, so the run can prove none of them reached a log line, an exception
+message or a failure report.
+
+``tests/conftest.py`` subscribes :func:`remember` to :func:`incluster_sdk.testing.observe_tokens` for the
+whole session, so every token the test kit hands out (the local cluster's admin token, every minted token,
+every token written to a fake mount) lands here; a test that makes up a token of its own calls
+:func:`remember` itself.
+"""
 
 from __future__ import annotations
 

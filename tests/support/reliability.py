@@ -1,8 +1,10 @@
 """The reliability suite: an informer and a read load "as if in a pod", behind a fault-injecting proxy, on a
 real local API server, while another client churns objects and the faults production brings are injected.
 
-    python -m incluster_sdk.testing.reliability            # short form (what CI runs), ~3 minutes
-    python -m incluster_sdk.testing.reliability --long     # more faults, and a 30-minute soak
+    python -m tests.support.reliability            # short form (CI: tests/e2e/test_reliability_e2e.py), ~5 min
+    python -m tests.support.reliability --long     # more faults, and a 30-minute soak
+
+Run it from the repository's root: it is this project's own suite, not part of the installed package.
 
 After each scenario it checks that the informer's cache equals a fresh LIST, that no handler saw an
 impossible sequence, that no read failed, and that no thread or file descriptor leaked. It also measures
@@ -25,9 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cluster import ClusterError, LocalCluster
-from .fake_mount import FakeServiceAccountMount
-from .faultproxy import FaultProxy
+from incluster_sdk.testing import ClusterError, FakeServiceAccountMount, FaultProxy, LocalCluster
+
 from .history import HandlerHistory
 
 NAMESPACE = "reliability"

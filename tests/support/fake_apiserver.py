@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .pki import CertificateAuthority
+from incluster_sdk.testing.pki import CertificateAuthority
 
 
 @dataclass

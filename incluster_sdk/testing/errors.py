@@ -1,0 +1,7 @@
+"""The local cluster's one error type: a process that would not start, or a harness request that failed."""
+
+from __future__ import annotations
+
+
+class ClusterError(RuntimeError):
+    """The local cluster failed to start or a harness request failed."""
