@@ -11,11 +11,16 @@ import argparse
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import orjson
 
 from . import __version__
 from .errors import InclusterSDKError
+
+if TYPE_CHECKING:
+    from .client import ApiClient
+    from .config import Config
 
 #: Exit codes: 0 all good, 1 a check failed or the server said no, 2 bad usage (argparse's own).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -118,18 +123,11 @@ def _rbac(args: argparse.Namespace) -> int:
 
     catalog: ResourceCatalog | None = None
     if args.discover:
-        from .client import api_client
-        from .config import load_config
         from .discovery import discover
 
-        cfg = load_config(
-            kubeconfig=args.kubeconfig,
-            context=args.context,
-            in_cluster=args.in_cluster,
-            service_account_dir=args.service_account_dir,
-        )
+        cfg, client = _connect(args)
         try:
-            catalog = discover(api_client(cfg))
+            catalog = discover(client)
         finally:
             cfg.close()
     with warnings.catch_warnings(record=True) as caught:
@@ -155,11 +153,12 @@ def _rbac(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _whoami(args: argparse.Namespace) -> int:
+def _connect(args: argparse.Namespace) -> tuple[Config, ApiClient]:
+    """The config the flags choose and a client that has just reached the API server (the doctor's check: no
+    retries, a timeout); raises :class:`Unreachable` with the doctor's one-line diagnosis otherwise."""
     from .client import api_client
     from .config import load_config
     from .doctor import reach_api_server
-    from .rbac.review import whoami
 
     cfg = load_config(
         kubeconfig=args.kubeconfig,
@@ -167,13 +166,23 @@ def _whoami(args: argparse.Namespace) -> int:
         in_cluster=args.in_cluster,
         service_account_dir=args.service_account_dir,
     )
+    client = api_client(cfg)
+    reached = reach_api_server(cfg, client)
+    if reached.status == "fail":
+        cfg.close()
+        raise Unreachable(f"{reached.name}: {reached.detail}. {' '.join(reached.hint.split())}")
+    return cfg, client
+
+
+class Unreachable(InclusterSDKError):
+    """The API server did not answer the reachability check; the message is the doctor's diagnosis."""
+
+
+def _whoami(args: argparse.Namespace) -> int:
+    from .rbac.review import whoami
+
+    cfg, client = _connect(args)
     try:
-        client = api_client(cfg)
-        reached = reach_api_server(cfg, client)  # the doctor's check: no retries, one line with the hint
-        if reached.status == "fail":
-            hint = " ".join(reached.hint.split())
-            print(f"incluster-sdk whoami: {reached.name}: {reached.detail}. {hint}", file=sys.stderr)
-            return EXIT_FAILED
         me = whoami(client)
     finally:
         cfg.close()

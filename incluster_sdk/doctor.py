@@ -213,7 +213,7 @@ def _can(client: Any, identity: Identity, spec: str | Need, namespace: str) -> C
         try:
             need = parse_need(spec, catalog)
         except NeedError as exc:
-            return Check(f"can {spec}", "fail", str(exc), "Fix the need: see `incluster-sdk doctor --help`.")
+            return Check(f"can {spec!r}", "fail", str(exc), "Fix the need: see `incluster-sdk doctor --help`.")
     notes = "\n".join(f"Warning: {w.message}" for w in caught if issubclass(w.category, NeedWarning))
     decisions = check_need(client, need, namespace)
     denied = [d for d in decisions if not d]

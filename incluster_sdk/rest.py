@@ -20,15 +20,29 @@ if TYPE_CHECKING:
     from .client import ApiClient
 
 JSON_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
+#: Seconds to wait for one answer (connect + read). A review or discovery document takes milliseconds; 30 s
+#: covers a loaded API server, and stops one that accepts connections but never answers from hanging a
+#: CLI command or a preflight forever. The client's own retry rules apply on top.
+REQUEST_TIMEOUT = 30.0
 
 
-def request(client: ApiClient, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
-    """``method path`` with a JSON ``body``; (HTTP status, raw body)."""
+def request(
+    client: ApiClient, method: str, path: str, body: Any = None, *, timeout: float = REQUEST_TIMEOUT, retry: bool = True
+) -> tuple[int, bytes]:
+    """``method path`` with a JSON ``body``; (HTTP status, raw body). ``timeout`` in seconds per attempt;
+    ``retry=False`` skips the client's retries of transient failures (429/5xx, resets), not its 401 rule."""
     from kubernetes.client.exceptions import ApiException
 
     headers = dict(JSON_HEADERS)
     try:
-        response = client.call_api(method, f"{client.configuration.host}{path}", headers, body)
+        response = client.call_api(
+            method,
+            f"{client.configuration.host}{path}",
+            headers,
+            body,
+            _request_timeout=timeout,
+            _incluster_retry=retry,
+        )
     except ApiException as exc:  # kubernetes < 37 raises non-2xx answers
         data = exc.body
         return exc.status or 0, data if isinstance(data, bytes) else str(data or "").encode()
@@ -36,13 +50,27 @@ def request(client: ApiClient, method: str, path: str, body: Any = None) -> tupl
     return int(response.status), bytes(response.data or b"")
 
 
-async def async_request(client: AsyncApiClient, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+async def async_request(
+    client: AsyncApiClient,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    timeout: float = REQUEST_TIMEOUT,
+    retry: bool = True,
+) -> tuple[int, bytes]:
     """:func:`request` for the asyncio client."""
     from kubernetes_asyncio.client.exceptions import ApiException
 
     try:
         response = await client.request(
-            method, f"{client.configuration.host}{path}", headers=dict(JSON_HEADERS), body=body, _preload_content=False
+            method,
+            f"{client.configuration.host}{path}",
+            headers=dict(JSON_HEADERS),
+            body=body,
+            _preload_content=False,
+            _request_timeout=timeout,
+            _incluster_retry=retry,
         )
     except ApiException as exc:
         data = exc.body

@@ -27,9 +27,13 @@ def main() -> int:
         version = client.call_api("GET", f"{cfg.host}/version", {"Accept": "application/json"})
         version.read()
         git_version = json.loads(version.data)["gitVersion"]
+    if catalog.failed:  # a partial record would pass for the standard kinds
+        print(f"discovery of {', '.join(catalog.failed)} failed; not writing {OUT}", file=sys.stderr)
+        return 1
     table = {
         "source": f"kube-apiserver {git_version} discovery",
         "groups": sorted(catalog.groups),
+        "versions": {group: list(catalog.served_versions(group)) for group in sorted(catalog.groups)},
         "resources": [r.to_json() for r in catalog.resources],
     }
     OUT.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")

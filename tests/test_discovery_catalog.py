@@ -27,8 +27,10 @@ from incluster_sdk.discovery import (
     builtin_catalog,
     catalog_from_lists,
     discovery_flow,
+    run_discovery,
 )
 from incluster_sdk.errors import ApiError
+from incluster_sdk.rbac.needs import NeedWarning, parse_need
 
 FAST = settings(max_examples=60, deadline=None)
 
@@ -198,6 +200,115 @@ def test_discovery_flow_refuses_a_server_without_api_or_apis() -> None:
     assert flow.send({"resources": []}) == "/apis"
     with pytest.raises(ApiError, match="GET /apis: 404"):
         flow.send(None)
+
+
+METRICS = Group("metrics.k8s.io", ["v1beta1"], "v1beta1", {"v1beta1": [res("pods", "PodMetrics")]})
+APPS = Group("apps", ["v1"], "v1", {"v1": [res("deployments", "Deployment", singular="deployment")]})
+
+
+def _failing(groups: Sequence[Group], broken: Mapping[str, Exception]) -> Any:
+    """A GET for run_discovery over recorded documents: ``broken`` paths raise (an APIService whose backend
+    is down answers 503, which the client raises as ApiError)."""
+    docs = serve(groups)
+
+    def get(path: str) -> dict[str, Any] | None:
+        if path in broken:
+            raise broken[path]
+        return docs[path]
+
+    return get
+
+
+def test_one_failing_group_version_is_skipped_and_recorded() -> None:
+    """client-go's partial discovery (ErrGroupDiscoveryFailed): the other groups are read; the failed group
+    version is recorded with its reason, stays known as a group and as a served version, and messages about
+    unknown resources say that discovery of it failed."""
+    unavailable = ApiError("GET /apis/metrics.k8s.io/v1beta1: HTTP 503: service unavailable", 503)
+    get = _failing([CORE, METRICS, APPS], {"/apis/metrics.k8s.io/v1beta1": unavailable})
+    catalog = run_discovery("discovery from test", get)
+    assert dict(catalog.failed) == {"metrics.k8s.io/v1beta1": str(unavailable)}
+    assert catalog.lookup("apps", "deployments") is not None and catalog.lookup("metrics.k8s.io", "pods") is None
+    assert "metrics.k8s.io" in catalog.groups and catalog.served_versions("metrics.k8s.io") == ("v1beta1",)
+    message = catalog.unknown_message("podmetrics")
+    assert "discovery of metrics.k8s.io/v1beta1 failed, so their resources are unknown" in message
+    assert "HTTP 503: service unavailable" in message
+    # a resource of the failed group is taken unchecked, with the failure named
+    with pytest.warns(NeedWarning, match=r"discovery of metrics.k8s.io/v1beta1 failed .*HTTP 503.* is not checked"):
+        need = parse_need("get,list:pods.metrics.k8s.io", catalog)
+    assert (need.group, need.resource, need.namespaced) == ("metrics.k8s.io", "pods", None)
+    assert parse_need("list:deployment", catalog).group == "apps"  # the rest resolves as before
+
+
+def test_a_failing_core_version_is_recorded_and_api_or_apis_failing_fails_discovery() -> None:
+    down = ApiError("GET /api/v1: HTTP 503", 503)
+    catalog = run_discovery("d", _failing([CORE, APPS], {"/api/v1": down}))
+    assert dict(catalog.failed) == {"v1": str(down)} and catalog.lookup("", "pods") is None
+    for path in ("/api", "/apis"):
+        refused = ApiError(f"GET {path}: HTTP 403", 403)
+        with pytest.raises(ApiError) as err:
+            run_discovery("d", _failing([CORE, APPS], {path: refused}))
+        assert err.value is refused
+
+
+def test_a_failed_discovery_is_cached_like_a_miss(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding: with discovery failing, every can_i re-ran it (about 29 s each behind an unavailable
+    aggregated API). A failure is remembered for REFRESH_AFTER_MISS, like a miss; so is a refresh."""
+    from incluster_sdk import discovery
+
+    calls: list[str] = []
+    now = [1000.0]
+    outcome: list[Any] = [ApiError("GET /api: HTTP 503", 503)]
+
+    def fake_discover(client: Any) -> ResourceCatalog:
+        calls.append("discover")
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return outcome[0]  # type: ignore[no-any-return]
+
+    class Client:  # weakly referenced, as a real client
+        pass
+
+    monkeypatch.setattr(discovery, "discover", fake_discover)
+    monkeypatch.setattr(discovery.time, "monotonic", lambda: now[0])
+    client = Client()
+    for _ in range(3):
+        with pytest.raises(ApiError, match="HTTP 503"):
+            discovery.catalog_for(client)  # type: ignore[arg-type]
+    assert calls == ["discover"]
+    now[0] += discovery.REFRESH_AFTER_MISS + 1
+    outcome[0] = builtin_catalog()
+    assert discovery.catalog_for(client) is builtin_catalog()  # type: ignore[arg-type]
+    assert discovery.catalog_for(client, refresh=True) is builtin_catalog()  # type: ignore[arg-type]
+    assert calls == ["discover", "discover"]  # a refresh within REFRESH_AFTER_MISS reads nothing
+    now[0] += discovery.REFRESH_AFTER_MISS + 1
+    discovery.catalog_for(client, refresh=True)  # type: ignore[arg-type]
+    assert calls == ["discover"] * 3
+
+
+def test_served_versions_are_recorded_per_group_and_resource() -> None:
+    groups = [
+        CORE,
+        Group(
+            "batch",
+            ["v1", "v1beta1"],
+            "v1",
+            {"v1": [res("jobs", "Job")], "v1beta1": [res("cronjobs", "CronJob"), res("jobs", "Job")]},
+        ),
+        Group("gone.io", ["v1", "v2"], "v2", {"v2": [res("things", "Thing")]}),  # v1 answers 404
+    ]
+    catalog, _ = drive(groups)
+    assert catalog.served_versions("batch") == ("v1", "v1beta1") and catalog.served_versions("") == ("v1",)
+    assert catalog.served_versions("gone.io") == ("v2", "v1")  # preferred first; listed in /apis
+    assert catalog.lookup("batch", "jobs").served_versions == ("v1", "v1beta1")  # type: ignore[union-attr]
+    assert resolved(catalog, "jobs.v1beta1.batch") == resolved(catalog, "jobs.v1.batch") == ("batch", "jobs")
+    assert resolved(catalog, "cronjobs.v1beta1.batch") == ("batch", "cronjobs")
+    assert resolved(catalog, "cronjobs.v1.batch") is None  # as kubectl: batch/v1 has no cronjobs
+    assert resolved(catalog, "pods.v1") == ("", "pods")  # core's v1 (kubectl: a group "v1", nothing)
+    assert "batch serves v1, v1beta1; v2 is not served" in (catalog.version_problem("jobs.v2.batch") or "")
+    assert "cronjobs.batch is served in v1beta1, not v1" in (catalog.version_problem("cronjobs.v1.batch") or "")
+    assert catalog.version_problem("jobs.batch") is None and catalog.version_problem("x.v1.unknown.io") is None
+    table = builtin_catalog()
+    assert table.served_versions("apps") == ("v1",) and table.served_versions("autoscaling")[0] == "v1"
 
 
 def test_a_core_without_versions_reads_v1() -> None:
@@ -638,7 +749,7 @@ def spellings(groups: Sequence[Group]) -> list[str]:
         for g in groups:
             if g.name:
                 out += [f"{word}.{g.name}", f"{word}.{g.name.split('.')[0]}", f"{word}.{g.name[:2]}"]
-                out += [f"{word}.{v}.{g.name}" for v in g.lists if v == g.preferred]
+                out += [f"{word}.{v}.{g.name}" for v in g.versions]  # served or not, with the word or not
     return out
 
 
@@ -648,8 +759,8 @@ def test_resolution_agrees_with_kubectl(groups: list[Group], data: st.DataObject
     """On generated discovery (shared names and short names, groups that prefix each other, several versions,
     404s), the first candidate is the resource kubectl auth can-i resolves (with the two deliberate
     differences tested above), for plural, singular, kind, short
-    name, name.group, name.group-prefix and name.version.group. ``name.version.group`` is generated for the
-    preferred version only: the catalog keeps one version per resource (see the report's design questions)."""
+    name, name.group, name.group-prefix and name.version.group (every version the group lists, serving the
+    resource or not: the catalog records the versions that serve each resource)."""
     catalog, _ = drive(groups)
     for arg in data.draw(st.lists(st.sampled_from(spellings(groups)), min_size=1, max_size=8, unique=True)):
         assert resolved(catalog, arg) == expected(groups, arg), arg

@@ -98,7 +98,14 @@ STRING_FIELDS = [
     ("exec", "apiVersion"),
     ("context", "namespace"),
 ]
-not_bool = st.one_of(st.text(max_size=8), st.integers(), st.lists(st.booleans(), max_size=2))
+#: Plain scalars go-yaml v2 reads as booleans: PyYAML writes "N" or "y" unquoted (YAML 1.1 says they are
+#: strings), so kubectl, and our loader, read them back as booleans: not a non-boolean at all.
+GO_YAML_BOOL_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false"})
+not_bool = st.one_of(
+    st.text(max_size=8).filter(lambda t: t.lower() not in GO_YAML_BOOL_WORDS),
+    st.integers(),
+    st.lists(st.booleans(), max_size=2),
+)
 not_string = st.one_of(
     st.booleans(), st.integers(), st.floats(allow_nan=False), st.lists(st.text(max_size=3), max_size=2)
 )

@@ -54,7 +54,7 @@ def test_manifests_namespaced_cluster_wide_and_group() -> None:
     )
     assert role["kind"] == "ClusterRole" and "namespace" not in role["metadata"]
     assert (
-        binding["kind"] == "ClusterRoleBinding" and binding["roleRef"]["name"] == role["metadata"]["name"] == "shop-app"
+        binding["kind"] == "ClusterRoleBinding" and binding["roleRef"]["name"] == role["metadata"]["name"] == "shop:app"
     )
     assert binding["subjects"] == [
         {"kind": "Group", "name": "system:serviceaccounts:shop", "apiGroup": "rbac.authorization.k8s.io"}

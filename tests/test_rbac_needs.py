@@ -21,9 +21,13 @@ hypothesis property over generated needs.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import functools
 import itertools
 import json
+import re
+import time
 import urllib.parse
 import warnings
 from collections.abc import Iterable, Sequence
@@ -328,6 +332,54 @@ NAMES = st.one_of(
 )
 
 
+#: The object names kube-apiserver accepts, ported from the name functions ValidateObjectMeta is given
+#: (pkg/apis/core/validation: ValidatePodName = NameIsDNSSubdomain ...; ValidateNamespaceName = NameIsDNSLabel,
+#: ValidateServiceName = NameIsDNS1035Label; apps, batch and coordination likewise subdomains), with
+#: apimachinery/pkg/util/validation's IsDNS1123Subdomain (253), IsDNS1123Label (63), IsDNS1035Label (63).
+_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_NAME_RULES: dict[str, tuple[str, int]] = {
+    "subdomain": (rf"{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*", 253),
+    "label": (_DNS1123_LABEL, 63),
+    "1035": (r"[a-z]([-a-z0-9]*[a-z0-9])?", 63),
+}
+_NAME_RULE_OF: dict[tuple[str, str], str] = {
+    **{
+        ("", r): "subdomain"
+        for r in [
+            "pods",
+            "configmaps",
+            "secrets",
+            "serviceaccounts",
+            "nodes",
+            "persistentvolumes",
+            "persistentvolumeclaims",
+            "endpoints",
+            "replicationcontrollers",
+            "limitranges",
+            "resourcequotas",
+        ]
+    },
+    ("", "namespaces"): "label",
+    ("", "services"): "1035",
+    **{
+        ("apps", r): "subdomain"
+        for r in ["deployments", "statefulsets", "daemonsets", "replicasets", "controllerrevisions"]
+    },
+    ("batch", "jobs"): "subdomain",
+    ("batch", "cronjobs"): "subdomain",
+    ("coordination.k8s.io", "leases"): "subdomain",
+}
+
+
+def impossible_name(group: str, resource: str, name: str | None) -> bool:
+    """Whether the server would refuse ``name`` for an object of this resource (the need then warns)."""
+    rule = _NAME_RULE_OF.get((group, resource))
+    if rule is None or name is None:
+        return False
+    pattern, longest = _NAME_RULES[rule]
+    return len(name) > longest or re.fullmatch(pattern, name) is None
+
+
 def _groups_of_catalog() -> list[Group]:
     """The built-in table as discovery documents (for the kubectl resolution oracle of test_discovery_catalog)."""
     groups: dict[str, Group] = {}
@@ -418,7 +470,7 @@ def served_cases(draw: st.DrawFn) -> Case:
             verbs = _verbs(draw, supported)
     spelled = draw(st.sampled_from(spellings(r)))
     target = f"{spelled}/{name}" if name else spelled
-    warns = ambiguous(spelled) or (name in r.subresources and not sub)
+    warns = ambiguous(spelled) or (name in r.subresources and not sub) or impossible_name(r.group, r.name, name)
     return Case(_spec(draw, verbs, target, sub), Need(verbs, r.name, r.group, name, sub, r.namespaced), warns)
 
 
@@ -448,7 +500,8 @@ def special_cases(draw: st.DrawFn) -> Case:
     name: str | None = draw(st.one_of(st.none(), NAMES))
     if resource == "signers":
         name = draw(st.sampled_from([None, "kubernetes.io/kube-apiserver-client", "example.com/*", "example.com/a/b"]))
-    subresource = draw(st.sampled_from([None, sub])) if sub else None
+    # a user extra is always KEY (its subresource) and VALUE (its name): without a key it is refused (below)
+    subresource = sub if resource == "userextras" else draw(st.sampled_from([None, sub])) if sub else None
     words = [resource]
     if served is None:  # known to the authorizer only: users, user, User; userextras.authentication.k8s.io ...
         words += [
@@ -458,6 +511,7 @@ def special_cases(draw: st.DrawFn) -> Case:
     type_text = draw(st.sampled_from(words + [f"{w}.{group}" for w in words if group]))
     target = f"{type_text}/{name}" if name else type_text
     warns = served is not None and name in served.subresources and not subresource  # serviceaccounts/token
+    warns = warns or impossible_name(group, resource, name)
     return Case(
         _spec(draw, verbs, target, subresource), Need(verbs, resource, group, name, subresource, namespaced), warns
     )
@@ -648,6 +702,39 @@ REFUSED: list[tuple[str, str]] = [
     ("get:configmaps --subresource=status", "configmaps has no subresource 'status'; it has none"),
     ("get:replicasets.extensions", "did you mean"),
     ("get:.extensions", "'.extensions' is not a resource"),
+    # names no request carries: empty (an unset $NAME), '*' (RBAC has no wildcard names), '*/SUB' for a
+    # subresource, a user extra without its key
+    ("get:configmaps/", "the name after 'configmaps/' is empty (an unset variable?)"),
+    ("get:pods/*", "'*' is not a wildcard name: RBAC has none"),
+    ("impersonate:users/*", "'*' is not a wildcard name"),
+    ("get:*/scale", "not the scale subresource (deployments.apps,"),
+    ("get:*/scale", "; for that write get:* --subresource=scale"),
+    ("get:* --subresource=*", "RBAC has no wildcard subresource"),
+    (
+        "impersonate:userextras/scopes",
+        "for the extra 'scopes' write impersonate:userextras.authentication.k8s.io/VALUE --subresource=scopes",
+    ),
+    ("impersonate:userextras.authentication.k8s.io", "--subresource=KEY (the extra's key)"),
+    # TYPE syntax, on every path (unchecked groups included)
+    ("get:*.", "'*.' ends with '.': the group is empty"),
+    ("get:pods.", "write pods for the core group's pods"),
+    ("get:.example.com", "the resource before '.' is empty"),
+    ("get:widgets..example.com", "'.example.com' is not an API group"),
+    ("get:foo:bar.example.com", "'foo:bar' is not a resource name"),
+    ("get:wid_gets.example.com", "'wid_gets' is not a resource name"),
+    ("get:widgets.Example_Com", "'example_com' is not an API group"),
+    ("get:" + "w" * 64 + ".example.com", "is not a resource name"),
+    ("get:widgets.example.com --subresource=a/b", "'a/b' is not a subresource"),
+    # versions: any the group serves for the resource, nothing else
+    ("get:deployments.v1beta1.apps", "apps serves v1; v1beta1 is not served by the built-in table"),
+    ("get:pods.v2", "the core group serves v1; v2 is not served"),
+    (
+        "get:cronjobs.v1.batch",
+        "cronjobs.batch is served in v1beta1, not v1 (RBAC ignores versions: write cronjobs.batch)",
+    ),
+    # what is not text
+    ("get:pods/\x1b]0;pwned\x07x", "character 10 is the unprintable '\\x1b'; a need is printable text"),
+    ("get:pods\u202e", "is the unprintable '\\u202e'"),
 ]
 
 
@@ -658,9 +745,96 @@ def test_refusals_name_the_input_and_the_fix(spec: str, says: str) -> None:
     assert str(err.value).startswith(repr(spec)) and says in str(err.value)
 
 
+def test_refusals_echo_no_control_characters_and_no_megabytes() -> None:
+    for spec in ("get:pods/\x1b]0;pwned\x07x", "get:\x1b[31mpods", "get:widgets." + "a." * 200_000 + "io"):
+        with pytest.raises(NeedError) as err:
+            quiet_parse(spec)
+        message = str(err.value)
+        assert message.isprintable() and len(message) < 2_000, message[:200]
+    assert "TYPE is 400010 characters long; a resource is at most 63 characters and a group 253" in message
+
+
+def test_resolving_a_long_type_is_linear() -> None:
+    """Finding: 200 000 dots took 487 s (every split of name.group, each joined anew). The TYPE is capped before
+    resolving, and the catalog splits once, as kubectl does."""
+    started = time.monotonic()
+    for text in ("a." * 200_000, "a" * 400_000, "a." * 190 + "io"):
+        with pytest.raises(NeedError):
+            quiet_parse(f"get:{text}")
+        assert CATALOG.candidates(text) == []
+    assert time.monotonic() - started < 5
+
+
+ACCEPTED: list[tuple[str, Need]] = [
+    # who is impersonated is free text: an OIDC user name has '/', '#' and '%'
+    (
+        "impersonate:users/https://issuer.example.com#a%20b",
+        Need(("impersonate",), "users", "", "https://issuer.example.com#a%20b", namespaced=False),
+    ),
+    ("impersonate:groups/system:masters", Need(("impersonate",), "groups", "", "system:masters", namespaced=False)),
+    (
+        "impersonate:userextras.authentication.k8s.io/a/b --subresource=scopes",
+        Need(("impersonate",), "userextras", "authentication.k8s.io", "a/b", "scopes", namespaced=False),
+    ),
+    (
+        "impersonate:userextras --subresource=iam.example.com/role",  # an extra's key is free text too
+        Need(("impersonate",), "userextras", "authentication.k8s.io", None, "iam.example.com/role", namespaced=False),
+    ),
+    # every version the group serves for the resource; pods.v1 is core's v1 (kubectl reads a group v1)
+    ("get:pods.v1", Need(("get",), "pods")),
+    ("get:hpa.v2beta2.autoscaling", Need(("get",), "horizontalpodautoscalers", "autoscaling")),
+    ("get:cronjobs.v1beta1.batch", Need(("get",), "cronjobs", "batch")),
+    ("get:roles.v1beta1.rbac.authorization.k8s.io", Need(("get",), "roles", RBAC_GROUP)),
+]
+
+
+@pytest.mark.parametrize(("spec", "need"), ACCEPTED, ids=[a[0][:40] for a in ACCEPTED])
+def test_free_names_and_served_versions_are_accepted(spec: str, need: Need) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NeedWarning)
+        assert parse_need(spec) == need
+
+
+CAN_I_REFUSED: list[tuple[dict[str, Any], str]] = [
+    # (can_i's arguments after the client, the message's start); refused before any request
+    ({"verb": "create,get", "resource": "rolebindings"}, "verb='create,get': can_i takes one verb; for several,"),
+    ({"verb": "create,get", "resource": "rolebindings"}, "check_need(client, parse_need('create,get:rolebindings')"),
+    ({"verb": "get list", "resource": "pods"}, "verb='get list': can_i takes one verb"),
+    ({"verb": "get:x", "resource": "pods"}, "verb='get:x': can_i takes one verb"),
+    ({"verb": b"get", "resource": "pods"}, "verb=b'get': verb is a str, not bytes"),
+    ({"verb": "get", "resource": "/healthz", "group": "apps"}, "group='apps': '/healthz' is a non-resource URL"),
+    ({"verb": "get", "resource": "pods", "group": "a/b"}, "group='a/b' is not an API group"),
+    ({"verb": "get", "resource": "pods", "name": "a b"}, "name='a b' is not one word of printable text"),
+    ({"verb": "get", "resource": "pods", "name": ""}, "name='' is empty (an unset variable?); pass name=None"),
+    ({"verb": "get", "resource": "pods", "name": "x\x1b[2J"}, "name='x\\x1b[2J' is not one word"),
+    ({"verb": "get", "resource": "pods", "subresource": ""}, "subresource='' is empty"),
+    ({"verb": "get", "resource": "pods", "subresource": "log "}, "subresource='log ' is not one word"),
+    ({"verb": "get", "resource": "pods log"}, "resource='pods log' is not one word"),
+    ({"verb": "get", "resource": b"pods"}, "resource=b'pods': resource is a str, not bytes"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "says"), CAN_I_REFUSED)
+def test_can_i_checks_each_argument_and_names_it(kwargs: dict[str, Any], says: str) -> None:
+    """Findings: can_i("create,get", ...) asked about create only; group= with a URL built "/healthz.apps";
+    name="a b" gave a syntax error about a need nobody wrote. The client is never used: no request is made."""
+    from incluster_sdk.rbac.access import async_can_i, can_i
+
+    with pytest.raises(NeedError) as err:
+        can_i(None, **kwargs)  # type: ignore[arg-type]
+    assert str(err.value).startswith(says) or says in str(err.value), str(err.value)
+    assert str(err.value).isprintable()
+    with pytest.raises(NeedError):
+        asyncio.run(async_can_i(None, **kwargs))  # type: ignore[arg-type]
+
+
 def test_only_strings_and_lists_of_them() -> None:
     with pytest.raises(NeedError, match="a need is a string"):
         parse_need(("list", "pods"))  # type: ignore[arg-type]
+    with pytest.raises(NeedError, match="a need is a str, not bytes; decode it first"):
+        parse_needs([b"get:pods"])  # type: ignore[list-item]
+    with pytest.raises(NeedError, match="parse_needs takes a list of needs"):
+        parse_needs(b"get:pods")  # type: ignore[arg-type]
     with pytest.raises(NeedError, match="parse_needs takes a list of needs; use parse_need for one"):
         parse_needs("list:pods")
     assert parse_needs(["list:pods", parse_need("get:configmaps")]) == [
@@ -683,6 +857,18 @@ WARNED: list[tuple[str, str]] = [
     ("get:widgets.example.com", "group example.com is not in the built-in table (kube-apiserver v1.20.2 discovery),"),
     ("get:/logs/*", "/logs/* grants every URL under /logs/"),
     ("get:/*", "/* grants every URL under /"),
+    # TYPE.* is the wildcard group: as loud as '*'
+    ("get:secrets.*", "secrets.* grants secrets in every API group, including groups added later"),
+    ("list:ev.*", "events.* grants events in every API group, including groups added later"),
+    ("list:ev.*", "for these write events or events.events.k8s.io"),
+    # names the server refuses for such objects (RBAC takes them, but no object has them)
+    ("get:configmaps/Foo_Bar", "'Foo_Bar' is not a valid ConfigMap name (a DNS-1123 subdomain"),
+    ("get:leases.coordination.k8s.io/-x", "is not a valid Lease name"),
+    ("get:namespaces/a.b", "'a.b' is not a valid Namespace name (a DNS-1123 label"),
+    ("get:services/1abc", "'1abc' is not a valid Service name (a DNS-1035 label"),
+    ("get:pods/" + "a" * 254, "is not a valid Pod name"),
+    # a version of an unknown group is dropped (RBAC ignores versions)
+    ("get:widgets.v1.example.com", "so widgets.example.com is not checked"),
 ]
 
 
@@ -1065,6 +1251,11 @@ def test_manifests_split_by_scope_and_grant_each_need_where_it_is_checked(
     assert docs[0] == {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa", "namespace": "app"}}
     in_role = [n for n in needs if n.namespaced is not False and not cluster_wide]
     in_cluster_role = [n for n in needs if n.namespaced is False or cluster_wide]
+    bound_cluster_wide = [n for n in in_role if binds_cluster_roles_for_cluster_role_bindings(needs, n)]
+    in_role = [n for n in in_role if n not in bound_cluster_wide]
+    in_role += [dataclasses.replace(n, verbs=tuple(v for v in n.verbs if v != "bind")) for n in bound_cluster_wide]
+    in_role = [n for n in in_role if n.verbs]
+    in_cluster_role += [dataclasses.replace(n, verbs=("bind",)) for n in bound_cluster_wide]
     if in_role:
         assert kinds["Role"]["metadata"] == {"name": base, "namespace": "app"} == kinds["RoleBinding"]["metadata"]
         assert kinds["Role"]["rules"] == policy_rules(in_role)
@@ -1072,12 +1263,12 @@ def test_manifests_split_by_scope_and_grant_each_need_where_it_is_checked(
     else:
         assert "Role" not in kinds and "RoleBinding" not in kinds
     if in_cluster_role:
-        assert kinds["ClusterRole"]["metadata"] == {"name": f"app-{base}"} == kinds["ClusterRoleBinding"]["metadata"]
+        assert kinds["ClusterRole"]["metadata"] == {"name": f"app:{base}"} == kinds["ClusterRoleBinding"]["metadata"]
         assert kinds["ClusterRole"]["rules"] == policy_rules(in_cluster_role)
         assert kinds["ClusterRoleBinding"]["roleRef"] == {
             "apiGroup": RBAC_GROUP,
             "kind": "ClusterRole",
-            "name": f"app-{base}",
+            "name": f"app:{base}",
         }
     else:
         assert "ClusterRole" not in kinds
@@ -1089,8 +1280,94 @@ def test_manifests_split_by_scope_and_grant_each_need_where_it_is_checked(
         for need in (n for n in needs if describes(n, attrs)):
             where = need.review_namespace(attrs.verb, "app") or ""
             assert authorize(docs, attrs, where), (need, attrs, where, docs)
-        elsewhere = any(describes(n, attrs) and (n.namespaced is False or cluster_wide) for n in needs)
+            if attrs.verb == "bind" and need in bound_cluster_wide:  # for a ClusterRoleBinding: no namespace
+                assert authorize(docs, attrs, ""), (need, attrs, docs)
+        elsewhere = any(
+            describes(n, attrs)
+            and (n.namespaced is False or cluster_wide or (n in bound_cluster_wide and attrs.verb == "bind"))
+            for n in needs
+        )
         assert authorize(docs, attrs, "other") == elsewhere
+
+
+def binds_cluster_roles_for_cluster_role_bindings(needs: Sequence[Need], need: Need) -> bool:
+    """Whether ``need``'s ``bind`` must be granted cluster-wide: the needs write ClusterRoleBindings, whose
+    ``bind`` check has no namespace (clusterrolebinding/policybased/storage.go: BindingAuthorized with
+    metav1.NamespaceNone), and ``need`` binds ClusterRoles (a ClusterRoleBinding cannot reference a Role)."""
+
+    def on(n: Need, resource: str) -> bool:
+        return n.group in (RBAC_GROUP, "*") and n.resource in (resource, "*") and n.subresource is None
+
+    writes = any(on(n, "clusterrolebindings") and {"create", "update", "patch", "*"} & set(n.verbs) for n in needs)
+    return writes and "bind" in need.verbs and on(need, "clusterroles") and need.namespaced is not False
+
+
+BIND = f"bind:clusterroles.{RBAC_GROUP}/view"
+CREATE_RB = f"create:rolebindings.{RBAC_GROUP}"
+CREATE_CRB = f"create:clusterrolebindings.{RBAC_GROUP}"
+
+
+@pytest.mark.parametrize(
+    ("specs", "in_role", "in_cluster_role"),
+    [
+        ([CREATE_RB, BIND], {"create rolebindings", "bind clusterroles view"}, set()),
+        ([CREATE_CRB, BIND], set(), {"create clusterrolebindings", "bind clusterroles view"}),
+        (  # both: the ClusterRoleBinding's grant applies in every namespace, RoleBindings in app included
+            [CREATE_RB, CREATE_CRB, BIND],
+            {"create rolebindings"},
+            {"create clusterrolebindings", "bind clusterroles view"},
+        ),
+        (  # bind on a Role is for RoleBindings only; get stays in the namespace
+            [CREATE_CRB, BIND, f"get,bind:roles.{RBAC_GROUP}/r", f"bind:clusterroles.{RBAC_GROUP}/edit"],
+            {"get,bind roles r"},
+            {"create clusterrolebindings", "bind clusterroles edit,view"},
+        ),
+        (
+            [f"update,patch:clusterrolebindings.{RBAC_GROUP}/x", f"bind:*.{RBAC_GROUP}"],
+            set(),
+            {"bind *", "update,patch clusterrolebindings x"},
+        ),
+    ],
+)
+def test_bind_for_cluster_role_bindings_is_granted_cluster_wide(
+    specs: list[str], in_role: set[str], in_cluster_role: set[str]
+) -> None:
+    """Finding: ``-n app create:clusterrolebindings bind:clusterroles/view`` put bind in a Role, which the
+    server never consults for a ClusterRoleBinding; the real request got 403 (tests/e2e: the same needs)."""
+    needs = [quiet_parse(s) for s in specs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NeedWarning)  # bind is granted: no escalation warning either
+        docs = manifests(needs, namespace="app", service_account="binder")
+
+    def rules_of(kind: str) -> set[str]:
+        return {
+            f"{','.join(r['verbs'])} {','.join(r['resources'])}"
+            + (f" {','.join(r['resourceNames'])}" if "resourceNames" in r else "")
+            for d in docs
+            if d["kind"] == kind
+            for r in d["rules"]
+        }
+
+    assert (rules_of("Role"), rules_of("ClusterRole")) == (in_role, in_cluster_role)
+    view = Attrs("bind", RBAC_GROUP, "clusterroles", name="view")
+    assert authorize(docs, view, "app") and authorize(docs, view, "") == any(
+        CREATE_CRB in s or "clusterrolebindings" in s for s in specs
+    )
+
+
+def test_the_escalation_warning_for_cluster_role_bindings_asks_for_bind_on_cluster_roles() -> None:
+    """bind on Roles does not let the app write ClusterRoleBindings (they reference ClusterRoles only); the
+    warning's example is the need that works, and it is granted where the server checks it."""
+    needs = [quiet_parse(CREATE_CRB), quiet_parse(f"bind:roles.{RBAC_GROUP}")]
+    with pytest.warns(NeedWarning) as caught:
+        manifests(needs, namespace="app", service_account="binder")
+    (note,) = [str(w.message) for w in caught]
+    assert f"e.g. {BIND})" in note and "checks bind for a ClusterRoleBinding in no namespace" in note
+    fixed = [*needs, quiet_parse(BIND)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NeedWarning)
+        docs = manifests(fixed, namespace="app", service_account="binder")
+    assert authorize(docs, Attrs("bind", RBAC_GROUP, "clusterroles", name="view"), "")
 
 
 def test_manifests_for_group_and_custom_subjects() -> None:
@@ -1112,15 +1389,26 @@ ESCALATION_SPECIAL = {
 }
 
 
+#: The roles a binding or role write checks ``bind``/``escalate`` on (escalation_check.go's BindingAuthorized
+#: uses the roleRef's kind: a RoleBinding may reference a Role or a ClusterRole, a ClusterRoleBinding only a
+#: ClusterRole; RoleEscalationAuthorized uses the written role's own resource).
+ESCALATION_TARGETS = {
+    "rolebindings": ("roles", "clusterroles"),
+    "clusterrolebindings": ("clusterroles",),
+    "roles": ("roles",),
+    "clusterroles": ("clusterroles",),
+}
+
+
 def needs_escalation_warning(needs: Sequence[Need]) -> bool:
     """Writing a (Cluster)Role(Binding) is checked for escalation (pkg/registry/rbac/{role,clusterrole,...}/
     policybased): unless the app holds every permission it grants, it needs ``bind`` (bindings) or
     ``escalate`` (roles) on the roles they reference."""
 
-    def grants(special: str) -> bool:
+    def grants(special: str, written: str) -> bool:
         return any(
             n.group in (RBAC_GROUP, "*")
-            and n.resource in ("roles", "clusterroles", "*")
+            and n.resource in (*ESCALATION_TARGETS[written], "*")
             and n.subresource is None
             and (special in n.verbs or "*" in n.verbs)
             for n in needs
@@ -1134,7 +1422,7 @@ def needs_escalation_warning(needs: Sequence[Need]) -> bool:
         ):
             continue
         written = ESCALATION_SPECIAL if n.resource == "*" else {n.resource: ESCALATION_SPECIAL.get(n.resource, "")}
-        if any(special and not grants(special) for special in written.values()):
+        if any(special and not grants(special, resource) for resource, special in written.items()):
             return True
     return False
 
@@ -1767,8 +2055,8 @@ def test_cli_cluster_scoped_needs_get_a_cluster_role_in_the_same_output(capsys: 
         ("ServiceAccount", "app"),
         ("Role", "app"),
         ("RoleBinding", "app"),
-        ("ClusterRole", "shop-app"),
-        ("ClusterRoleBinding", "shop-app"),
+        ("ClusterRole", "shop:app"),
+        ("ClusterRoleBinding", "shop:app"),
     ]
     assert docs[3]["rules"] == [
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"], "resourceNames": ["shop"]},
@@ -1798,6 +2086,8 @@ def test_cli_discover_checks_needs_against_the_servers_discovery(
         [Group("", ["v1"], "v1", {"v1": [nodes]}), Group("stable.example.com", ["v1"], "v1", {"v1": [crontabs]})]
     )
 
+    documents["/version"] = {"gitVersion": "v1.20.2"}  # --discover first checks that the server answers
+
     def respond(seen: Seen) -> tuple[int, Any]:
         body = documents.get(urllib.parse.urlsplit(seen.path).path)
         return (200, body) if body is not None else (404, {"kind": "Status", "code": 404})
@@ -1824,7 +2114,7 @@ def test_cli_options(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = rbac(capsys, "--cluster-wide", "--group", "--no-service-account", "--name", "r", "list:pods")
     docs = list(yaml.safe_load_all(out))
     assert code == 0 and [(d["kind"], d["metadata"]) for d in docs] == [
-        ("ClusterRole", {"name": "shop-r"}),
-        ("ClusterRoleBinding", {"name": "shop-r"}),
+        ("ClusterRole", {"name": "shop:r"}),
+        ("ClusterRoleBinding", {"name": "shop:r"}),
     ]
     assert docs[1]["subjects"][0]["name"] == "system:serviceaccounts:shop"

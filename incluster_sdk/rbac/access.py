@@ -17,6 +17,7 @@ question and still never allow the request (a namespaced Role that lists ``names
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -112,7 +113,32 @@ def parse_access_review(body: dict[str, Any], request: dict[str, Any]) -> Decisi
     )
 
 
+#: One verb, as can_i takes it (any case: parse_need lowercases it).
+_ONE_VERB = re.compile(r"^(\*|[A-Za-z][A-Za-z-]*)$")
+
+
 def _spec(verb: str, resource: str, name: str | None, group: str, subresource: str | None) -> str:
+    """The need ``can_i``'s arguments stand for; each argument is checked first, with a message that names it."""
+    for arg, value in (("verb", verb), ("resource", resource), ("group", group)):
+        if not isinstance(value, str):
+            raise NeedError(f"{arg}={value!r}: {arg} is a str, not {type(value).__name__}")
+    for arg, optional in (("resource", resource), ("name", name), ("subresource", subresource)):
+        if optional is not None and not isinstance(optional, str):
+            raise NeedError(f"{arg}={optional!r}: {arg} is a str or None, not {type(optional).__name__}")
+        if optional is not None and (not optional or not optional.isprintable() or any(c.isspace() for c in optional)):
+            what = "empty (an unset variable?)" if not optional else "not one word of printable text"
+            fix = {"resource": "pass a TYPE such as pods", "name": "pass name=None for every object"}
+            raise NeedError(f"{arg}={optional!r} is {what}; {fix.get(arg, 'pass subresource=None for the resource')}")
+    if not _ONE_VERB.match(verb):
+        several = ",".join(verb.replace(",", " ").split()) or "get,list"
+        raise NeedError(
+            f"verb={verb!r}: can_i takes one verb; for several, check_need(client,"
+            f" parse_need({f'{several}:{resource}'!r}), namespace) answers for each"
+        )
+    if group and resource.startswith("/"):
+        raise NeedError(f"group={group!r}: {resource!r} is a non-resource URL, which has no group; drop group=")
+    if group and ("/" in group or not group.isprintable() or any(c.isspace() for c in group)):
+        raise NeedError(f"group={group!r} is not an API group (e.g. apps); the TYPE goes in resource=")
     if group and "." in resource.partition("/")[0]:
         raise NeedError(f"{resource!r} names its group already; drop group={group!r}")
     if name and "/" in resource:
@@ -123,7 +149,8 @@ def _spec(verb: str, resource: str, name: str | None, group: str, subresource: s
 
 # -- sync driver ---------------------------------------------------------------------------------------------
 def check_need(client: ApiClient, need: Need, namespace: str | None) -> list[Decision]:
-    """One :class:`Decision` per verb of ``need``, asked in the scope the server checks it in.
+    """One :class:`Decision` per verb of ``need``, asked in the scope the server checks it in (for ``bind``:
+    ``namespace`` asks about RoleBindings there, None about ClusterRoleBindings; see :func:`can_i`).
     Raises :class:`~incluster_sdk.errors.ApiError` when the review itself fails."""
     decisions = []
     for verb in need.verbs:
@@ -146,11 +173,19 @@ def can_i(
 ) -> Decision:
     """May this identity ``verb`` the ``resource``?
 
-    ``resource`` is a TYPE as kubectl takes it (``pods``, ``deploy``, ``deployments.apps``), optionally
-    ``TYPE/NAME``; ``name`` and ``subresource`` as in ``kubectl auth can-i VERB TYPE/NAME --subresource=SUB``.
+    ``verb`` is one verb (for several, :func:`check_need`). ``resource`` is a TYPE as kubectl takes it
+    (``pods``, ``deploy``, ``deployments.apps``), optionally ``TYPE/NAME``, or a non-resource URL
+    (``/healthz``); ``name`` and ``subresource`` as in ``kubectl auth can-i VERB TYPE/NAME --subresource=SUB``.
     ``namespace`` None asks about all namespaces. ``group`` is an alternative to ``TYPE.GROUP``.
-    Raises :class:`~incluster_sdk.rbac.NeedError` for an unknown verb, resource or subresource and
-    :class:`~incluster_sdk.errors.ApiError` when the server refuses the review.
+
+    ``bind`` is asked in the namespace of the binding it is for: ``namespace="app"`` asks whether a RoleBinding
+    in ``app`` may reference the role, ``namespace=None`` whether a ClusterRoleBinding may (the server checks
+    that in no namespace).
+
+    Raises :class:`~incluster_sdk.rbac.NeedError` for a malformed argument (named in the message), an unknown
+    verb, resource or subresource, and :class:`~incluster_sdk.errors.ApiError` when the server refuses the
+    review. Discovery is read once per client (see :func:`~incluster_sdk.discovery.catalog_for`); if it
+    fails, the standard kinds are resolved with the built-in table.
     """
     spec = _spec(verb, resource, name, group, subresource)
     try:

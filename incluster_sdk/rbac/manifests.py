@@ -11,13 +11,15 @@ a Role that lists ``namespaces`` is accepted by the API server and then never ma
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import yaml
 
-from .needs import RBAC_GROUP, RBAC_V1, STANDARD_VERBS, Need, NeedWarning
+from .needs import RBAC_GROUP, RBAC_V1, STANDARD_VERBS, Need, NeedError, NeedWarning
 
 
 def _verb_order(verb: str) -> tuple[int, str]:
@@ -121,13 +123,19 @@ def manifests(
     - Namespaced needs: a Role and RoleBinding named ``name`` (default: the ServiceAccount's name) in
       ``namespace``; with ``cluster_wide=True`` they are granted in every namespace instead.
     - Cluster-scoped needs, needs of unknown scope with ``cluster_wide``, and non-resource URLs: a
-      ClusterRole and ClusterRoleBinding named ``<namespace>-<name>`` (cluster-wide names must not clash
-      between namespaces).
+      ClusterRole and ClusterRoleBinding named ``<namespace>:<name>`` (cluster-wide names must not clash
+      between namespaces, and no namespace contains ``:``, so ``a-b:c`` and ``a:b-c`` stay apart).
+    - ``bind`` on ClusterRoles (or on ``*``), when the needs write ClusterRoleBindings: the ClusterRole too,
+      because the server checks ``bind`` for a ClusterRoleBinding in no namespace (BindingAuthorized with
+      metav1.NamespaceNone), where a Role never applies. A ClusterRoleBinding's grant applies in every
+      namespace, so it also covers the RoleBindings the needs write; ``bind`` on Roles stays in the Role (a
+      ClusterRoleBinding cannot reference a Role).
     - ``subject_group=True`` binds the group ``system:serviceaccounts:<namespace>`` (every ServiceAccount of
       the namespace) instead of the one ServiceAccount; ``subject`` binds any other RBAC subject.
 
     Returns plain dicts (``to_yaml`` prints them; ``kubectl apply -f -`` takes the output).
     """
+    _check_names(namespace, service_account if subject is None or include_service_account else None, name)
     _warn_escalation(needs)
     role_name = name or service_account
     if subject is None:
@@ -136,8 +144,7 @@ def manifests(
             if subject_group
             else {"kind": "ServiceAccount", "name": service_account, "namespace": namespace}
         )
-    in_role = [n for n in needs if n.namespaced is not False and not cluster_wide]
-    in_cluster_role = [n for n in needs if n.namespaced is False or cluster_wide]
+    in_role, in_cluster_role = _split_by_scope(needs, cluster_wide)
     docs: list[dict[str, Any]] = []
     if include_service_account:
         docs.append(
@@ -150,9 +157,45 @@ def manifests(
     if in_role:
         docs += _role_and_binding("Role", {"name": role_name, "namespace": namespace}, policy_rules(in_role), subject)
     if in_cluster_role:
-        meta = {"name": f"{namespace}-{role_name}"}
+        meta = {"name": cluster_role_name(namespace, role_name)}
         docs += _role_and_binding("ClusterRole", meta, policy_rules(in_cluster_role), subject)
     return docs
+
+
+def cluster_role_name(namespace: str, name: str) -> str:
+    """The name of the ClusterRole (and its binding) :func:`manifests` writes for ``name`` of ``namespace``:
+    ``<namespace>:<name>``. A namespace is a DNS-1123 label, so it has no ``:`` and the name is unique; RBAC
+    names may contain ``:`` (``system:auth-delegator``)."""
+    return f"{namespace}:{name}"
+
+
+def _split_by_scope(needs: Sequence[Need], cluster_wide: bool) -> tuple[list[Need], list[Need]]:
+    """(what a Role grants, what a ClusterRole grants): see :func:`manifests`."""
+    if cluster_wide:
+        return [], list(needs)
+    cluster_bind = _writes(needs, "clusterrolebindings")
+    in_role: list[Need] = []
+    in_cluster_role: list[Need] = []
+    for need in needs:
+        if need.namespaced is False:
+            in_cluster_role.append(need)
+        elif cluster_bind and "bind" in need.verbs and _on(need, "clusterroles"):
+            in_cluster_role.append(dataclasses.replace(need, verbs=("bind",)))
+            rest = tuple(v for v in need.verbs if v != "bind")
+            in_role += [dataclasses.replace(need, verbs=rest)] if rest else []
+        else:
+            in_role.append(need)
+    return in_role, in_cluster_role
+
+
+def _on(need: Need, resource: str) -> bool:
+    """Whether ``need`` is on the RBAC ``resource`` itself (not a subresource), wildcards included."""
+    return need.group in (RBAC_GROUP, "*") and need.resource in (resource, "*") and need.subresource is None
+
+
+def _writes(needs: Sequence[Need], resource: str) -> bool:
+    """Whether some need writes the RBAC ``resource`` (create, update, patch or ``*``)."""
+    return any(_on(n, resource) and _WRITE_VERBS & set(n.verbs) for n in needs)
 
 
 #: Writing these is checked for escalation (kube-apiserver's rbac registry): a binding needs ``bind`` on the
@@ -163,17 +206,23 @@ _ESCALATION_CHECKED = {
     "roles": "escalate",
     "clusterroles": "escalate",
 }
+#: The roles whose ``bind``/``escalate`` lets the app write each: a RoleBinding may reference a Role or a
+#: ClusterRole, a ClusterRoleBinding only a ClusterRole; a Role write checks ``escalate`` on roles, a
+#: ClusterRole write on clusterroles (pkg/registry/rbac/escalation_check.go).
+_ESCALATION_TARGETS = {
+    "rolebindings": ("roles", "clusterroles"),
+    "clusterrolebindings": ("clusterroles",),
+    "roles": ("roles",),
+    "clusterroles": ("clusterroles",),
+}
 _WRITE_VERBS = {"create", "update", "patch", "*"}
 
 
 def _warn_escalation(needs: Sequence[Need]) -> None:
     # bind/escalate count on the roles only (a "*" verb on rolebindings grants no bind on any role)
-    granted = {
-        v
-        for n in needs
-        if n.group in (RBAC_GROUP, "*") and n.resource in ("roles", "clusterroles", "*") and n.subresource is None
-        for v in n.verbs
-    }
+    def granted(special: str, targets: tuple[str, ...]) -> bool:
+        return any(_on(n, t) and {special, "*"} & set(n.verbs) for n in needs for t in targets)
+
     for need in needs:
         if need.group not in (RBAC_GROUP, "*") or need.subresource is not None:
             continue
@@ -182,20 +231,44 @@ def _warn_escalation(needs: Sequence[Need]) -> None:
             if need.resource == "*"
             else {need.resource: _ESCALATION_CHECKED.get(need.resource)}
         )
-        missing = [(r, v) for r, v in written.items() if v and not granted & {v, "*"}]
+        missing = [(r, v) for r, v in written.items() if v and not granted(v, _ESCALATION_TARGETS[r])]
         if missing and _WRITE_VERBS & set(need.verbs):
             resource, special = missing[0]
             target = "clusterroles" if resource.startswith("cluster") else "roles"
             example = (
                 f"{special}:clusterroles.{RBAC_GROUP}/view" if special == "bind" else f"{special}:{target}.{RBAC_GROUP}"
             )
+            where = (
+                " (manifests grant it with the ClusterRole: the server checks bind for a ClusterRoleBinding in no"
+                " namespace)"
+                if resource == "clusterrolebindings"
+                else ""
+            )
             warnings.warn(
                 f"{need}: writing {resource} is checked for privilege escalation: the app must hold every"
-                f" permission the {resource[:-1]} grants, or be granted {special!r} on the roles it"
-                f" references (e.g. {example}); add that need, or the API server will refuse with 403",
+                f" permission the {resource[:-1]} grants, or be granted {special!r} on the"
+                f" {'ClusterRoles' if target == 'clusterroles' and resource != 'rolebindings' else 'roles'} it"
+                f" references (e.g. {example}){where}; add that need, or the API server will refuse with 403",
                 NeedWarning,
                 stacklevel=3,
             )
+
+
+#: Kubernetes' name rules (apimachinery validation): a namespace is a DNS-1123 label, a ServiceAccount a
+#: DNS-1123 subdomain; RBAC object names only need to be valid path segments.
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def _check_names(namespace: str, service_account: str | None, name: str | None) -> None:
+    if not _DNS_LABEL.match(namespace):
+        raise NeedError(f"namespace {namespace!r} is not a valid namespace name (a DNS-1123 label: a-z, 0-9, '-')")
+    if service_account is not None and not _DNS_SUBDOMAIN.match(service_account):
+        raise NeedError(
+            f"ServiceAccount name {service_account!r} is not valid (a DNS-1123 subdomain: a-z, 0-9, '-', '.')"
+        )
+    if name is not None and (not name or name in (".", "..") or any(c in name for c in "/%") or not name.isprintable()):
+        raise NeedError(f"role name {name!r} is not a valid Kubernetes object name (no '/', '%', '.' or '..')")
 
 
 def _role_and_binding(
@@ -213,6 +286,28 @@ def _role_and_binding(
     ]
 
 
+#: Strings written without quotes: ones that every YAML reader takes as a string. PyYAML quotes by YAML 1.1
+#: rules, but kubectl reads with go-yaml v2, which also takes ``y``/``n`` as booleans, ``1e3`` as a float and
+#: ``0o17`` as an integer: a ServiceAccount named ``y`` would reach the API server as ``true``. So anything
+#: that does not start with a letter, or spells a YAML keyword, is quoted.
+_PLAIN = re.compile(r"^[A-Za-z][-A-Za-z0-9_./:]*$")
+_KEYWORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+
+
+class _KubectlSafeDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper that quotes every string value go-yaml v2 could read as something else."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if _PLAIN.match(value) and value.lower() not in _KEYWORDS:
+        return dumper.represent_str(value)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
+
+
+_KubectlSafeDumper.add_representer(str, _represent_str)
+
+
 def to_yaml(docs: Iterable[dict[str, Any]]) -> str:
-    """The manifests as one multi-document YAML string."""
-    return yaml.safe_dump_all(list(docs), sort_keys=False, default_flow_style=False)
+    """The manifests as one multi-document YAML string, quoted so kubectl (go-yaml v2) reads every string
+    as the string it is."""
+    return yaml.dump_all(list(docs), Dumper=_KubectlSafeDumper, sort_keys=False, default_flow_style=False)

@@ -13,8 +13,10 @@ by commas and a colon after them::
 ``/NAME`` is always an object's name and a subresource is always ``--subresource=``: ``pods/log`` is the
 pod named ``log`` (and draws a warning, because pods have a ``log`` subresource). ``TYPE`` is resolved as
 kubectl resolves it (``po``, ``pod``, ``Pod``, ``deploy.apps``): against the server's discovery when a
-client is at hand, else against the built-in table of standard kinds. Unknown verbs, resources and
-subresources, verbs a resource does not support, and names that RBAC can never match are errors that say
+client is at hand, else against the built-in table of standard kinds; ``TYPE.VERSION.GROUP`` for any
+version the group serves for it, and ``TYPE.*`` for every group (RBAC's ``apiGroups: ["*"]``). Unknown verbs,
+resources, versions and subresources, verbs a resource does not support, text no server could serve,
+control characters, and names that RBAC can never match (empty, ``*``, no path segment) are errors that say
 what was meant; wildcards and other legal-but-risky needs raise :class:`NeedWarning`.
 """
 
@@ -27,7 +29,15 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..discovery import APIResource, ResourceCatalog, builtin_catalog
+from ..discovery import (
+    MAX_GROUP_LENGTH,
+    MAX_RESOURCE_LENGTH,
+    MAX_TYPE_LENGTH,
+    VERSION,
+    APIResource,
+    ResourceCatalog,
+    builtin_catalog,
+)
 from ..errors import InclusterSDKError
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -61,16 +71,71 @@ NON_RESOURCE_VERBS = ("get", "head", "options", "post", "put", "patch", "delete"
 #: them: ``bind`` in the namespace of the RoleBinding being written (pkg/registry/rbac/escalation_check.go,
 #: BindingAuthorized), ``use`` in the namespace of the pod being admitted (the PodSecurityPolicy admission
 #: plugin). ``escalate`` is not one: it is checked in the namespace of the role being written, none for a
-#: ClusterRole (RoleEscalationAuthorized).
+#: ClusterRole (RoleEscalationAuthorized). ``bind`` for a ClusterRoleBinding is checked in no namespace
+#: (clusterrolebinding/policybased/storage.go passes metav1.NamespaceNone): only a ClusterRole grants that,
+#: which :func:`~incluster_sdk.rbac.manifests.manifests` does when the needs write ClusterRoleBindings.
 NAMESPACE_CHECKED_VERBS = ("bind", "use")
-#: Resources whose subresource is free text: impersonating a user extra checks ``userextras/<key>``
-#: (apiserver's impersonation filter), whatever the key.
+#: Resources whose subresource is free text: impersonating a user extra checks ``userextras/<key>`` with the
+#: extra's value as the name (apiserver's impersonation filter), whatever the key.
 ANY_SUBRESOURCE = frozenset({("authentication.k8s.io", "userextras")})
+#: Resources whose names are not object names and never appear in a URL: who may be impersonated (user and
+#: group names, a user extra's value) is any text, ``/`` and ``%`` included.
+FREE_NAMES = frozenset({("", "users"), ("", "groups"), ("authentication.k8s.io", "userextras")})
 #: A request that carries no object name at authorization time: resourceNames can never match it.
 #: (A create on a subresource, such as pods/eviction, does carry the name.)
 UNNAMED_VERBS = ("create", "deletecollection")
 SUBRESOURCE_FLAG = "--subresource"
-_NAME = re.compile(r"^[^/%\s]+$")
+#: The longest verb RBAC knows (``deletecollection``) with room to spare: longer text is not read as a verb.
+MAX_VERB_LENGTH = 32
+#: How much of a need messages echo: every need that names something real fits (a TYPE is at most
+#: MAX_TYPE_LENGTH), and a megabyte of junk is not printed back.
+MAX_ECHO = 500
+#: Whitespace that separates the words of a need (``str.split`` separates on more; the rest is refused).
+SEPARATORS = " \t\n\r"
+DNS_SUBDOMAIN = "DNS-1123 subdomain"
+DNS_LABEL = "DNS-1123 label"
+DNS_1035_LABEL = "DNS-1035 label"
+#: The names kube-apiserver accepts for these resources: the name function ValidateObjectMeta is given in
+#: pkg/apis/{core,apps,batch,coordination}/validation/validation.go (and apimachinery's generic.go for
+#: namespaces and ServiceAccounts). A resourceNames entry outside it names no object that can exist; RBAC
+#: itself takes any path segment, so it is a warning, not an error.
+NAME_FORMATS: dict[tuple[str, str], str] = {
+    **{
+        ("", r): DNS_SUBDOMAIN
+        for r in (
+            "pods",
+            "configmaps",
+            "secrets",
+            "serviceaccounts",
+            "nodes",
+            "persistentvolumes",
+            "persistentvolumeclaims",
+            "endpoints",
+            "replicationcontrollers",
+            "limitranges",
+            "resourcequotas",
+        )
+    },
+    ("", "namespaces"): DNS_LABEL,
+    ("", "services"): DNS_1035_LABEL,
+    **{
+        ("apps", r): DNS_SUBDOMAIN
+        for r in ("deployments", "statefulsets", "daemonsets", "replicasets", "controllerrevisions")
+    },
+    ("batch", "jobs"): DNS_SUBDOMAIN,
+    ("batch", "cronjobs"): DNS_SUBDOMAIN,
+    ("coordination.k8s.io", "leases"): DNS_SUBDOMAIN,
+}
+#: Longest names of each format (k8s.io/apimachinery/pkg/util/validation: DNS1123SubdomainMaxLength ...).
+_FORMAT_MAX = {DNS_SUBDOMAIN: 253, DNS_LABEL: 63, DNS_1035_LABEL: 63}
+_LABEL_TEXT = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_FORMAT_PATTERN = {
+    DNS_SUBDOMAIN: re.compile(rf"^{_LABEL_TEXT}(\.{_LABEL_TEXT})*$"),
+    DNS_LABEL: re.compile(rf"^{_LABEL_TEXT}$"),
+    DNS_1035_LABEL: re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$"),
+}
+_LABEL = re.compile(rf"^{_LABEL_TEXT}$")
+_SUBRESOURCE = re.compile(r"^[a-z][a-z0-9-]*$")
 _SIGNER_NAME = re.compile(r"^[^%\s]+$")  # signer names are DOMAIN/PATH, and may end in a wildcard
 _VERB = re.compile(r"^(\*|[a-z][a-z-]*)$")
 _URL = re.compile(r"^/[^\s]*$")
@@ -124,7 +189,10 @@ class Need:
         """The namespace the API server's authorizer sees for ``verb`` on this need, when the app works in
         ``namespace`` (None: all namespaces). It follows kube-apiserver's RequestInfo: cluster-scoped
         resources have none, except a namespace object itself (``GET /api/v1/namespaces/NAME`` is in
-        namespace NAME) and the :data:`NAMESPACE_CHECKED_VERBS` (``bind``, ``use``)."""
+        namespace NAME) and the :data:`NAMESPACE_CHECKED_VERBS` (``bind``, ``use``).
+
+        For ``bind`` the namespace is the binding's: ``namespace`` asks "may I bind this role in a RoleBinding
+        there?", None "... in a ClusterRoleBinding?" (which the server checks in no namespace)."""
         if self.non_resource_url is not None:
             return None
         if self.namespaced is not False:
@@ -136,12 +204,27 @@ class Need:
         return None
 
 
+def _shown(spec: str) -> str:
+    """``spec`` as messages echo it: repr (control characters escaped), cut after :data:`MAX_ECHO` characters."""
+    if len(spec) <= MAX_ECHO:
+        return repr(spec)
+    return f"{spec[:MAX_ECHO]!r}... ({len(spec)} characters)"
+
+
 def _fail(spec: str, problem: str) -> NeedError:
-    return NeedError(f"{spec!r}: {problem}")
+    return NeedError(f"{_shown(spec)}: {problem}")
 
 
 def _warn(spec: str, problem: str) -> None:
-    warnings.warn(f"{spec!r}: {problem}", NeedWarning, stacklevel=4)
+    warnings.warn(f"{_shown(spec)}: {problem}", NeedWarning, stacklevel=4)
+
+
+def _refuse_unprintable(spec: str) -> None:
+    """Control characters (an escape sequence pasted from a terminal, a NUL) and other unprintable ones are in
+    no verb, resource, name or URL; refused before anything echoes them."""
+    for i, char in enumerate(spec):
+        if char not in SEPARATORS and not char.isprintable():
+            raise _fail(spec, f"character {i + 1} is the unprintable {char!r}; a need is printable text")
 
 
 def _split(spec: str) -> tuple[str, str, str | None]:
@@ -184,6 +267,10 @@ def _verbs(spec: str, text: str, url: bool) -> tuple[str, ...]:
         raise _fail(spec, f"no verbs; expected {SYNTAX}")
     known = set(STANDARD_VERBS) | set(SPECIAL_VERBS) | {"proxy", "*"} | (set(NON_RESOURCE_VERBS) if url else set())
     for verb in verbs:
+        if len(verb) > MAX_VERB_LENGTH:
+            raise _fail(
+                spec, f"{verb[:MAX_VERB_LENGTH]!r}... is not a Kubernetes verb; verbs are {', '.join(STANDARD_VERBS)}"
+            )
         if not _VERB.match(verb) or verb not in known:
             close = difflib.get_close_matches(verb, sorted(known), n=2)
             hint = f"; did you mean {' or '.join(close)}?" if close else f"; verbs are {', '.join(STANDARD_VERBS)}"
@@ -202,33 +289,43 @@ def parse_need(spec: str | Need, catalog: ResourceCatalog | None = None) -> Need
     """
     if isinstance(spec, Need):
         return spec
+    if isinstance(spec, (bytes, bytearray)):
+        raise NeedError(f"{spec!r}: a need is a str, not bytes; decode it first ({SYNTAX})")
     if not isinstance(spec, str):
         raise NeedError(f"{spec!r}: a need is a string, {SYNTAX} (tuples are no longer accepted)")
+    _refuse_unprintable(spec)
     catalog = catalog or builtin_catalog()
     verb_text, target, subresource = _split(spec)
     verbs = _verbs(spec, verb_text, url=target.startswith("/"))
     if target.startswith("/"):
         return _non_resource(spec, verbs, target, subresource)
-    type_text, _, name = target.partition("/")
+    type_text, slash, name = target.partition("/")
     if not type_text:
         raise _fail(spec, f"expected {SYNTAX}")
+    if slash and not name:
+        raise _fail(
+            spec,
+            f"the name after '{type_text}/' is empty (an unset variable?); write {type_text}/NAME for one object,"
+            f" or {type_text} without '/' for every one",
+        )
     resource, checked = _resolve(spec, type_text, catalog)
     if name:
-        pattern = _SIGNER_NAME if resource.name == "signers" else _NAME
-        if not pattern.match(name) or name in (".", ".."):
-            raise _fail(spec, f"{name!r} is not a valid object name")
+        _check_name(spec, name, resource)
+    if subresource is not None:
+        _check_subresource_text(spec, subresource, resource)
     need = Need(verbs, resource.name, resource.group, name or None, subresource, namespaced=None)
+    _check_user_extra(spec, need)
     if checked:
         _check_subresource(spec, need, resource)
         _check_verbs(spec, need, resource)
         need = dataclasses.replace(need, namespaced=_scope(spec, verbs, resource))  # of verbs that apply
-    _check_names(spec, need, resource)
+    _check_names(spec, need, resource, catalog)
     return need
 
 
 def parse_needs(specs: Iterable[str | Need], catalog: ResourceCatalog | None = None) -> list[Need]:
     """:func:`parse_need` for each; a single string is refused (it would be read letter by letter)."""
-    if isinstance(specs, str):
+    if isinstance(specs, (str, bytes, bytearray)):
         raise NeedError(f"{specs!r}: parse_needs takes a list of needs; use parse_need for one")
     return [parse_need(spec, catalog) for spec in specs]
 
@@ -246,13 +343,59 @@ def _non_resource(spec: str, verbs: tuple[str, ...], url: str, subresource: str 
     return Need(verbs, namespaced=False, non_resource_url=url)
 
 
-def _resolve(spec: str, type_text: str, catalog: ResourceCatalog) -> tuple[APIResource, bool]:
-    """The resource, and whether it was checked (False: a group the offline table does not know)."""
+def _check_type_text(spec: str, type_text: str) -> str:
+    """``TYPE`` lowercased, once it is one a server could serve: ``RESOURCE[.VERSION][.GROUP]``, the resource a
+    DNS-1123 label (or ``*``), the group a DNS-1123 subdomain (or ``*``). Kinds (``Pod``) are lowercased as
+    kubectl does. The length is checked first: resolving costs a pass over the catalog per candidate."""
+    if len(type_text) > MAX_TYPE_LENGTH:
+        raise _fail(
+            spec,
+            f"TYPE is {len(type_text)} characters long; a resource is at most {MAX_RESOURCE_LENGTH} characters"
+            f" and a group {MAX_GROUP_LENGTH}",
+        )
     text = type_text.lower()
+    resource, dot, group = text.partition(".")
+    if not resource:
+        raise _fail(
+            spec,
+            f"{type_text!r} is not a resource: the resource before '.' is empty (an unset variable?);"
+            f" expected RESOURCE[.GROUP], e.g. deployments.apps",
+        )
+    if resource != "*" and (len(resource) > MAX_RESOURCE_LENGTH or not _LABEL.match(resource)):
+        raise _fail(
+            spec,
+            f"{resource!r} is not a resource name: a resource is lowercase letters, digits and '-' (a DNS-1123"
+            f" label of at most {MAX_RESOURCE_LENGTH}), e.g. configmaps or Pod",
+        )
+    if dot and not group:
+        fix = (
+            "'*' is every resource of every group; the core group's every resource has no spelling: list the"
+            " core resources needed"
+            if resource == "*"
+            else f"write {resource} for the core group's {resource}"
+        )
+        raise _fail(spec, f"{type_text!r} ends with '.': the group is empty (an unset variable?); {fix}")
+    labels = group.split(".") if group else []
+    if group and group != "*" and (len(group) > MAX_GROUP_LENGTH or not all(_LABEL.match(lb) for lb in labels)):
+        raise _fail(
+            spec,
+            f"{group!r} is not an API group: a group is lowercase labels of letters, digits and '-' joined by"
+            f" single dots (a DNS-1123 subdomain of at most {MAX_GROUP_LENGTH}), e.g. apps or example.com;"
+            f" '*' alone is every group",
+        )
+    return text
+
+
+def _resolve(spec: str, type_text: str, catalog: ResourceCatalog) -> tuple[APIResource, bool]:
+    """The resource, and whether it was checked (False: a group the offline table does not know, or a group
+    whose discovery failed)."""
+    text = _check_type_text(spec, type_text)
     if text == "*" or text.startswith("*."):
         group = text[2:] if text.startswith("*.") else "*"
         _warn(spec, f"the resource '*' grants every resource{' of every group' if group == '*' else ''}")
         return APIResource(group, "", "*", "*", "", True, ("*",)), True
+    if text.endswith(".*"):
+        return _in_every_group(spec, text[:-2], catalog)
     for (group, name), kind in AUTHORIZATION_ONLY.items():
         spellings = {name, name[:-1], kind.lower()}  # users, user, User
         if text in spellings or text in {f"{word}.{group}" for word in spellings}:
@@ -267,7 +410,21 @@ def _resolve(spec: str, type_text: str, catalog: ResourceCatalog) -> tuple[APIRe
                 f" (write {' or '.join(r.type_name for r in found[1:])} for the other)",
             )
         return found[0], True
+    problem = catalog.version_problem(text)
+    if problem is not None:
+        raise _fail(spec, problem)
     name, _, group = text.partition(".")
+    version, dot, rest = group.partition(".")
+    if dot and VERSION.match(version) and rest not in catalog.groups:
+        group = rest  # widgets.v1.example.com: RBAC ignores the version
+    failures = catalog.failed_in(group) if group else {}
+    if failures:
+        _warn(
+            spec,
+            f"discovery of {', '.join(sorted(failures))} failed ({'; '.join(failures.values())}), so {name}.{group}"
+            " is not checked (scope assumed namespaced); check it again when that API is available",
+        )
+        return APIResource(group, "", name, name, "", True, ()), False
     if group and not catalog.source.startswith("discovery") and group not in catalog.groups:
         _warn(
             spec,
@@ -276,6 +433,32 @@ def _resolve(spec: str, type_text: str, catalog: ResourceCatalog) -> tuple[APIRe
         )
         return APIResource(group, "", name, name, "", True, ()), False
     raise _fail(spec, catalog.unknown_message(type_text))
+
+
+def _in_every_group(spec: str, name: str, catalog: ResourceCatalog) -> tuple[APIResource, bool]:
+    """``NAME.*``: the resource NAME (any spelling) in every API group, RBAC's ``apiGroups: ["*"]``. Checked
+    against the resources of that plural the catalog knows (their verbs and subresources together), and
+    scoped when they all agree."""
+    found = [r for r in catalog.resources if name in (r.name, r.singular_name, r.kind.lower())]
+    found = found or [r for r in catalog.resources if name in r.short_names]
+    if not found:
+        raise _fail(spec, f"{name}.*: " + catalog.unknown_message(name))
+    plural = found[0].name
+    same = [r for r in catalog.resources if r.name == plural]
+    _warn(
+        spec,
+        f"{plural}.* grants {plural} in every API group, including groups added later (a custom resource"
+        f" called {plural} in any group); for {'these' if len(same) > 1 else 'this'} write"
+        f" {' or '.join(r.type_name for r in same)}",
+    )
+    verbs = tuple(dict.fromkeys(v for r in same for v in r.verbs))
+    subresources: dict[str, tuple[str, ...]] = {}
+    for r in same:
+        for sub, sub_verbs in r.subresources.items():
+            subresources[sub] = tuple(dict.fromkeys((*subresources.get(sub, ()), *sub_verbs)))
+    merged = APIResource("*", "", plural, found[0].singular_name, found[0].kind, same[0].namespaced, verbs)
+    merged = dataclasses.replace(merged, subresources=subresources)
+    return merged, len({r.namespaced for r in same}) == 1
 
 
 def _scope(spec: str, verbs: tuple[str, ...], resource: APIResource) -> bool:
@@ -291,6 +474,75 @@ def _scope(spec: str, verbs: tuple[str, ...], resource: APIResource) -> bool:
             f" admitted), the other verbs cluster-wide: write them as two needs",
         )
     return bool(in_namespace)
+
+
+def _check_name(spec: str, name: str, resource: APIResource) -> None:
+    """Refuse a name no request can carry: ``*`` (RBAC has no wildcard names), and for object names what is
+    no path segment (IsValidPathSegmentName: ``.``, ``..``, ``/``, ``%``). Who is impersonated (users,
+    groups, user extras' values) is free text; signer names are ``DOMAIN/PATH``. Warn for a name the API
+    server would refuse for an object of this resource (:data:`NAME_FORMATS`)."""
+    key = (resource.group, resource.name)
+    if name == "*":
+        raise _fail(
+            spec,
+            f"'*' is not a wildcard name: RBAC has none, so resourceNames ['*'] matches only an object named '*';"
+            f" write {resource.type_name if resource.name != '*' else '*'} without '/*' for every object",
+        )
+    if key in FREE_NAMES:
+        return
+    pattern_ok = _SIGNER_NAME.match(name) if resource.name == "signers" else "/" not in name and "%" not in name
+    if not pattern_ok or name in (".", ".."):
+        raise _fail(
+            spec,
+            f"{name!r} is not a valid object name: a name is a path segment (not '.' or '..', no '/' or '%')",
+        )
+    form = NAME_FORMATS.get(key)
+    if form and (len(name) > _FORMAT_MAX[form] or not _FORMAT_PATTERN[form].match(name)):
+        _warn(
+            spec,
+            f"{name!r} is not a valid {resource.kind or resource.singular_name} name (a {form}: lowercase letters,"
+            f" digits{', -' if form != DNS_SUBDOMAIN else ', - and .'}, at most {_FORMAT_MAX[form]}), so no such"
+            f" object can exist; check the name",
+        )
+
+
+def _check_subresource_text(spec: str, subresource: str, resource: APIResource) -> None:
+    """A subresource is a lowercase word (``log``, ``scale``); a user extra's key is free text. ``*`` is never a
+    wildcard: RBAC's ``*/SUB`` is written ``*`` with ``--subresource=SUB``, and ``pods/*`` matches nothing."""
+    if subresource == "*":
+        raise _fail(
+            spec,
+            f"{SUBRESOURCE_FLAG}=* is not a wildcard: RBAC has no wildcard subresource ({resource.name}/* matches"
+            f" no request); name the subresource, e.g. {SUBRESOURCE_FLAG}=status",
+        )
+    if (resource.group, resource.name) in ANY_SUBRESOURCE:
+        return
+    if not _SUBRESOURCE.match(subresource):
+        raise _fail(
+            spec,
+            f"{subresource!r} is not a subresource: a subresource is a lowercase word, e.g."
+            f" {SUBRESOURCE_FLAG}=log or {SUBRESOURCE_FLAG}=status",
+        )
+
+
+def _check_user_extra(spec: str, need: Need) -> None:
+    """The server checks impersonating a user extra as ``userextras`` with the extra's key as the subresource
+    and its value as the name (the impersonation filter): a need without a subresource grants nothing."""
+    if (need.group, need.resource) not in ANY_SUBRESOURCE or need.subresource is not None:
+        return
+    verbs = ",".join(need.verbs)
+    if need.name:
+        fix = (
+            f"for the extra {need.name!r} write {verbs}:{need.type_name}/VALUE {SUBRESOURCE_FLAG}={need.name}"
+            f" (or without /VALUE for every value)"
+        )
+    else:
+        fix = f"write {verbs}:{need.type_name} {SUBRESOURCE_FLAG}=KEY (the extra's key), optionally /VALUE"
+    raise _fail(
+        spec,
+        f"{need.type_name} without {SUBRESOURCE_FLAG} grants nothing: the server checks userextras/KEY with the"
+        f" extra's value as the name; {fix}",
+    )
 
 
 def _check_subresource(spec: str, need: Need, resource: APIResource) -> None:
@@ -333,7 +585,7 @@ def _check_verbs(spec: str, need: Need, resource: APIResource) -> None:
             raise _fail(spec, f"{target} does not support {verb!r}; it supports {', '.join(supported) or 'nothing'}")
 
 
-def _check_names(spec: str, need: Need, resource: APIResource) -> None:
+def _check_names(spec: str, need: Need, resource: APIResource, catalog: ResourceCatalog) -> None:
     if not need.name:
         return
     unnamed = [v for v in need.verbs if v in UNNAMED_VERBS] if not need.subresource else []
@@ -345,6 +597,15 @@ def _check_names(spec: str, need: Need, resource: APIResource) -> None:
             f"{', '.join(unnamed)} cannot be limited to one name: the request carries no name when RBAC checks"
             f" it, so resourceNames never matches; grant it on {need.type_name} without /{need.name}",
         )
+    if resource.name == "*" and need.subresource is None:
+        holders = sorted(r.type_name for r in catalog.resources if need.name in r.subresources)
+        if holders:
+            raise _fail(
+                spec,
+                f"*/{need.name} is the object named {need.name!r} of every resource, not the {need.name}"
+                f" subresource ({', '.join(holders[:3])}{'...' if len(holders) > 3 else ''} have one);"
+                f" for that write {','.join(need.verbs)}:{need.type_name} {SUBRESOURCE_FLAG}={need.name}",
+            )
     if need.subresource is None and need.name in resource.subresources:
         _warn(
             spec,

@@ -126,7 +126,7 @@ def denied_error(
         [granted],
         namespace=namespace or sa_namespace,
         service_account=sa_name,
-        name=f"{sa_name}-{need.resource}-{'-'.join(granted.verbs)}",
+        name=f"{sa_name}:{need.resource}:{'-'.join(granted.verbs)}",  # ':' is in no account or resource name
         cluster_wide=namespace is None,
         subject=subject,
         include_service_account=False,
@@ -134,7 +134,7 @@ def denied_error(
     fix = to_yaml(docs)
     command = f"incluster-sdk rbac --namespace {namespace or sa_namespace} --sa {sa_name} "
     message = (
-        f"{who} may not {', '.join(f'{d.verb} {d.target}' for d in denied)} {where}.\n"
+        f"{who} may not {', '.join(d.verb for d in denied)} {denied[0].target} {where}.\n"
         f"Grant it by applying this (kubectl apply -f -), or generate it with "
         f"`{command}{'--cluster-wide ' if namespace is None else ''}'{granted}'`:\n\n{fix}"
     )

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import orjson
 
 from .._secret import Secret
-from ..discovery import APIResource, ResourceCatalog, discovery_flow
+from ..discovery import APIResource, ResourceCatalog, run_discovery
 from .errors import ClusterError
 
 #: The field manager of :meth:`AdminClient.apply` (server-side apply, conflicts forced).
@@ -124,14 +124,12 @@ class AdminClient:
         """The server's resources (discovery as the admin), read once and again with ``refresh``."""
         with self._catalog_lock:
             if self._catalog is None or refresh:
-                flow = discovery_flow(f"discovery from {self.server}")
-                try:
-                    path = next(flow)
-                    while True:
-                        body = self.request("GET", path, ok=(200, 404))
-                        path = flow.send(None if body.get("kind") == "Status" else body)
-                except StopIteration as done:
-                    self._catalog = done.value
+
+                def get(path: str) -> dict[str, Any] | None:  # raises ClusterError on other answers
+                    body: dict[str, Any] = self.request("GET", path, ok=(200, 404))
+                    return None if body.get("kind") == "Status" else body
+
+                self._catalog = run_discovery(f"discovery from {self.server}", get)
             assert self._catalog is not None
             return self._catalog
 
