@@ -144,22 +144,8 @@ class WatchDecoder:
 
     def next_event(self) -> dict[str, Any] | Signal:
         """The next complete event; else :data:`NEED_DATA`, or :data:`END` once the response is over."""
-        buffer, pos, stop = self._buffer, self._pos, self._stop
-        while pos < stop:
-            end = buffer.find(b"\n", pos, stop)
-            if end == -1:
-                end = stop
-            if end > pos and (buffer[pos] == _OPEN_BRACE or not buffer[pos:end].isspace()):
-                self._pos = end + 1
-                try:
-                    event = orjson.loads(self._view[pos:end])
-                except orjson.JSONDecodeError as exc:
-                    raise WatchProtocolError(f"watch event is not JSON: {exc}") from None
-                if type(event) is not dict:
-                    raise WatchProtocolError("watch event is not an object")
-                return event
-            pos = end + 1
-        self._pos = max(pos, self._pos)
+        for event in self.events():
+            return event
         if self._closed or (self._framing is not None and self._framing.done):
             if self._buffer[self._pos :].strip():
                 raise WatchProtocolError("watch stream ended mid-event")
@@ -167,7 +153,23 @@ class WatchDecoder:
         return NEED_DATA
 
     def events(self) -> Iterator[dict[str, Any]]:
-        """The events complete so far, as an iterator (what :meth:`next_event` returns until it is not a dict)."""
-        next_event = self.next_event
-        while type(event := next_event()) is dict:
-            yield event
+        """The events complete so far, one at a time, until :meth:`next_event` would say NEED_DATA or END
+        (the loop the drivers run: one generator per read, not one method call per event). Good until the
+        next :meth:`receive_data`."""
+        buffer, view, stop = self._buffer, self._view, self._stop
+        pos = self._pos
+        while pos < stop:
+            end = buffer.find(b"\n", pos, stop)
+            if end == -1:
+                end = stop
+            if end > pos and (buffer[pos] == _OPEN_BRACE or not buffer[pos:end].isspace()):
+                self._pos = end + 1
+                try:
+                    event = orjson.loads(view[pos:end])
+                except orjson.JSONDecodeError as exc:
+                    raise WatchProtocolError(f"watch event is not JSON: {exc}") from None
+                if type(event) is not dict:
+                    raise WatchProtocolError("watch event is not an object")
+                yield event
+            pos = end + 1
+        self._pos = max(pos, self._pos)
