@@ -31,6 +31,7 @@ from .client import (
     retry_after_401,
 )
 from .config import Config
+from .credentials import RequestCredential
 from .retry import DEFAULT_RETRY, Failure, RetryPolicy, parse_retry_after
 from .transport import AsyncCertificateFollower, is_socks, socks_connector
 
@@ -83,20 +84,20 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
             else None
         )
 
-    async def _current_auth(self) -> str | None:
-        """The header to send now; first, connections follow a client certificate the plugin may have renewed."""
-        header = await self._auth_header()
+    async def _current_auth(self) -> RequestCredential:
+        """The credential to send now; first, connections follow a client certificate the plugin may have renewed."""
+        sent = await self._auth_header()
         if self._follower is not None:
             self._follower.sync()
-        return header
+        return sent
 
-    async def _auth_header(self) -> str | None:
+    async def _auth_header(self) -> RequestCredential:
         credentials = self.incluster_config.credentials
         if credentials.may_block:
-            return await asyncio.to_thread(credentials.auth_header)
-        return credentials.auth_header()
+            return await asyncio.to_thread(credentials.request_credential)
+        return credentials.request_credential()
 
-    async def _on_unauthorized(self, method: str, status: int | None, sent: str | None) -> bool:
+    async def _on_unauthorized(self, method: str, status: int | None, sent: RequestCredential) -> bool:
         if status != 401:  # the common case stays on the event loop
             return False
         # a refresh may read a file or run an exec plugin: off the event loop
@@ -159,7 +160,7 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
         sent = await self._current_auth()
         parent = super().request
         try:
-            response = await parent(method, url, query_params, _with_auth(headers, sent), *args, **kwargs)
+            response = await parent(method, url, query_params, _with_auth(headers, sent.header), *args, **kwargs)
         except AsyncApiException as exc:  # preloaded responses raise on non-2xx
             if not await self._on_unauthorized(method, exc.status, sent):
                 raise
@@ -167,7 +168,8 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
             if not await self._on_unauthorized(method, getattr(response, "status", None), sent):
                 return response
             response.release()
-        return await parent(method, url, query_params, _with_auth(headers, await self._current_auth()), *args, **kwargs)
+        again = (await self._current_auth()).header
+        return await parent(method, url, query_params, _with_auth(headers, again), *args, **kwargs)
 
 
 async def async_api_client(

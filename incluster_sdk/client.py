@@ -30,7 +30,7 @@ from kubernetes.client.exceptions import ApiException as SyncApiException
 
 from . import __version__
 from .config import Config
-from .credentials import Credentials
+from .credentials import Credentials, RequestCredential
 from .retry import DEFAULT_RETRY, IDEMPOTENT_METHODS, Failure, RetryPolicy, parse_retry_after
 from .tls import TLSConfig
 from .transport import SyncCertificateFollower, is_socks, urllib3_proxy_url
@@ -51,11 +51,14 @@ def _with_auth(headers: dict[str, Any] | None, value: str | None) -> dict[str, A
     return out
 
 
-def retry_after_401(credentials: Credentials, method: str, status: int | None, sent: str | None) -> bool:
-    """The one rule both clients follow: after a 401 on a read, refresh; retry once if that changed it."""
+def retry_after_401(
+    credentials: Credentials, method: str, status: int | None, sent: RequestCredential | str | None
+) -> bool:
+    """The one rule both clients follow: after a 401 on a read, reset the credential if it is not newer than
+    the one ``sent`` (client-go's ``ResetTokenOlderThan``); retry once if the credential now differs."""
     if status != 401 or method.upper() not in RETRY_ON_401_METHODS:
         return False
-    retry = credentials.on_unauthorized(sent)
+    retry = credentials.unauthorized(sent) if isinstance(sent, RequestCredential) else credentials.on_unauthorized(sent)
     log.info("HTTP 401 on %s; credentials %s", method, "refreshed, retrying once" if retry else "unchanged")
     return retry
 
@@ -227,12 +230,12 @@ class _RESTClient(kubernetes.client.rest.RESTClientObject):
         certificate = tls.client_certificate
         self._follower = SyncCertificateFollower(self.pool_manager, certificate) if certificate else None
 
-    def _auth_header(self) -> str | None:
-        """The header to send now; first, connections follow a client certificate the plugin may have renewed."""
-        header = self.credentials.auth_header()
+    def _auth_header(self) -> RequestCredential:
+        """The credential to send now; first, connections follow a client certificate the plugin may have renewed."""
+        sent = self.credentials.request_credential()
         if self._follower is not None:
             self._follower.sync()
-        return header
+        return sent
 
     def request(self, method: str, url: str, *args: Any, _incluster_retry: bool = True, **kwargs: Any) -> Any:
         """One request, retried per :attr:`retry_policy` (``_incluster_retry=False``: the caller retries)."""
@@ -290,7 +293,7 @@ class _RESTClient(kubernetes.client.rest.RESTClientObject):
         send: Any = super().request
         sent = self._auth_header()
         try:
-            response = send(method, url, headers=_with_auth(headers, sent), **kwargs)
+            response = send(method, url, headers=_with_auth(headers, sent.header), **kwargs)
         except SyncApiException as exc:  # kubernetes < 37 raises non-2xx answers in the REST layer
             if not retry_after_401(self.credentials, method, exc.status, sent):
                 raise
@@ -298,7 +301,7 @@ class _RESTClient(kubernetes.client.rest.RESTClientObject):
             if not retry_after_401(self.credentials, method, response.status, sent):
                 return response
             _drain(response)
-        return send(method, url, headers=_with_auth(headers, self._auth_header()), **kwargs)
+        return send(method, url, headers=_with_auth(headers, self._auth_header().header), **kwargs)
 
 
 class ApiClient(kubernetes.client.ApiClient):

@@ -22,6 +22,7 @@ from typing import Literal
 from . import incluster, kubeconfig
 from .credentials import Credentials
 from .errors import KubeconfigError, NoConfigError
+from .filewatch import FileWatch
 from .tls import TLSConfig
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,13 @@ class Config:
     proxy_url: str | None = field(default=None, repr=False)
     service_account_dir: Path | None = None
     kubeconfig_files: tuple[Path, ...] = field(default=())
+    #: The watch on the files this config's credentials and CA come from (None: pull only).
+    file_watch: FileWatch | None = field(default=None, repr=False, compare=False)
 
     def close(self) -> None:
         """Stop credential watchers. Clients built from this config keep their last credentials."""
+        if self.file_watch is not None:
+            self.file_watch.close()
         self.credentials.close()
 
 
@@ -106,6 +111,7 @@ def load_in_cluster_config(
         reason=reason,
         namespace_source=ns_source,
         service_account_dir=sa_dir,
+        file_watch=parts.file_watch,
     )
 
 
@@ -141,6 +147,7 @@ def load_kubeconfig(
         context=parts.context,
         proxy_url=parts.proxy_url,
         kubeconfig_files=tuple(parts.files),
+        file_watch=parts.file_watch,
     )
 
 

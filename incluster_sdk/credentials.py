@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -46,6 +47,16 @@ def check_token(token: str, *, where: str, error: type[ConfigError] = ConfigErro
     return token
 
 
+@dataclass(frozen=True)
+class RequestCredential:
+    """What one request carries: the ``Authorization`` value (never in a repr) and the generation of the
+    credential it came from (None: the source keeps no generations). Clients keep it until the answer, so a
+    401 can say *which* credential was refused."""
+
+    header: str | None = field(default=None, repr=False)
+    generation: int | None = None
+
+
 class Credentials:
     """Base class: a source of request authentication. The default authenticates nothing."""
 
@@ -55,6 +66,15 @@ class Credentials:
     def auth_header(self) -> str | None:
         """The ``Authorization`` header value for the next request, or None."""
         return None
+
+    def request_credential(self) -> RequestCredential:
+        """What to send with the next request, and the generation it came from (one consistent pair)."""
+        return RequestCredential(self.auth_header())
+
+    def unauthorized(self, sent: RequestCredential) -> bool:
+        """A request sent with ``sent`` got 401. Refresh unless already refreshed since it was sent; True if
+        a retry may now succeed. Sources without generations fall back to :meth:`on_unauthorized`."""
+        return self.on_unauthorized(sent.header)
 
     def on_unauthorized(self, sent_header: str | None) -> bool:
         """A request sent with ``sent_header`` got 401. Refresh; True if a retry may now succeed."""
@@ -119,10 +139,157 @@ class BasicAuth(Credentials):
         return f"basic auth as {self._username!r}"
 
 
+class FileTokenSource:
+    """Reads and validates a bearer token file on every call; caches nothing (client-go's ``fileTokenSource``).
+
+    Whitespace around the token is not part of it (client-go trims it). Errors name the file and the fix,
+    never the contents.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        what: str = "token file",
+        fix: str = "Check the path and that the file holds a bearer token.",
+        error: type[ConfigError] = ConfigError,
+    ) -> None:
+        self.path = path
+        self.what = what
+        self._fix = fix
+        self._error = error
+
+    def read(self) -> Secret:
+        """The token in the file now, or the ``error`` given at construction (a :class:`ConfigError`)."""
+        token = read_file_text(self.path, what=self.what, fix=self._fix, error=self._error).strip()
+        return Secret(check_token(token, where=f"{self.what} {self.path}", error=self._error))
+
+    def describe(self) -> str:
+        return f"{self.what} {self.path}"
+
+    def __repr__(self) -> str:
+        return f"<FileTokenSource {self.describe()}>"
+
+
+class TokenSource(Protocol):
+    """Where a :class:`CachingTokenSource` gets a token: ``read()`` raises :class:`ConfigError` on failure."""
+
+    def read(self) -> Secret: ...
+
+    def describe(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class CachedToken:
+    """One snapshot of a :class:`CachingTokenSource`, swapped whole (a reader never sees half an update).
+
+    ``generation`` counts successful reads of the source (client-go's fetch time ``t``): a request records the
+    generation it was sent with, and a 401 resets the cache only if no read happened since. ``since`` is the
+    generation at which this token's value first appeared, so "has the token changed since" is one comparison.
+    """
+
+    header: Secret
+    claims: TokenClaims = field(repr=False)
+    generation: int
+    since: int
+    first_seen: dt.datetime
+
+    def __repr__(self) -> str:
+        return f"<CachedToken {self.header.fingerprint} generation {self.generation} (since {self.since})>"
+
+
+class CachingTokenSource:
+    """Holds the current token of a :class:`TokenSource` (client-go's ``cachingTokenSource``).
+
+    Pull: the hot path re-reads the source at most once per ``refresh_interval`` (the one-minute rule, see
+    :data:`TOKEN_RELOAD_INTERVAL`), one caller at a time. Push: :meth:`refresh` (file events call it). A failed
+    re-read keeps the last good token and is logged (without the token). A 401 goes through
+    :meth:`reset_older_than`, client-go's ``ResetTokenOlderThan`` with generations instead of timestamps.
+    """
+
+    def __init__(self, source: TokenSource, *, refresh_interval: float = TOKEN_RELOAD_INTERVAL) -> None:
+        self.source = source
+        self.refresh_interval = refresh_interval
+        self._lock = threading.Lock()
+        # The first read must succeed: there is no last good token to fall back on.
+        token = source.read()
+        self._current = CachedToken(
+            header=Secret(f"Bearer {token.reveal()}"),
+            claims=decode_claims(token.reveal()),
+            generation=1,
+            since=1,
+            first_seen=dt.datetime.now(dt.timezone.utc),
+        )
+        self._read_mono = time.monotonic()
+
+    @property
+    def current(self) -> CachedToken:
+        """The snapshot to send now, re-reading first if the last read is ``refresh_interval`` old."""
+        if time.monotonic() - self._read_mono >= self.refresh_interval and self._lock.acquire(False):
+            # Only one caller does the periodic pull; the others keep using the current token.
+            try:
+                if time.monotonic() - self._read_mono >= self.refresh_interval:
+                    self._refresh_locked("periodic re-read")
+            finally:
+                self._lock.release()
+        return self._current
+
+    @property
+    def peek(self) -> CachedToken:
+        """The snapshot held now, without a pull."""
+        return self._current
+
+    def refresh(self, reason: str = "requested") -> bool:
+        """Re-read now. True if the token changed; keeps the last good one on failure."""
+        with self._lock:
+            return self._refresh_locked(reason)
+
+    def reset_older_than(self, generation: int, reason: str = "HTTP 401") -> bool:
+        """A request sent with ``generation`` was refused. Re-read unless a read happened since it was sent
+        (then that newer token stands: a late 401 never discards it). True if the token now differs from the
+        one that request carried, so a retry may succeed."""
+        with self._lock:
+            current = self._current
+            if current.generation > generation:
+                return current.since > generation
+            self._refresh_locked(reason)
+            return self._current.since > generation
+
+    def _refresh_locked(self, reason: str) -> bool:
+        self._read_mono = time.monotonic()
+        try:
+            token = self.source.read()
+        except ConfigError as exc:
+            # Mid-swap reads can see an empty or missing file; the next event or pull fixes it.
+            log.warning("keeping the last good token: re-read (%s) failed: %s", reason, str(exc))
+            return False
+        old = self._current
+        header = Secret(f"Bearer {token.reveal()}")
+        generation = old.generation + 1
+        if header == old.header:
+            self._current = replace(old, generation=generation)
+            return False
+        self._current = CachedToken(
+            header=header,
+            claims=decode_claims(token.reveal()),
+            generation=generation,
+            since=generation,
+            first_seen=dt.datetime.now(dt.timezone.utc),
+        )
+        log.info("token reloaded from %s (%s): now %s", self.source.describe(), reason, header.fingerprint)
+        return True
+
+    def __repr__(self) -> str:
+        return f"<CachingTokenSource {self.source.describe()} {self._current!r}>"
+
+
 class TokenFile(Credentials):
     """A bearer token read from a file that may be rotated underneath us (projected SA token).
 
-    Keeps the last good token whenever a re-read fails or finds the file empty mid-swap.
+    The composition of a :class:`FileTokenSource` (reads), a :class:`CachingTokenSource` (holds the token,
+    pulls every ``reload_interval``, keeps the last good one) and the 401 rule (:meth:`unauthorized`). File
+    watching belongs to whoever owns the files (:class:`~incluster_sdk.filewatch.FileWatch`, set up by the
+    in-cluster and kubeconfig loaders), which calls :meth:`reload` on events.
     """
 
     def __init__(
@@ -134,97 +301,89 @@ class TokenFile(Credentials):
         error: type[ConfigError] = ConfigError,
         reload_interval: float = TOKEN_RELOAD_INTERVAL,
     ) -> None:
-        self.path = path
-        self.reload_interval = reload_interval
-        self._what = what
-        self._fix = fix
-        self._lock = threading.Lock()
-        self._header: Secret
-        self._claims: TokenClaims
-        self._loaded_mono = 0.0
-        self._loaded_at = dt.datetime.now(dt.timezone.utc)
-        self._watched: list[object] = []
-        # The first read must succeed: there is no last good token to fall back on.
-        self._install(self._read(error))
+        self.source = FileTokenSource(path, what=what, fix=fix, error=error)
+        self.cache = CachingTokenSource(self.source, refresh_interval=reload_interval)
+        self._own_watch: filewatch.FileWatch | None = None
 
-    # -- reading -------------------------------------------------------------------------------------
-    def _read(self, error: type[ConfigError] = ConfigError) -> str:
-        token = read_file_text(self.path, what=self._what, fix=self._fix, error=error).strip()
-        return check_token(token, where=f"{self._what} {self.path}", error=error)
+    @property
+    def path(self) -> Path:
+        return self.source.path
 
-    def _install(self, token: str) -> bool:
-        header = Secret(f"Bearer {token}")
-        changed = not hasattr(self, "_header") or header != self._header
-        if changed:
-            self._claims = decode_claims(token)
-            self._loaded_at = dt.datetime.now(dt.timezone.utc)
-        self._header = header
-        self._loaded_mono = time.monotonic()
-        return changed
+    @property
+    def reload_interval(self) -> float:
+        return self.cache.refresh_interval
+
+    @reload_interval.setter
+    def reload_interval(self, value: float) -> None:
+        self.cache.refresh_interval = value
+
+    @property
+    def generation(self) -> int:
+        """Successful reads of the file so far (see :class:`CachedToken`)."""
+        return self.cache.peek.generation
 
     def reload(self, reason: str = "requested") -> bool:
         """Re-read the file now. Returns True if the token changed; keeps the last good one on failure."""
-        with self._lock:
-            try:
-                token = self._read()
-            except ConfigError as exc:
-                # Mid-swap reads can see an empty or missing file; the next event or pull fixes it.
-                log.warning("keeping the last good token: re-read (%s) failed: %s", reason, str(exc))
-                self._loaded_mono = time.monotonic()
-                return False
-            changed = self._install(token)
-        if changed:
-            log.info("token reloaded from %s (%s): now %s", self.path, reason, self._header.fingerprint)
-        return changed
+        return self.cache.refresh(reason)
 
     def watch(self, *also: _Reloadable) -> str:
-        """Reload on file events in the token's directory (and every minute), together with ``also``
-        (e.g. the CA bundle from the same mount). Returns "inotify" or "polling"."""
-        owners: list[_Reloadable] = [self, *also]
-        self._watched = list(owners)
-        names = frozenset(o.source.name if isinstance(o, _HasSource) else self.path.name for o in owners)
-        return filewatch.watch(self.path.parent, [o.reload for o in owners], names=names)
+        """Deprecated: the loaders set up a :class:`~incluster_sdk.filewatch.FileWatch` for the files they
+        own. Watches the token's directory for this token (and ``also``, e.g. a CA bundle). Returns "inotify"
+        or "polling"."""
+        owners: dict[str, _Reloadable] = {self.path.name: self}
+        owners.update({o.source.name: o for o in also if isinstance(o, _HasSource)})
+        self._own_watch = filewatch.FileWatch(self.path.parent, owners)
+        return self._own_watch.mode
 
     @property
     def watch_mode(self) -> str:
         """How rotations are noticed: "inotify" (push), "polling" (fallback), or "none" (pull only)."""
-        return filewatch.mode(self.path.parent) if self._watched else "none"
+        return filewatch.owner_mode(self.path.parent, self)
 
     def close(self) -> None:
-        for owner in self._watched:
-            filewatch.unwatch(self.path.parent, owner)
-        self._watched = []
+        if self._own_watch is not None:
+            self._own_watch.close()
+            self._own_watch = None
+        filewatch.unwatch(self.path.parent, self)
 
     # -- Credentials ---------------------------------------------------------------------------------
     def auth_header(self) -> str:
-        if time.monotonic() - self._loaded_mono >= self.reload_interval and self._lock.acquire(False):
-            # Only one caller does the periodic pull; the others keep using the current token.
-            self._lock.release()
-            self.reload("periodic re-read")
-        return self._header.reveal()
+        return self.cache.current.header.reveal()
+
+    def request_credential(self) -> RequestCredential:
+        current = self.cache.current
+        return RequestCredential(current.header.reveal(), current.generation)
+
+    def unauthorized(self, sent: RequestCredential) -> bool:
+        if sent.generation is None:  # not one of ours: treat as sent with the current token
+            return self.cache.reset_older_than(self.cache.peek.generation)
+        return self.cache.reset_older_than(sent.generation)
 
     def on_unauthorized(self, sent_header: str | None) -> bool:
-        if sent_header is not None and sent_header != self._header.reveal():
+        """Deprecated (a header string says nothing about when it was read): use :meth:`unauthorized`."""
+        current = self.cache.peek
+        if sent_header is not None and sent_header != current.header.reveal():
             return True  # already rotated since that request was sent
-        return self.reload("HTTP 401")
+        return self.cache.reset_older_than(current.generation)
 
     def claims(self) -> TokenClaims:
-        return self._claims
+        return self.cache.peek.claims
 
     @property
     def loaded_at(self) -> dt.datetime:
         """When the current token was first seen."""
-        return self._loaded_at
+        return self.cache.peek.first_seen
 
     @property
     def age(self) -> dt.timedelta:
         """How long the current token has been in use."""
-        return dt.datetime.now(dt.timezone.utc) - self._loaded_at
+        return dt.datetime.now(dt.timezone.utc) - self.cache.peek.first_seen
 
     def describe(self) -> str:
-        exp = self._claims.expires_in()
+        current = self.cache.peek
+        exp = current.claims.expires_in()
         tail = f", expires in {int(exp.total_seconds())}s" if exp is not None else ""
-        return f"{self._what} {self.path} ({self._header.fingerprint}{tail})"
+        return f"{self.source.describe()} ({current.header.fingerprint}{tail})"
 
 
 @runtime_checkable

@@ -17,10 +17,10 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -181,3 +181,46 @@ def mode(directory: Path) -> str:
     """How ``directory`` is watched: "inotify", "polling", or "none"."""
     entry = _registry.get(directory.absolute())
     return entry.mode if entry else "none"
+
+
+def owner_mode(directory: Path, owner: object) -> str:
+    """How ``owner`` is reloaded from ``directory``: "inotify", "polling", or "none" (not watched)."""
+    entry = _registry.get(directory.absolute())
+    if entry is None:
+        return "none"
+    watched = any(getattr(ref(), "__self__", None) is owner for ref in entry.reloads)
+    return entry.mode if watched else "none"
+
+
+class _Reloadable(Protocol):
+    def reload(self, reason: str = ...) -> bool: ...
+
+
+class FileWatch:
+    """The watch one set of files owns: a mount (token and CA) or a kubeconfig's token file.
+
+    The owner of the files (the in-cluster or kubeconfig loader) names them and what reloads each; every
+    owner's ``reload(reason)`` runs on events in the directory and every ``PULL_INTERVAL``. Owners are held
+    weakly, as everywhere here: dropping them ends their reloads. :meth:`close` ends them at once.
+    """
+
+    def __init__(self, directory: Path, owners: Mapping[str, _Reloadable]) -> None:
+        self.directory = directory
+        self.names = frozenset(owners)
+        self._owners = [weakref.ref(owner) for owner in owners.values()]
+        self._mode = watch(directory, [owner.reload for owner in owners.values()], names=self.names)
+
+    @property
+    def mode(self) -> str:
+        """ "inotify", "polling", or "none" once closed."""
+        return mode(self.directory) if self._owners else "none"
+
+    def close(self) -> None:
+        owners, self._owners = self._owners, []
+        for ref in owners:
+            owner = ref()
+            if owner is not None:
+                unwatch(self.directory, owner)
+
+    def __repr__(self) -> str:
+        return f"<FileWatch {self.directory} {sorted(self.names)} ({self.mode})>"

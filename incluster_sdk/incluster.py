@@ -14,6 +14,7 @@ from pathlib import Path
 from ._files import read_file_text
 from .credentials import TokenFile
 from .errors import ConfigError, InClusterConfigError, NotInClusterError
+from .filewatch import FileWatch
 from .tls import TLSConfig, TrustBundle
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class InClusterParts:
     namespace: str | None  # None when the namespace file is absent
     namespace_problem: str | None  # why the namespace file could not be used
     sa_dir: Path
+    #: The mount's watch on its token and CA files (None with ``watch=False``).
+    file_watch: FileWatch | None = None
 
 
 def load_in_cluster(sa_dir: Path, *, watch: bool = True) -> InClusterParts:
@@ -98,8 +101,8 @@ def load_in_cluster(sa_dir: Path, *, watch: bool = True) -> InClusterParts:
     )
     ca_fix = "Kubelet projects it from the kube-root-ca.crt ConfigMap; check that the volume includes ca.crt."
     bundle = TrustBundle(sa_dir / "ca.crt", what="cluster CA file", fix=ca_fix, error=InClusterConfigError)
-    if watch:
-        credentials.watch(bundle)
+    # The mount owns its files' watch: one directory, the token and the CA reloaded on its events.
+    file_watch = FileWatch(sa_dir, {"token": credentials, "ca.crt": bundle}) if watch else None
 
     namespace: str | None = None
     problem: str | None = None
@@ -114,4 +117,5 @@ def load_in_cluster(sa_dir: Path, *, watch: bool = True) -> InClusterParts:
         namespace=namespace,
         namespace_problem=problem,
         sa_dir=sa_dir,
+        file_watch=file_watch,
     )

@@ -38,6 +38,7 @@ from ._files import read_file_bytes
 from .credentials import BasicAuth, Credentials, StaticToken, TokenFile
 from .errors import KubeconfigError
 from .exec_plugin import ExecCredentials, ExecSpec
+from .filewatch import FileWatch
 from .kubeconfig_schema import EXEC_CLUSTER_EXTENSION, AuthInfo, Cluster, Context, Named, decode_file
 from .tls import TLSConfig, private_file, validate_ca_pem, validate_client_pair
 
@@ -96,6 +97,8 @@ class KubeconfigParts:
     namespace: str | None
     proxy_url: str | None
     files: list[Path]
+    #: The watch on a ``tokenFile`` (None without one).
+    file_watch: FileWatch | None = None
 
 
 # -- the server URL ----------------------------------------------------------------------------------------
@@ -260,9 +263,7 @@ def _credentials(
 ) -> Credentials:
     """The user's credential source, in client-go's precedence; ``cluster_info`` is called only for exec."""
     if user.token_file:
-        tf = TokenFile(Path(user.token_file), what=f"{where}: tokenFile", fix="Fix the path.", error=KubeconfigError)
-        tf.watch()
-        return tf
+        return TokenFile(Path(user.token_file), what=f"{where}: tokenFile", fix="Fix the path.", error=KubeconfigError)
     if user.token:
         return StaticToken(user.token, origin=f"{where}: token")
     if user.username or user.password:
@@ -371,6 +372,12 @@ def resolve(merged: MergedKubeconfig, context: str | None) -> KubeconfigParts:
             insecure_skip_verify=cluster.insecure_skip_tls_verify,
             server_name=cluster.tls_server_name or None,
         )
+    # The config owns its token file's watch (a file rewritten in place is seen too: its name is watched).
+    file_watch = (
+        FileWatch(credentials.path.parent, {credentials.path.name: credentials})
+        if isinstance(credentials, TokenFile)
+        else None
+    )
     return KubeconfigParts(
         host=host,
         tls=tls,
@@ -379,4 +386,5 @@ def resolve(merged: MergedKubeconfig, context: str | None) -> KubeconfigParts:
         namespace=ctx.namespace or None,
         proxy_url=proxy_url,
         files=merged.files,
+        file_watch=file_watch,
     )
