@@ -7,10 +7,9 @@ api = incluster_sdk.api_client(cfg)        # kubernetes.client.ApiClient with li
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .client import ApiClient, api_client
 from .config import Config, load_config, load_in_cluster_config
 from .credentials import Credentials, TokenFile

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from . import __version__
+from ._version import __version__
 from .errors import InclusterSDKError
 
 if TYPE_CHECKING:

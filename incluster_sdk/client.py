@@ -28,7 +28,7 @@ import kubernetes.client.rest
 import urllib3
 from kubernetes.client.exceptions import ApiException as SyncApiException
 
-from . import __version__
+from ._version import __version__
 from .config import Config
 from .credentials import Credentials, RequestCredential
 from .retry import DEFAULT_RETRY, IDEMPOTENT_METHODS, Failure, RetryPolicy, parse_retry_after
