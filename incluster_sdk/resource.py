@@ -1,4 +1,4 @@
-"""Which collection to list and watch, and the URL for it."""
+"""Which collection a request names, and the URL for it: shared by watch (informers) and rbac (the preflight)."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ from incluster_sdk.rbac.needs import (
     parse_needs,
 )
 from incluster_sdk.rbac.preflight import needs_for, selected_name
-from incluster_sdk.watch.resource import Resource
+from incluster_sdk.resource import Resource
 from tests.support.fake_apiserver import FakeApiServer, Seen
 
 from .test_clients import pod_mount

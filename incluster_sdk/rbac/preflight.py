@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import PermissionDeniedError
-from ..watch.resource import Resource
+from ..resource import Resource
 from .access import Decision, async_check_need, check_need
 from .manifests import manifests, to_yaml
 from .needs import RBAC_GROUP, Need

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from ..resource import Resource
 from .endpoints import (
     CONNECT_TIMEOUT,
     READ_BYTES,
@@ -34,7 +35,6 @@ from .endpoints import (
 )
 from .handlers import Handler, HandlerCall, TaskRunner
 from .options import InformerOptions, OptionAttributes
-from .resource import Resource
 from .state import TRANSIENT, InformerState
 from .store import Store
 from .wire import WatchDecoder
@@ -138,7 +138,9 @@ class AsyncInformer(OptionAttributes):
     # -- the loop --------------------------------------------------------------------------------------------
     async def _run(self) -> None:
         if self.preflight:
-            from ..rbac.preflight import async_check_access  # rbac builds on watch: imported late
+            # rbac sits below watch (the layer table in tests/test_import_graph.py); imported on first use
+            # only because it loads RBAC and discovery tables (~0.2 s) that preflight=False never needs.
+            from ..rbac.preflight import async_check_access
 
             await async_check_access(
                 self.client, self.resource, self.namespace, field_selector=self.field_selector

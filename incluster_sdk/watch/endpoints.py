@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from .resource import Resource
+from ..resource import Resource
 from .wire import WatchProtocolError
 
 #: Connecting to the API server should take milliseconds; 10 s covers a loaded server without letting a

@@ -8,9 +8,9 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ..client import ApiClient
+from ..resource import Resource
 from .informer import Informer
 from .options import InformerOptions
-from .resource import Resource
 
 if TYPE_CHECKING:
     from ..aio_client import AsyncApiClient

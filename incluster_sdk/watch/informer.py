@@ -25,6 +25,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from ..client import ApiClient
+from ..resource import Resource
 from .endpoints import (
     CONNECT_TIMEOUT,
     READ_BYTES,
@@ -40,7 +41,6 @@ from .endpoints import (
 )
 from .handlers import Handler, HandlerCall, OnAdd, OnDelete, OnUpdate, ThreadRunner
 from .options import InformerOptions, OptionAttributes
-from .resource import Resource
 from .state import TRANSIENT, InformerState
 from .store import Store
 from .wire import END, WatchDecoder
@@ -121,7 +121,9 @@ class Informer(OptionAttributes):
                 "(`with informer:` starts it; `with informer.start():` is fine too; to watch again, create a new one)"
             )
         if self.preflight:
-            from ..rbac.preflight import check_access  # rbac builds on watch: imported late
+            # rbac sits below watch (the layer table in tests/test_import_graph.py); imported on first use
+            # only because it loads RBAC and discovery tables (~0.2 s) that preflight=False never needs.
+            from ..rbac.preflight import check_access
 
             check_access(self.client, self.resource, self.namespace, field_selector=self.field_selector)
         if self.resync_period is not None:

@@ -11,12 +11,12 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from ..resource import Resource
 from .cache import Transform
 from .endpoints import HTTPStatusError
 from .handlers import ADD, DELETE, UPDATE, HandlerCall
 from .machine import Applied, Deleted, Restarted, WatchMachine
 from .options import InformerOptions
-from .resource import Resource
 from .store import Store
 from .wire import WatchProtocolError
 

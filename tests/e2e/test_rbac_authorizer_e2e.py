@@ -35,9 +35,9 @@ from kubernetes.client.exceptions import ApiException
 import incluster_sdk
 from incluster_sdk.discovery import APIResource, ResourceCatalog
 from incluster_sdk.rbac import Decision, NeedError, NeedWarning, can_i, check_access, manifests, parse_needs
+from incluster_sdk.resource import Resource
 from incluster_sdk.testing import LocalCluster
 from incluster_sdk.watch import Informer
-from incluster_sdk.watch.resource import Resource
 
 pytestmark = pytest.mark.e2e
 
