@@ -19,6 +19,8 @@ from collections.abc import Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..errors import InclusterSDKError
+
 #: client-go's defaults (leaderelection.LeaderElectionConfig, as used by kube-controller-manager).
 #: How long a lease stays valid after the last renew a candidate observed: long enough to ride out a slow
 #: API server or a GC pause, short enough that a crashed leader is replaced within seconds.
@@ -189,7 +191,9 @@ class Outcome:
     new_leader: str | None = None  # the holder changed to this identity (may be us)
 
 
-class LeaseApiError(Exception):
+class LeaseApiError(InclusterSDKError):
+    """The API server refused a Lease read or write; the election loop logs it and tries again."""
+
     def __init__(self, call: Call, status: int) -> None:
         super().__init__(f"{call.method} lease: HTTP {status}")
         self.status = status

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import InclusterSDKError
+
 ClusterRole = Mapping[str, Any]
 PolicyRule = dict[str, Any]
 
@@ -43,12 +45,12 @@ _DNS1123_SUBDOMAIN_MAX = 253  # the prefix part of a label key
 _LABEL_VALUE_MAX = 63
 
 
-class SelectorError(ValueError):
+class SelectorError(InclusterSDKError, ValueError):
     """A clusterRoleSelector that metav1.LabelSelectorAsSelector refuses. The controller's sync of that role
     then fails (and is retried forever) without writing it; kube-apiserver refuses such a role on create."""
 
 
-class AggregationDoesNotConverge(ValueError):
+class AggregationDoesNotConverge(InclusterSDKError, ValueError):
     """Syncs keep changing some aggregated roles: their selectors form a cycle (A selects B, B selects A,
     ...) whose rules keep moving round it. A real controller would rewrite them for ever."""
 

@@ -7,6 +7,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import InclusterSDKError
+
 KUBE_VERSION = "1.20.2"
 ETCD_ENV = "INCLUSTER_SDK_ETCD"
 APISERVER_ENV = "INCLUSTER_SDK_KUBE_APISERVER"
@@ -14,7 +16,7 @@ CACHE_ENV = "INCLUSTER_SDK_CACHE"
 INSTALL_COMMAND = "bash scripts/install-kube-binaries.sh"
 
 
-class BinariesNotFound(RuntimeError):
+class BinariesNotFound(InclusterSDKError, RuntimeError):
     """etcd or kube-apiserver is not installed; the message names the command that installs them."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..errors import InclusterSDKError
 
-class ClusterError(RuntimeError):
+
+class ClusterError(InclusterSDKError, RuntimeError):
     """The local cluster failed to start or a harness request failed."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import InclusterSDKError
 from ..resource import Resource
 from .wire import WatchProtocolError
 
@@ -77,7 +78,7 @@ class Sleep:
 Request = ListRequest | WatchRequest | VersionRequest | Sleep
 
 
-class HTTPStatusError(Exception):
+class HTTPStatusError(InclusterSDKError):
     """A non-2xx answer, with its ``Retry-After`` in seconds when the server sent one."""
 
     def __init__(self, status: int, retry_after: str | None) -> None:

@@ -23,6 +23,8 @@ from typing import Any, Final
 
 import orjson
 
+from ..errors import InclusterSDKError
+
 #: A chunk-size line longer than this is not HTTP: a size is at most 16 hex digits, and the extensions
 #: servers send (none, from kube-apiserver) are short.
 MAX_SIZE_LINE = 4096
@@ -35,7 +37,7 @@ _HEX_DIGITS = b"0123456789abcdefABCDEF"
 _OPEN_BRACE = ord("{")
 
 
-class WatchProtocolError(Exception):
+class WatchProtocolError(InclusterSDKError):
     """The server sent something that is not a list or watch response; the driver treats it as a failure."""
 
 
