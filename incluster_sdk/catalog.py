@@ -1,0 +1,281 @@
+"""The resources a server serves, as a catalog, and ``TYPE`` names resolved in it as kubectl resolves them.
+
+A :class:`ResourceCatalog` answers "what is ``deploy``?" the way kubectl's RESTMapper does: plural, singular
+and short names, case-insensitive, optionally qualified by group (``deployments.apps``) or version and group
+(``deployments.v1.apps``). It knows for each resource whether it is namespaced, the verbs it supports and
+its subresources. It comes from the server's discovery (:mod:`incluster_sdk.discovery`) or, when no server
+is at hand, from :func:`builtin_catalog`: the standard kinds, recorded from kube-apiserver's own discovery
+(``scripts/gen-builtin-resources.py``; an end-to-end test checks the record against the server).
+
+    catalog.resolve("deploy")                   # APIResource deployments.apps, namespaced, verbs ...
+
+No I/O here except reading the built-in table from the package.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources as importlib_resources
+from typing import Any
+
+from .errors import InclusterSDKError
+
+BUILTIN_TABLE = "builtin_resources.json"
+#: The longest a resource's plural can be: a DNS-1123 label (CRD plurals are validated as one).
+MAX_RESOURCE_LENGTH = 63
+#: The longest a group can be: a DNS-1123 subdomain (an APIService's and a CRD's group are validated as one).
+MAX_GROUP_LENGTH = 253
+#: The longest ``TYPE`` that can name anything: ``resource.version.group`` (a version is a DNS-1123 label too).
+#: Longer text is refused before it is resolved, so resolving costs at most this much per candidate.
+MAX_TYPE_LENGTH = MAX_RESOURCE_LENGTH + 1 + MAX_RESOURCE_LENGTH + 1 + MAX_GROUP_LENGTH
+#: A Kubernetes API version (k8s.io/apimachinery/pkg/version: v1, v1beta1, v2alpha3).
+VERSION = re.compile(r"^v[1-9][0-9]*(?:(?:alpha|beta)[1-9][0-9]*)?$")
+
+
+class UnknownResourceError(InclusterSDKError, ValueError):
+    """A resource type the catalog does not know; the message offers the closest names."""
+
+
+@dataclass(frozen=True)
+class APIResource:
+    """One resource as discovery describes it (``metav1.APIResource``), with its subresources.
+
+    ``name`` is the plural (``deployments``); ``group`` is ``""`` for the core group; ``subresources`` maps
+    a subresource's name (``log``, ``status``) to the verbs it supports. ``version`` is the version it was
+    read from (its group's preferred one when that serves it); ``versions`` every version that serves it,
+    ``version`` first (empty: ``version`` only).
+    """
+
+    group: str
+    version: str
+    name: str
+    singular_name: str
+    kind: str
+    namespaced: bool
+    verbs: tuple[str, ...]
+    short_names: tuple[str, ...] = ()
+    subresources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    versions: tuple[str, ...] = ()
+
+    @property
+    def served_versions(self) -> tuple[str, ...]:
+        """Every version that serves this resource, :attr:`version` first."""
+        return self.versions or (self.version,)
+
+    @property
+    def type_name(self) -> str:
+        """``pods``, ``deployments.apps``: the spelling kubectl and RBAC rules use."""
+        return f"{self.name}.{self.group}" if self.group else self.name
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "version": self.version,
+            "name": self.name,
+            "singularName": self.singular_name,
+            "kind": self.kind,
+            "namespaced": self.namespaced,
+            "verbs": list(self.verbs),
+            "shortNames": list(self.short_names),
+            "subresources": {k: list(v) for k, v in sorted(self.subresources.items())},
+            "versions": list(self.served_versions),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> APIResource:
+        return cls(
+            group=data["group"],
+            version=data["version"],
+            name=data["name"],
+            singular_name=data["singularName"],
+            kind=data["kind"],
+            namespaced=bool(data["namespaced"]),
+            verbs=tuple(data["verbs"]),
+            short_names=tuple(data.get("shortNames") or ()),
+            subresources={k: tuple(v) for k, v in (data.get("subresources") or {}).items()},
+            versions=tuple(data.get("versions") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class ResourceCatalog:
+    """The resources of a server (or of the built-in table), in discovery's priority order (core first).
+
+    ``source`` says where the catalog came from, for messages ("discovery from https://...", "built-in
+    table (Kubernetes 1.20)"); ``groups`` lists every group it knows, so a caller can tell "not a resource of
+    a known group" (an error) from "a group this catalog has never heard of" (for example a custom
+    resource checked offline). ``versions`` maps a group (``""``: core) to the versions it serves, preferred
+    first (default: the versions of its resources). ``failed`` maps a group version whose discovery failed
+    (``metrics.k8s.io/v1beta1``; core: ``v1``) to the reason: its resources are not in the catalog, as
+    client-go's partial discovery (``ErrGroupDiscoveryFailed``) leaves them out.
+    """
+
+    resources: tuple[APIResource, ...]
+    source: str
+    groups: frozenset[str] = frozenset()
+    versions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    failed: Mapping[str, str] = field(default_factory=dict)
+
+    def lookup(self, group: str, name: str) -> APIResource | None:
+        """The resource with this exact plural ``name`` in ``group``, or None."""
+        return self._by_group_name.get((group, name))
+
+    @functools.cached_property
+    def _by_group_name(self) -> dict[tuple[str, str], APIResource]:
+        table: dict[tuple[str, str], APIResource] = {}
+        for res in self.resources:
+            table.setdefault((res.group, res.name), res)
+        return table
+
+    def served_versions(self, group: str) -> tuple[str, ...]:
+        """The versions ``group`` serves, preferred first (``()``: a group this catalog does not know)."""
+        return self._versions.get(group, ())
+
+    @functools.cached_property
+    def _versions(self) -> dict[str, tuple[str, ...]]:
+        table = {group: tuple(versions) for group, versions in self.versions.items()}
+        for res in self.resources:
+            known = table.get(res.group, ())
+            table[res.group] = known + tuple(v for v in res.served_versions if v not in known)
+        return table
+
+    def failed_in(self, group: str) -> dict[str, str]:
+        """The failed group versions (as in :attr:`failed`) of ``group``."""
+        return {gv: why for gv, why in self.failed.items() if _group_of(gv) == group}
+
+    def candidates(self, type_name: str) -> list[APIResource]:
+        """Every resource ``type_name`` can mean, most preferred first, by kubectl's rules (its shortcut expander
+        and discovery RESTMapper): a plural, singular or kind beats a short name (``pods`` is never another
+        resource's short name), an exact group beats a group prefix (``storageclasses.storage``), and among
+        equals the catalog's priority order decides (core, then preferred versions, then the others).
+
+        ``name.version.group`` matches every version that serves the resource, and ``name.version`` a core
+        resource (``pods.v1``; kubectl reads that as the group ``v1`` and finds nothing). Text longer than
+        :data:`MAX_TYPE_LENGTH` names nothing."""
+        text = type_name.strip().lower()
+        if len(text) > MAX_TYPE_LENGTH:
+            return []
+        for name, group in _splits(text):
+            for by_prefix, by_short_name in _MATCH_ORDER if group is not None else _MATCH_ORDER[:2]:
+                found = [
+                    res
+                    for res in self.resources
+                    if (group is None or _group_matches(res, group, by_prefix))
+                    and (name in res.short_names if by_short_name else name in _names(res))
+                ]
+                if found:
+                    return found
+        return []
+
+    def resolve(self, type_name: str) -> APIResource:
+        """The resource ``type_name`` names (``pods``, ``po``, ``Pod``, ``deploy.apps``, ``deployments.v1.apps``).
+
+        Raises :class:`UnknownResourceError` with the closest names when there is none. When a bare name
+        exists in several groups (``events``), the first in discovery order wins, as in kubectl.
+        """
+        found = self.candidates(type_name)
+        if found:
+            return found[0]
+        raise UnknownResourceError(self.unknown_message(type_name))
+
+    def version_problem(self, type_name: str) -> str | None:
+        """Why ``type_name`` of the form ``name.VERSION.group`` (``name.VERSION`` for core) names nothing when
+        the group is known and does not serve VERSION ("apps serves v1; v1beta1 is not served"), or serves it
+        but not for ``name``; None for other text."""
+        name, _, rest = type_name.strip().lower().partition(".")
+        version, _, group = rest.partition(".")
+        if not VERSION.match(version) or group not in self.groups or not name:
+            return None
+        served = self.served_versions(group)
+        label = group or "the core group"
+        if version not in served:
+            listed = ", ".join(served) or "no version this catalog knows"
+            plain = f"{name}.{group}" if group else name
+            return (
+                f"{type_name!r}: {label} serves {listed}; {version} is not served by the {self.source}"
+                f" (RBAC ignores versions: write {plain})"
+            )
+        found = [r for r in self.candidates(f"{name}.{group}" if group else name) if r.group == group]
+        if found and version not in found[0].served_versions:
+            return (
+                f"{type_name!r}: {found[0].type_name} is served in {', '.join(found[0].served_versions)}, not"
+                f" {version} (RBAC ignores versions: write {found[0].type_name})"
+            )
+        return None
+
+    def unknown_message(self, type_name: str) -> str:
+        """Why ``type_name`` resolves to nothing, with up to three ``plural.group`` names, closest first: a typo
+        is compared with every plural and every ``plural.group`` (``leasse`` is far from
+        ``leases.coordination.k8s.io`` but close to ``leases``). When discovery of some group versions
+        failed, the message says so: the resource may be one of theirs."""
+        text = type_name if len(type_name) <= MAX_TYPE_LENGTH else type_name[:MAX_TYPE_LENGTH] + "..."
+        spelled: dict[str, list[str]] = {}
+        for res in self.resources:
+            for word in (res.name, res.type_name):
+                spelled.setdefault(word, []).append(res.type_name)
+        close = difflib.get_close_matches(text.lower(), sorted(spelled), n=6, cutoff=0.6)
+        names = list(dict.fromkeys(t for word in close for t in spelled[word]))[:3]
+        hint = f"; did you mean {' or '.join(names)}?" if names else ""
+        return f"{text!r} is not a resource known to the {self.source}{hint}{self.failed_note()}"
+
+    def failed_note(self) -> str:
+        """``"; discovery of metrics.k8s.io/v1beta1 failed (...), so its resources are unknown"``, or ``""``."""
+        if not self.failed:
+            return ""
+        failures = "; ".join(f"{gv}: {why}" for gv, why in sorted(self.failed.items()))
+        return f" (discovery of {', '.join(sorted(self.failed))} failed, so their resources are unknown: {failures})"
+
+
+def _group_of(group_version: str) -> str:
+    """``apps/v1`` -> ``apps``; ``v1`` -> ``""`` (core)."""
+    return group_version.rpartition("/")[0]
+
+
+#: The order kubectl tries a ``name.group`` in (its shortcut expander, then its RESTMapper): (group prefix?,
+#: short name?). A bare name uses the first two only.
+_MATCH_ORDER = ((False, False), (False, True), (True, True), (True, False))
+
+
+def _names(res: APIResource) -> tuple[str, str, str]:
+    return res.name, res.singular_name, res.kind.lower()
+
+
+def _splits(text: str) -> Iterable[tuple[str, str | None]]:
+    """``deployments.v1.apps`` -> (deployments, v1.apps), (deployments.v1.apps, None): the ways to read
+    ``name.group``, as kubectl reads them (schema.ParseResourceArg and ParseGroupResource split at the first
+    dot: a resource's names never contain one); the bare name is tried last so that ``deployments.apps`` is
+    not read as a name. Linear in the length of ``text``."""
+    name, dot, group = text.partition(".")
+    if dot:
+        yield name, group
+    yield text, None
+
+
+def _group_matches(res: APIResource, group: str, by_prefix: bool = False) -> bool:
+    """kubectl accepts "resource.group" and "resource.version.group" (any version serving it, here); failing
+    those, a group prefix. ``pods.v1`` reads ``v1`` as a core version."""
+    if by_prefix:
+        return res.group.startswith(group)
+    if group == res.group:
+        return True
+    version, dot, rest = group.partition(".")
+    return rest == res.group and version in res.served_versions and bool(dot or not res.group)
+
+
+@functools.lru_cache(maxsize=1)
+def builtin_catalog() -> ResourceCatalog:
+    """The standard kinds, as kube-apiserver's discovery lists them (see the module docstring)."""
+    text = importlib_resources.files(__package__).joinpath(BUILTIN_TABLE).read_text(encoding="utf-8")
+    table = json.loads(text)
+    resources = tuple(APIResource.from_json(r) for r in table["resources"])
+    versions = {group: tuple(vs) for group, vs in (table.get("versions") or {}).items()}
+    return ResourceCatalog(resources, f"built-in table ({table['source']})", frozenset(table["groups"]), versions)
