@@ -29,6 +29,7 @@ from .catalog import (
     builtin_catalog,
 )
 from .errors import ApiError
+from .flows import async_drive, drive
 from .rest import decode_object
 
 if TYPE_CHECKING:
@@ -182,24 +183,7 @@ def catalog_from_lists(
 def run_discovery(source: str, get: Callable[[str], dict[str, Any] | None]) -> ResourceCatalog:
     """Walk :func:`discovery_flow` with ``get`` (a path -> its JSON body, None on 404, or raises): what a GET
     raises is thrown into the walk, which records a group version's failure and re-raises any other."""
-    flow = discovery_flow(source)
-    step: str | ResourceCatalog = next(flow)
-    while isinstance(step, str):
-        try:
-            body = get(step)
-        except Exception as exc:
-            step = _advance(flow, None, exc)
-        else:
-            step = _advance(flow, body, None)
-    return step
-
-
-def _advance(flow: DiscoveryFlow, body: dict[str, Any] | None, error: Exception | None) -> str | ResourceCatalog:
-    """Send ``body`` (or throw ``error``) into the walk: the next path, or the catalog when it is done."""
-    try:
-        return flow.throw(error) if error is not None else flow.send(body)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+    return drive(discovery_flow(source), get)
 
 
 def discover(client: ApiClient) -> ResourceCatalog:
@@ -210,16 +194,9 @@ def discover(client: ApiClient) -> ResourceCatalog:
 
 async def async_discover(client: AsyncApiClient) -> ResourceCatalog:
     """:func:`discover` for the asyncio client."""
-    flow = discovery_flow(f"discovery from {client.configuration.host}")
-    step: str | ResourceCatalog = next(flow)
-    while isinstance(step, str):
-        try:
-            body = await _async_get_json(client, step)
-        except Exception as exc:
-            step = _advance(flow, None, exc)
-        else:
-            step = _advance(flow, body, None)
-    return step
+    return await async_drive(
+        discovery_flow(f"discovery from {client.configuration.host}"), lambda path: _async_get_json(client, path)
+    )
 
 
 def _decode(status: int, data: bytes, path: str) -> dict[str, Any] | None:

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import rest
 from ..discovery import async_catalog_for, builtin_catalog, catalog_for
+from ..flows import async_drive, drive
 from .needs import SUBRESOURCE_FLAG, Need, NeedError, parse_need
 
 if TYPE_CHECKING:
@@ -147,19 +149,67 @@ def _spec(verb: str, resource: str, name: str | None, group: str, subresource: s
     return f"{text} {SUBRESOURCE_FLAG}={subresource}" if subresource else text
 
 
+# -- the flows (no I/O): what to ask, in order ----------------------------------------------------------------
+@dataclass(frozen=True)
+class CatalogStep:
+    """Ask the driver for the client's catalog (``refresh``: read discovery again); it answers a
+    :class:`~incluster_sdk.catalog.ResourceCatalog`, or throws why it could not."""
+
+    refresh: bool = False
+
+
+@dataclass(frozen=True)
+class ReviewStep:
+    """Ask the driver to POST this SelfSubjectAccessReview; it answers (HTTP status, body)."""
+
+    body: dict[str, Any]
+
+
+Step = CatalogStep | ReviewStep
+T = TypeVar("T")
+#: A flow of access checks: yields steps, receives their answers, returns ``T``.
+AccessFlow = Generator[Step, Any, T]
+
+
+def check_need_flow(need: Need, namespace: str | None) -> AccessFlow[list[Decision]]:
+    """One review per verb of ``need``: :func:`check_need`'s logic, for any driver."""
+    decisions = []
+    for verb in need.verbs:
+        request = access_review_body(need, verb, namespace)
+        status, data = yield ReviewStep(request)
+        decisions.append(parse_access_review(rest.decode_object(status, data, f"POST {ACCESS_REVIEW_PATH}"), request))
+    return decisions
+
+
+def can_i_flow(spec: str, namespace: str | None) -> AccessFlow[Decision]:
+    """Resolve ``spec`` in the client's catalog (the built-in table when discovery fails; discovery read again
+    once when the TYPE is unknown: perhaps a CRD created since), then review it: :func:`can_i`'s logic."""
+    try:
+        catalog = yield CatalogStep()
+    except Exception as exc:  # discovery down: still resolve the standard kinds (the review will tell)
+        log.warning("discovery failed (%s); resolving %r with the built-in table", exc, spec)
+        need = parse_need(spec, builtin_catalog())
+    else:
+        try:
+            need = parse_need(spec, catalog)
+        except NeedError:
+            need = parse_need(spec, (yield CatalogStep(refresh=True)))
+    return (yield from check_need_flow(need, namespace))[0]
+
+
 # -- sync driver ---------------------------------------------------------------------------------------------
+def perform(client: ApiClient, step: Step) -> Any:
+    """Answer one step of an access flow with the sync client."""
+    if isinstance(step, CatalogStep):
+        return catalog_for(client, refresh=step.refresh)
+    return rest.request(client, "POST", ACCESS_REVIEW_PATH, step.body)
+
+
 def check_need(client: ApiClient, need: Need, namespace: str | None) -> list[Decision]:
     """One :class:`Decision` per verb of ``need``, asked in the scope the server checks it in (for ``bind``:
     ``namespace`` asks about RoleBindings there, None about ClusterRoleBindings; see :func:`can_i`).
     Raises :class:`~incluster_sdk.errors.ApiError` when the review itself fails."""
-    decisions = []
-    for verb in need.verbs:
-        request = access_review_body(need, verb, namespace)
-        answer = rest.decode_object(
-            *rest.request(client, "POST", ACCESS_REVIEW_PATH, request), f"POST {ACCESS_REVIEW_PATH}"
-        )
-        decisions.append(parse_access_review(answer, request))
-    return decisions
+    return drive(check_need_flow(need, namespace), lambda step: perform(client, step))
 
 
 def can_i(
@@ -187,29 +237,21 @@ def can_i(
     review. Discovery is read once per client (see :func:`~incluster_sdk.discovery.catalog_for`); if it
     fails, the standard kinds are resolved with the built-in table.
     """
-    spec = _spec(verb, resource, name, group, subresource)
-    try:
-        catalog = catalog_for(client)
-    except Exception as exc:  # discovery down: still resolve the standard kinds (the review will tell)
-        log.warning("discovery failed (%s); resolving %r with the built-in table", exc, resource)
-        need = parse_need(spec, builtin_catalog())
-    else:
-        try:
-            need = parse_need(spec, catalog)
-        except NeedError:  # perhaps a resource created since discovery (a new CRD): look once more
-            need = parse_need(spec, catalog_for(client, refresh=True))
-    return check_need(client, need, namespace)[0]
+    flow = can_i_flow(_spec(verb, resource, name, group, subresource), namespace)
+    return drive(flow, lambda step: perform(client, step))
 
 
 # -- asyncio driver ------------------------------------------------------------------------------------------
+async def async_perform(client: AsyncApiClient, step: Step) -> Any:
+    """Answer one step of an access flow with the asyncio client."""
+    if isinstance(step, CatalogStep):
+        return await async_catalog_for(client, refresh=step.refresh)
+    return await rest.async_request(client, "POST", ACCESS_REVIEW_PATH, step.body)
+
+
 async def async_check_need(client: AsyncApiClient, need: Need, namespace: str | None) -> list[Decision]:
     """:func:`check_need` for the asyncio client."""
-    decisions = []
-    for verb in need.verbs:
-        request = access_review_body(need, verb, namespace)
-        status, data = await rest.async_request(client, "POST", ACCESS_REVIEW_PATH, request)
-        decisions.append(parse_access_review(rest.decode_object(status, data, f"POST {ACCESS_REVIEW_PATH}"), request))
-    return decisions
+    return await async_drive(check_need_flow(need, namespace), lambda step: async_perform(client, step))
 
 
 async def async_can_i(
@@ -222,15 +264,5 @@ async def async_can_i(
     subresource: str | None = None,
 ) -> Decision:
     """:func:`can_i` for the asyncio client."""
-    spec = _spec(verb, resource, name, group, subresource)
-    try:
-        catalog = await async_catalog_for(client)
-    except Exception as exc:
-        log.warning("discovery failed (%s); resolving %r with the built-in table", exc, resource)
-        need = parse_need(spec, builtin_catalog())
-    else:
-        try:
-            need = parse_need(spec, catalog)
-        except NeedError:
-            need = parse_need(spec, await async_catalog_for(client, refresh=True))
-    return (await async_check_need(client, need, namespace))[0]
+    flow = can_i_flow(_spec(verb, resource, name, group, subresource), namespace)
+    return await async_drive(flow, lambda step: async_perform(client, step))

@@ -10,12 +10,14 @@ Role with ``resourceNames`` is enough, and is what the suggested fix grants).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PermissionDeniedError
+from ..flows import async_drive, drive
 from ..resource import Resource
-from .access import Decision, async_check_need, check_need
+from .access import Decision, Step, async_perform, check_need_flow, perform
 from .manifests import manifests, to_yaml
 from .needs import RBAC_GROUP, Need
 from .review import Identity, async_whoami, whoami
@@ -141,6 +143,26 @@ def denied_error(
     return PermissionDeniedError(message, missing, fix)
 
 
+@dataclass(frozen=True)
+class WhoamiStep:
+    """Ask the driver who this client is (:func:`~incluster_sdk.rbac.whoami`), to name it in the error."""
+
+
+def check_access_flow(need: Need, namespace: str | None, what: str) -> Generator[Step | WhoamiStep, Any, None]:
+    """The preflight's logic for any driver: review every verb; when some are denied, ask who we are and raise
+    :class:`PermissionDeniedError`. A check that cannot be made (the server is down, reviews are not allowed)
+    is logged and skipped: the real requests will tell."""
+    try:
+        denied = [d for d in (yield from check_need_flow(need, namespace)) if not d]
+        if denied:
+            identity = yield WhoamiStep()
+            raise denied_error(identity, need, denied, namespace)
+    except PermissionDeniedError:
+        raise
+    except Exception as exc:  # a failed check must not stop the app
+        log.warning("RBAC preflight for %s skipped: %s", what, str(exc))
+
+
 def check_access(
     client: ApiClient,
     resource: Resource,
@@ -148,17 +170,10 @@ def check_access(
     verbs: Sequence[str] = INFORMER_VERBS,
     field_selector: str | None = None,
 ) -> None:
-    """Raise :class:`PermissionDeniedError` unless every verb is allowed. A check that cannot be made (the
-    server is down, reviews are not allowed) is logged and skipped: the real requests will tell."""
-    need = needs_for(resource, verbs, field_selector)
-    try:
-        denied = [d for d in check_need(client, need, namespace) if not d]
-        if denied:
-            raise denied_error(whoami(client), need, denied, namespace)
-    except PermissionDeniedError:
-        raise
-    except Exception as exc:  # a failed check must not stop the app
-        log.warning("RBAC preflight for %s skipped: %s", resource.plural, str(exc))
+    """Raise :class:`PermissionDeniedError` unless every verb is allowed on ``resource`` in ``namespace`` (None:
+    all namespaces), narrowed to the object ``field_selector`` pins, if any (see :func:`check_access_flow`)."""
+    flow = check_access_flow(needs_for(resource, verbs, field_selector), namespace, resource.plural)
+    drive(flow, lambda step: whoami(client) if isinstance(step, WhoamiStep) else perform(client, step))
 
 
 async def async_check_access(
@@ -169,12 +184,8 @@ async def async_check_access(
     field_selector: str | None = None,
 ) -> None:
     """:func:`check_access` for the asyncio client."""
-    need = needs_for(resource, verbs, field_selector)
-    try:
-        denied = [d for d in await async_check_need(client, need, namespace) if not d]
-        if denied:
-            raise denied_error(await async_whoami(client), need, denied, namespace)
-    except PermissionDeniedError:
-        raise
-    except Exception as exc:
-        log.warning("RBAC preflight for %s skipped: %s", resource.plural, str(exc))
+
+    async def answer(step: Step | WhoamiStep) -> Any:
+        return await async_whoami(client) if isinstance(step, WhoamiStep) else await async_perform(client, step)
+
+    await async_drive(check_access_flow(needs_for(resource, verbs, field_selector), namespace, resource.plural), answer)

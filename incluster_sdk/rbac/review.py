@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from .. import rest
 from .._secret import Secret
 from ..client import ApiClient
 from ..config import Config
+from ..flows import async_drive, drive
 from ..tokens import TokenClaims
 
 if TYPE_CHECKING:
@@ -335,36 +336,12 @@ def identity_from_certificate(pem: bytes) -> Identity | str:
     return Identity(username=names[-1], groups=groups, source=CLIENT_CERTIFICATE)
 
 
-def _drive(flow: Flow, post: Callable[[Post], Answer]) -> Identity:
-    """Run a flow with a sync ``post``."""
-    request = next(flow)
-    while True:
-        answer = post(request)
-        try:
-            request = flow.send(answer)
-        except StopIteration as done:
-            identity: Identity = done.value
-            return identity
-
-
-async def _adrive(flow: Flow, post: Callable[[Post], Awaitable[Answer]]) -> Identity:
-    """Run a flow with an async ``post``."""
-    request = next(flow)
-    while True:
-        answer = await post(request)
-        try:
-            request = flow.send(answer)
-        except StopIteration as done:
-            identity: Identity = done.value
-            return identity
-
-
 # -- sync driver ---------------------------------------------------------------------------------------------
 def whoami(client: ApiClient) -> Identity:
     """Who the server sees: its SelfSubjectReview (1.26+), else what the client certificate or ServiceAccount
     token says, else a TokenReview of the token (see :func:`identify`). An identity nothing could name has
     ``username`` None and, in ``reasons``, why."""
-    return _drive(identify(presented(client.incluster_config)), lambda p: rest.request(client, "POST", p.path, p.body))
+    return drive(identify(presented(client.incluster_config)), lambda p: rest.request(client, "POST", p.path, p.body))
 
 
 def rules(client: ApiClient, namespace: str) -> Rules:
@@ -378,7 +355,7 @@ def rules(client: ApiClient, namespace: str) -> Rules:
 async def async_whoami(client: AsyncApiClient) -> Identity:
     """:func:`whoami` for the asyncio client."""
     me = await asyncio.to_thread(presented, client.incluster_config)  # may run a plugin, reads a file
-    return await _adrive(identify(me), lambda p: rest.async_request(client, "POST", p.path, p.body))
+    return await async_drive(identify(me), lambda p: rest.async_request(client, "POST", p.path, p.body))
 
 
 async def async_rules(client: AsyncApiClient, namespace: str) -> Rules:
