@@ -12,35 +12,35 @@ release this package admits.
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
-import time
 from typing import Any
 
 import aiohttp
 import kubernetes_asyncio.client
 from kubernetes_asyncio.client.exceptions import ApiException as AsyncApiException
+from tenacity import AsyncRetrying
 
-from .client import (
-    USER_AGENT,
-    _delay_after_status_error,
-    _fill_configuration,
-    _path,
-    _tls_failure,
-    _with_auth,
-    log,
-    retry_after_401,
-)
+from .client import retry_after_401
 from .config import Config
 from .credentials import RequestCredential
-from .retry import DEFAULT_RETRY, Failure, RetryPolicy, parse_retry_after
+from .request_policy import USER_AGENT, RequestRetry, fill_configuration, tls_failure, with_auth
+from .retry import DEFAULT_RETRY, Failure, RetryPolicy
 from .transport import AsyncCertificateFollower, is_socks, socks_connector
+
+#: The request log of both clients (``incluster_sdk.client``): one logger to configure for retries and 401s.
+log = logging.getLogger("incluster_sdk.client")
+
+
+def _release(response: Any) -> None:
+    response.release()
 
 
 def _async_failure(exc: BaseException) -> Failure | None:
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return None  # the certificate is wrong: asking again cannot fix it
     if isinstance(exc, aiohttp.ClientSSLError):
-        return _tls_failure(f"SSL {exc}")
+        return tls_failure(f"SSL {exc}")
     if isinstance(exc, aiohttp.ClientConnectorError):
         return "connect"
     if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | OSError):
@@ -60,7 +60,7 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
     """``kubernetes_asyncio.client.ApiClient`` whose requests carry the config's live credentials."""
 
     def __init__(self, config: Config, *, retry: RetryPolicy | None = DEFAULT_RETRY, **kwargs: Any) -> None:
-        super().__init__(_fill_configuration(kubernetes_asyncio.client.Configuration(), config), **kwargs)
+        super().__init__(fill_configuration(kubernetes_asyncio.client.Configuration(), config), **kwargs)
         self.incluster_config = config
         self.retry_policy = retry
         self.user_agent = USER_AGENT
@@ -124,35 +124,12 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
             "_request_timeout": _aiohttp_timeout(_request_timeout),
         }
         policy = self.retry_policy if _incluster_retry else None
-        started, attempt = time.monotonic(), 0
-        while True:
-            attempt += 1
-            elapsed = time.monotonic() - started
-            try:
-                response = await self._request_with_auth(method, url, query_params, headers, **kwargs)
-            except AsyncApiException as exc:  # preloaded responses raise on non-2xx
-                delay = _delay_after_status_error(policy, method, attempt, elapsed, exc)
-                if delay is None:
-                    raise
-                why = f"HTTP {exc.status}"
-            except Exception as exc:
-                failure = _async_failure(exc)
-                delay = policy.delay(method, attempt, elapsed, failure=failure) if policy and failure else None
-                if delay is None:
-                    raise
-                why = type(exc).__name__
-            else:
-                status = getattr(response, "status", 200)
-                if policy is None or 200 <= status <= 299:
-                    return response
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                delay = policy.delay(method, attempt, elapsed, status=status, retry_after=retry_after)
-                if delay is None:
-                    return response
-                response.release()
-                why = f"HTTP {status}"
-            log.info("%s %s: %s; retry %d in %.2fs", method, _path(url), why, attempt, delay)
-            await asyncio.sleep(delay)
+        if policy is None:
+            return await self._request_with_auth(method, url, query_params, headers, **kwargs)
+        retry = RequestRetry(policy, method, url, _async_failure, AsyncApiException, _release, log)
+        return await AsyncRetrying(sleep=asyncio.sleep, **retry.tenacity())(
+            self._request_with_auth, method, url, query_params, headers, **kwargs
+        )
 
     async def _request_with_auth(
         self, method: str, url: str, query_params: Any = None, headers: Any = None, *args: Any, **kwargs: Any
@@ -160,7 +137,7 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
         sent = await self._current_auth()
         parent = super().request
         try:
-            response = await parent(method, url, query_params, _with_auth(headers, sent.header), *args, **kwargs)
+            response = await parent(method, url, query_params, with_auth(headers, sent.header), *args, **kwargs)
         except AsyncApiException as exc:  # preloaded responses raise on non-2xx
             if not await self._on_unauthorized(method, exc.status, sent):
                 raise
@@ -169,7 +146,7 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
                 return response
             response.release()
         again = (await self._current_auth()).header
-        return await parent(method, url, query_params, _with_auth(headers, again), *args, **kwargs)
+        return await parent(method, url, query_params, with_auth(headers, again), *args, **kwargs)
 
 
 async def async_api_client(

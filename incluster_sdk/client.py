@@ -27,28 +27,21 @@ import kubernetes.client
 import kubernetes.client.rest
 import urllib3
 from kubernetes.client.exceptions import ApiException as SyncApiException
+from tenacity import Retrying
 
-from ._version import __version__
 from .config import Config
 from .credentials import Credentials, RequestCredential
-from .retry import DEFAULT_RETRY, IDEMPOTENT_METHODS, Failure, RetryPolicy, parse_retry_after
+from .request_policy import USER_AGENT, RequestRetry, fill_configuration, tls_failure, with_auth
+from .retry import DEFAULT_RETRY, IDEMPOTENT_METHODS, Failure, RetryPolicy
 from .tls import TLSConfig
 from .transport import SyncCertificateFollower, is_socks, urllib3_proxy_url
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"incluster-sdk/{__version__}"
 # A 401 is decided by the authentication filter before a request is processed, so repeating it cannot
 # repeat an effect; still, we retry only reads (incl. LIST and WATCH), as client-go's callers expect: a write
 # should be repeated by the caller's own logic, which knows whether it is idempotent.
 RETRY_ON_401_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def _with_auth(headers: dict[str, Any] | None, value: str | None) -> dict[str, Any]:
-    out = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
-    if value:
-        out["Authorization"] = value
-    return out
 
 
 def retry_after_401(
@@ -67,35 +60,12 @@ def _sync_failure(exc: BaseException) -> Failure | None:
     """How a urllib3 request failed: "connect" (never reached the server), "read" (may have), or None."""
     reason = getattr(exc, "reason", exc) if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
     if isinstance(reason, urllib3.exceptions.SSLError):
-        return _tls_failure(f"SSL {reason}")
+        return tls_failure(f"SSL {reason}")
     if isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
         return "connect"
     if isinstance(reason, (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError, OSError)):
         return "read"
     return None
-
-
-def _delay_after_status_error(
-    policy: RetryPolicy | None, method: str, attempt: int, elapsed: float, exc: Any
-) -> float | None:
-    """For the ApiException older clients raise on a non-2xx answer (it carries the status and headers)."""
-    if policy is None:
-        return None
-    if not exc.status:  # status 0: the sync client's wrapper around a TLS failure
-        return policy.delay(method, attempt, elapsed, failure=_tls_failure(str(exc.reason)))
-    retry_after = parse_retry_after(dict(exc.headers or {}).get("Retry-After"))
-    return policy.delay(method, attempt, elapsed, status=exc.status, retry_after=retry_after)
-
-
-#: TLS errors that asking again cannot fix: the certificate is wrong, not the connection.
-_TLS_PERMANENT = ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "hostname", "WRONG_VERSION_NUMBER")
-
-
-def _tls_failure(text: str) -> Failure | None:
-    """A handshake cut short (EOF, reset: a restarting server behind a proxy) never sent the request."""
-    if "SSL" not in text or any(marker in text for marker in _TLS_PERMANENT):
-        return None
-    return "connect"
 
 
 #: Query parameters that make a response a stream the caller reads as it comes (never read it whole here).
@@ -147,26 +117,6 @@ def _drain(response: Any) -> None:
     raw = response if isinstance(response, urllib3.HTTPResponse) else getattr(response, "response", None)
     if isinstance(raw, urllib3.HTTPResponse):
         raw.drain_conn()
-
-
-def _path(url: str) -> str:
-    return urllib.parse.urlsplit(url).path or url
-
-
-def _fill_configuration(conf: Any, config: Config) -> Any:
-    conf.host = config.host
-    tls = config.tls
-    conf.verify_ssl = not tls.insecure_skip_verify
-    if tls.ca_file is not None:
-        conf.ssl_ca_cert = str(tls.ca_file)
-    if tls.client_cert_file is not None:
-        conf.cert_file = str(tls.client_cert_file)
-        conf.key_file = str(tls.client_key_file)
-    if tls.server_name:
-        conf.tls_server_name = tls.server_name
-    if config.proxy_url and not is_socks(config.proxy_url):  # SOCKS: incluster_sdk.transport, per client
-        conf.proxy = config.proxy_url
-    return conf
 
 
 #: The first argument of ``call_api`` in the (method, url, ...) form; in the older form it is a path.
@@ -244,56 +194,24 @@ class _RESTClient(kubernetes.client.rest.RESTClientObject):
             kwargs = {k: v for k, v in bound.arguments.items() if k not in ("self", "method", "url")}
         headers = kwargs.pop("headers", None)
         policy = self.retry_policy if _incluster_retry else None
-        whole = policy is not None and _reads_whole_body(method, url, kwargs.get("query_params"))
-        started, attempt = time.monotonic(), 0
-        while True:
-            attempt += 1
-            elapsed = time.monotonic() - started
-            try:
-                response = self._send_with_auth(method, url, headers, kwargs)
-            except SyncApiException as exc:  # kubernetes < 37 raises non-2xx answers; every release TLS errors
-                delay = _delay_after_status_error(policy, method, attempt, elapsed, exc)
-                if delay is None:
-                    raise
-                why = f"HTTP {exc.status}"
-            except Exception as exc:
-                failure = _sync_failure(exc)
-                delay = policy.delay(method, attempt, elapsed, failure=failure) if policy and failure else None
-                if delay is None:
-                    raise
-                why = f"{type(exc).__name__}"
-            else:
-                status = response.status
-                if policy is None:
-                    return response
-                if 200 <= status <= 299:
-                    if not whole:
-                        return response
-                    try:
-                        response = _read_whole(response)  # a connection cut mid-body is retried like any other
-                    except Exception as exc:
-                        failure = _sync_failure(exc)
-                        delay = policy.delay(method, attempt, elapsed, failure=failure) if failure else None
-                        if delay is None:
-                            raise
-                        log.info("%s %s: %s; retry %d in %.2fs", method, _path(url), type(exc).__name__, attempt, delay)
-                        time.sleep(delay)
-                        continue
-                    return response
-                retry_after = parse_retry_after((response.headers or {}).get("Retry-After"))
-                delay = policy.delay(method, attempt, elapsed, status=status, retry_after=retry_after)
-                if delay is None:
-                    return response
-                _drain(response)
-                why = f"HTTP {status}"
-            log.info("%s %s: %s; retry %d in %.2fs", method, _path(url), why, attempt, delay)
-            time.sleep(delay)
+        if policy is None:
+            return self._send_with_auth(method, url, headers, kwargs)
+        whole = _reads_whole_body(method, url, kwargs.get("query_params"))
+
+        def attempt() -> Any:
+            response = self._send_with_auth(method, url, headers, kwargs)
+            if whole and 200 <= response.status <= 299:
+                return _read_whole(response)  # a connection cut mid-body is retried like any other
+            return response
+
+        retry = RequestRetry(policy, method, url, _sync_failure, SyncApiException, _drain, log)
+        return Retrying(sleep=time.sleep, **retry.tenacity())(attempt)
 
     def _send_with_auth(self, method: str, url: str, headers: dict[str, Any] | None, kwargs: dict[str, Any]) -> Any:
         send: Any = super().request
         sent = self._auth_header()
         try:
-            response = send(method, url, headers=_with_auth(headers, sent.header), **kwargs)
+            response = send(method, url, headers=with_auth(headers, sent.header), **kwargs)
         except SyncApiException as exc:  # kubernetes < 37 raises non-2xx answers in the REST layer
             if not retry_after_401(self.credentials, method, exc.status, sent):
                 raise
@@ -301,7 +219,7 @@ class _RESTClient(kubernetes.client.rest.RESTClientObject):
             if not retry_after_401(self.credentials, method, response.status, sent):
                 return response
             _drain(response)
-        return send(method, url, headers=_with_auth(headers, self._auth_header().header), **kwargs)
+        return send(method, url, headers=with_auth(headers, self._auth_header().header), **kwargs)
 
 
 class ApiClient(kubernetes.client.ApiClient):
@@ -309,7 +227,7 @@ class ApiClient(kubernetes.client.ApiClient):
     survive blips (see :mod:`incluster_sdk.retry`; ``retry=None`` turns that off)."""
 
     def __init__(self, config: Config, *, retry: RetryPolicy | None = DEFAULT_RETRY, **kwargs: Any) -> None:
-        conf = _fill_configuration(kubernetes.client.Configuration(), config)
+        conf = fill_configuration(kubernetes.client.Configuration(), config)
         conf.retries = False  # urllib3 would retry silently on its own: our policy is the only one
         super().__init__(conf, **kwargs)
         self.incluster_config = config

@@ -13,10 +13,13 @@ place requests are repeated, and every repeat is logged once at INFO.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from tenacity import RetryCallState, wait_random_exponential
+from tenacity import AttemptManager, Retrying, retry_always, stop_never, wait_random_exponential
+from tenacity.wait import wait_base
 
 #: Reads are retried for up to this long in all: enough to ride out an API server restart or a
 #: control-plane node being replaced (seconds), short enough that a caller's own timeouts still matter.
@@ -57,19 +60,79 @@ class RetryPolicy:
         ``status`` is the HTTP answer; ``failure`` says how the request failed without one: "connect" (it
         never reached the server) or "read" (it may have).
         """
-        idempotent = method.upper() in IDEMPOTENT_METHODS
-        if status is not None:
-            retryable = status in (READ_RETRY_STATUSES if idempotent else WRITE_RETRY_STATUSES)
-        else:
-            retryable = failure == "connect" or (failure == "read" and idempotent)
-        if not retryable:
+        if not self.retryable(method, status=status, failure=failure):
             return None
-        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-        state.attempt_number = attempt
-        wait = float(wait_random_exponential(multiplier=self.initial, max=self.maximum)(state))
+        waits = Waits(self.wait_strategy())
+        wait = 0.0
+        for _ in range(attempt):
+            wait = waits.next()
         if retry_after is not None:
             wait = max(wait, retry_after)
         return wait if elapsed + wait <= self.deadline else None
+
+    def retryable(self, method: str, *, status: int | None = None, failure: Failure | None = None) -> bool:
+        """Whether a request that ended so may be sent again: the decision, without the timing."""
+        idempotent = method.upper() in IDEMPOTENT_METHODS
+        if status is not None:
+            return status in (READ_RETRY_STATUSES if idempotent else WRITE_RETRY_STATUSES)
+        return failure == "connect" or (failure == "read" and idempotent)
+
+    def wait_strategy(self) -> wait_base:
+        """The pause before each repeat, for a tenacity loop: full jitter from ``initial``, capped at ``maximum``."""
+        return wait_random_exponential(multiplier=self.initial, max=self.maximum)
+
+
+class _Failed(Exception):
+    """How :class:`Waits` tells its loop that an attempt failed (tenacity retries on any exception)."""
+
+
+class Waits:
+    """A tenacity wait strategy for a loop that does not sleep itself (a sans-I/O state machine hands the
+    delay to its driver): a :class:`~tenacity.Retrying` loop whose ``sleep`` hook records each wait instead
+    of sleeping. :meth:`next` marks the current attempt failed and steps the loop; tenacity's own attempt
+    count and wait strategy decide the delay. :meth:`restart` starts counting from the first attempt again.
+
+    tenacity keeps a loop's statistics per thread, so the loop begins in the thread that first steps it (an
+    informer is built on one thread and runs on another); should another thread step it later, the loop is
+    begun there again and brought to the same attempt."""
+
+    def __init__(self, wait: wait_base) -> None:
+        self._waits: list[float] = []
+        self._retrying = Retrying(wait=wait, retry=retry_always, stop=stop_never, sleep=self._waits.append)
+        self._attempts: Iterator[AttemptManager] | None = None
+        self._current: AttemptManager | None = None
+        self._thread: int | None = None
+        self._failures = 0
+
+    def restart(self) -> None:
+        self._attempts = self._current = None
+        self._failures = 0
+
+    @property
+    def failures(self) -> int:
+        """Failed attempts since the (re)start."""
+        return self._failures
+
+    def next(self) -> float:
+        """The wait after one more failed attempt."""
+        if self._current is None or self._thread != threading.get_ident():
+            self._begin(self._failures)
+        assert self._current is not None and self._attempts is not None
+        with self._current:
+            raise _Failed
+        self._current = next(self._attempts)  # tenacity waits (into self._waits), then starts the next attempt
+        self._failures = self._current.retry_state.attempt_number - 1
+        return self._waits.pop()
+
+    def _begin(self, failures: int) -> None:
+        self._thread = threading.get_ident()
+        self._attempts = iter(self._retrying)
+        self._current = next(self._attempts)
+        for _ in range(failures):  # back to where another thread left it
+            with self._current:
+                raise _Failed
+            self._current = next(self._attempts)
+        self._waits.clear()
 
 
 def parse_retry_after(value: str | None) -> float | None:
