@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .elector import LeaderElectionBase, _wall
+from .elector import LeaderElectionBase, wall_clock
 from .lease import LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD, Call, LeaseApiError, Outcome, Response, lease_body
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ class AsyncLeaderElector(LeaderElectionBase):
             await self._call(self.on_stopped_leading)
 
     async def _release(self) -> None:
-        record = self.election.release(_wall())
+        record = self.election.release(wall_clock())
         if record is None:
             return
         try:

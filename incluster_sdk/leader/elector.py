@@ -52,7 +52,8 @@ def default_identity() -> str:
     return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4().hex[:8]}"
 
 
-def _wall() -> dt.datetime:
+def wall_clock() -> dt.datetime:
+    """Now, in UTC: what the Lease records (decisions use the monotonic clock)."""
     return dt.datetime.now(dt.timezone.utc)
 
 
@@ -109,7 +110,7 @@ class LeaderElectionBase:
         return election.retry_period * (1 + random.random() * JITTER)  # noqa: S311 - jitter, not crypto
 
     def _attempt(self) -> Any:
-        return attempt(self.election, self.name, self.namespace, time.monotonic, _wall)
+        return attempt(self.election, self.name, self.namespace, time.monotonic, wall_clock)
 
     def _describe(self) -> str:
         return f"lease {self.namespace}/{self.name} ({self.identity})"
@@ -237,7 +238,7 @@ class LeaderElector(LeaderElectionBase):
                 log.exception("%s: on_stopped_leading failed", self._describe())
 
     def _release(self) -> None:
-        record = self.election.release(_wall())
+        record = self.election.release(wall_clock())
         if record is None:
             return
         try:
