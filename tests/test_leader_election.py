@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from incluster_sdk.flows import drive
 from incluster_sdk.leader.lease import (
     Call,
     LeaderElection,
@@ -16,6 +17,7 @@ from incluster_sdk.leader.lease import (
     attempt,
     lease_body,
     parse_lease,
+    release,
 )
 
 WALL = dt.datetime(2026, 11, 22, 12, 0, 0, 123456, tzinfo=dt.timezone.utc)
@@ -138,3 +140,54 @@ def test_release_hands_the_lease_back() -> None:
 def test_unsafe_timings_are_refused(retry: float, renew: float, duration: float) -> None:
     with pytest.raises(ValueError, match="retry_period < renew_deadline < lease_duration"):
         LeaderElection("me", lease_duration=duration, renew_deadline=renew, retry_period=retry)
+
+
+def _leading(clock: Clock) -> LeaderElection:
+    me = LeaderElection("me")
+    outcome, _ = run(me, [(404, None), (201, "echo")], clock)
+    assert outcome.started and me.leading
+    return me
+
+
+def _release(me: LeaderElection, answers: list[tuple[int, Any]]) -> tuple[bool, list[Call]]:
+    calls: list[Call] = []
+
+    def answer(call: Call) -> tuple[int, Any]:
+        calls.append(call)
+        return answers.pop(0)
+
+    return drive(release(me, "app", "ns", WALL), answer), calls
+
+
+def test_release_hands_the_lease_back_with_the_version_it_saw() -> None:
+    me = _leading(Clock())
+    released, calls = _release(me, [(200, None)])
+    assert released and [c.method for c in calls] == ["PUT"]
+    assert (
+        calls[0].body is not None and calls[0].body["spec"]["holderIdentity"] == ""
+    )  # released: an empty holder, as client-go writes it
+    assert calls[0].body["metadata"]["resourceVersion"] == me.observed.resource_version  # type: ignore[union-attr]
+
+
+def test_release_after_a_cancelled_renew_reads_the_lease_and_releases_that_version() -> None:
+    """stop() can cancel a renew the server already applied: the release then gets 409 (seen under load)."""
+    me = _leading(Clock())
+    renewed = lease("me", rv="99")
+    released, calls = _release(me, [(409, None), (200, renewed), (200, None)])
+    assert released and [c.method for c in calls] == ["PUT", "GET", "PUT"]
+    assert calls[2].body is not None and calls[2].body["metadata"]["resourceVersion"] == "99"
+    assert calls[2].body["spec"]["holderIdentity"] == ""  # released: an empty holder, as client-go writes it
+
+
+def test_release_after_409_leaves_a_lease_someone_else_holds() -> None:
+    me = _leading(Clock())
+    released, calls = _release(me, [(409, None), (200, lease("other", rv="5"))])
+    assert not released and [c.method for c in calls] == ["PUT", "GET"]
+
+
+def test_release_failures_raise_for_the_driver_to_log() -> None:
+    me = _leading(Clock())
+    with pytest.raises(LeaseApiError, match="PUT lease: HTTP 500"):
+        _release(me, [(500, None)])
+    not_leading = LeaderElection("me")
+    assert _release(not_leading, []) == (False, [])

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..flows import async_drive
 from .elector import LeaderElectionBase, wall_clock
-from .lease import LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD, Call, LeaseApiError, Outcome, Response, lease_body
+from .lease import LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD, Call, Outcome, Response, release
 
 if TYPE_CHECKING:
     from ..aio_client import AsyncApiClient
@@ -146,14 +147,9 @@ class AsyncLeaderElector(LeaderElectionBase):
             await self._call(self.on_stopped_leading)
 
     async def _release(self) -> None:
-        record = self.election.release(wall_clock())
-        if record is None:
-            return
         try:
-            status, _ = await self._http(Call("PUT", lease_body(self.name, self.namespace, record)))
-            if status != 200:
-                raise LeaseApiError(Call("PUT"), status)
-            log.info("%s: released the lease", self._describe())
+            if await async_drive(release(self.election, self.name, self.namespace, wall_clock()), self._http):
+                log.info("%s: released the lease", self._describe())
         except Exception as exc:  # the lease then expires by itself after lease_duration
             log.warning("%s: release failed (%s); the lease expires by itself", self._describe(), str(exc))
 

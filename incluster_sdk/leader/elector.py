@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from ..client import ApiClient
+from ..flows import drive
 from .lease import (
     JITTER,
     LEASE_API,
@@ -36,11 +37,10 @@ from .lease import (
     RETRY_PERIOD,
     Call,
     LeaderElection,
-    LeaseApiError,
     Outcome,
     Response,
     attempt,
-    lease_body,
+    release,
 )
 
 log = logging.getLogger(__name__)
@@ -238,14 +238,9 @@ class LeaderElector(LeaderElectionBase):
                 log.exception("%s: on_stopped_leading failed", self._describe())
 
     def _release(self) -> None:
-        record = self.election.release(wall_clock())
-        if record is None:
-            return
         try:
-            status, _ = self._http(Call("PUT", lease_body(self.name, self.namespace, record)))
-            if status != 200:
-                raise LeaseApiError(Call("PUT"), status)
-            log.info("%s: released the lease", self._describe())
+            if drive(release(self.election, self.name, self.namespace, wall_clock()), self._http):
+                log.info("%s: released the lease", self._describe())
         except Exception as exc:  # the lease then expires by itself after lease_duration
             log.warning("%s: release failed (%s); the lease expires by itself", self._describe(), str(exc))
 

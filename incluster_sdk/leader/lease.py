@@ -244,3 +244,27 @@ def attempt(
     if was_holder != election.identity:
         outcome.new_leader = election.identity
     return outcome
+
+
+def release(election: LeaderElection, name: str, namespace: str, wall: dt.datetime) -> Generator[Call, Response, bool]:
+    """Hand the Lease back, if we hold it; True when released. Driven like :func:`attempt`.
+
+    A 409 means the Lease moved on since we last saw it. Most often it was our own renew, whose answer was
+    lost when stopping cancelled it mid-flight: so read the Lease, and if we still hold it, release that
+    version once more. Raises :class:`LeaseApiError` when the server refuses."""
+    record = election.release(wall)
+    if record is None:
+        return False
+    status, _ = yield Call("PUT", lease_body(name, namespace, record))
+    if status == 409:
+        status, body = yield Call("GET")
+        if status != 200 or body is None:
+            raise LeaseApiError(Call("GET"), status)
+        current = parse_lease(body)
+        if current.holder != election.identity:
+            return False  # someone else holds it now: nothing of ours to release
+        handed_back = replace(current, holder=None, lease_duration=1, acquire_time=wall, renew_time=wall)
+        status, _ = yield Call("PUT", lease_body(name, namespace, handed_back))
+    if status != 200:
+        raise LeaseApiError(Call("PUT"), status)
+    return True
