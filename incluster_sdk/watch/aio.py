@@ -34,12 +34,14 @@ from .endpoints import (
     server_version,
 )
 from .handlers import Handler, HandlerCall, TaskRunner
-from .options import InformerOptions, OptionAttributes
+from .options import InformerKeywords, InformerOptions, OptionAttributes
 from .state import TRANSIENT, InformerState
 from .store import Store
 from .wire import WatchDecoder
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ..aio_client import AsyncApiClient
 
 _TRANSIENT: tuple[type[BaseException], ...] = (aiohttp.ClientError, asyncio.TimeoutError, *TRANSIENT)
@@ -52,7 +54,11 @@ class AsyncInformer(OptionAttributes):
     """
 
     def __init__(
-        self, client: AsyncApiClient, resource: Resource, options: InformerOptions | None = None, **overrides: Any
+        self,
+        client: AsyncApiClient,
+        resource: Resource,
+        options: InformerOptions | None = None,
+        **overrides: Unpack[InformerKeywords],
     ) -> None:
         self.options = InformerOptions.of(options, overrides)
         self.client = client

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..client import ApiClient
 from ..resource import Resource
 from .informer import Informer
-from .options import InformerOptions
+from .options import InformerKeywords, InformerOptions
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ..aio_client import AsyncApiClient
     from .aio import AsyncInformer
 
@@ -49,7 +51,9 @@ class InformerFactory:
     per-consumer indexes go on the shared store with ``store.add_indexer``.
     """
 
-    def __init__(self, client: ApiClient, options: InformerOptions | None = None, **overrides: Any) -> None:
+    def __init__(
+        self, client: ApiClient, options: InformerOptions | None = None, **overrides: Unpack[InformerKeywords]
+    ) -> None:
         self.client = client
         self.options = InformerOptions.of(options, overrides)
         self._informers: dict[_Key, Informer] = {}
@@ -95,7 +99,9 @@ class InformerFactory:
 class AsyncInformerFactory:
     """The asyncio twin of :class:`InformerFactory` (use it from one event loop)."""
 
-    def __init__(self, client: AsyncApiClient, options: InformerOptions | None = None, **overrides: Any) -> None:
+    def __init__(
+        self, client: AsyncApiClient, options: InformerOptions | None = None, **overrides: Unpack[InformerKeywords]
+    ) -> None:
         self.client = client
         self.options = InformerOptions.of(options, overrides)
         self._informers: dict[_Key, AsyncInformer] = {}

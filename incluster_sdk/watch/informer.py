@@ -19,7 +19,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import urllib3
 from kubernetes.client.exceptions import ApiException
@@ -40,7 +40,11 @@ from .endpoints import (
     server_version,
 )
 from .handlers import Handler, HandlerCall, OnAdd, OnDelete, OnUpdate, ThreadRunner
-from .options import InformerOptions, OptionAttributes
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+from .options import InformerKeywords, InformerOptions, OptionAttributes
 from .state import TRANSIENT, InformerState
 from .store import Store
 from .wire import END, WatchDecoder
@@ -63,7 +67,11 @@ class Informer(OptionAttributes):
     """
 
     def __init__(
-        self, client: ApiClient, resource: Resource, options: InformerOptions | None = None, **overrides: Any
+        self,
+        client: ApiClient,
+        resource: Resource,
+        options: InformerOptions | None = None,
+        **overrides: Unpack[InformerKeywords],
     ) -> None:
         self.options = InformerOptions.of(options, overrides)
         self.client = client

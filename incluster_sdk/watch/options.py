@@ -7,7 +7,7 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from .cache import Transform, strip_managed_fields
 from .store import Indexer
@@ -66,6 +66,21 @@ class InformerOptions:
         if options is None:
             return cls(**overrides)
         return dataclasses.replace(options, **overrides) if overrides else options
+
+
+class InformerKeywords(TypedDict, total=False):
+    """The keyword arguments the informers and factories take: the fields of :class:`InformerOptions`, so
+    that a type checker checks their names and types at every call."""
+
+    namespace: str | None
+    label_selector: str | None
+    field_selector: str | None
+    indexers: Mapping[str, Indexer] | None
+    transform: Transform | None
+    metadata_only: bool
+    initial_list: InitialList | str
+    resync_period: float | None
+    preflight: bool
 
 
 class OptionAttributes:
