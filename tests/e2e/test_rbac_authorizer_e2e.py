@@ -39,6 +39,8 @@ from incluster_sdk.resource import Resource
 from incluster_sdk.testing import LocalCluster
 from incluster_sdk.watch import Informer
 
+from ..waiting import wait_until
+
 pytestmark = pytest.mark.e2e
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -341,6 +343,9 @@ def test_informer_on_one_named_configmap(app: App) -> None:
         ]
         for doc in fix:
             cluster.apply(doc)
+        # kube-apiserver's RBAC authorizer reads Roles through its own informer cache: a grant takes effect a
+        # moment after the write (seen taking over a second on a loaded CI machine), so wait for it.
+        wait_until(lambda: can_i(client, "watch", "configmaps", namespace=ns, name="app-config").allowed, timeout=30)
         with Informer(client, CONFIGMAPS, namespace=ns, field_selector="metadata.name=app-config") as informer:
             assert informer.wait_for_sync(15)
         with pytest.raises(incluster_sdk.PermissionDeniedError):  # the fix did not grant every configmap
