@@ -42,15 +42,17 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # 5: components built on the clients (and on rbac): siblings
     ("watch", ("watch",)),
     ("leader", ("leader",)),
-    # 6: applications of the SDK, and the package's own facade (incluster_sdk/__init__.py re-exports the
+    # 6: controllers: a work queue and a reconcile loop fed by informers, optionally behind leader election
+    ("controller", ("controller",)),
+    # 7: applications of the SDK, and the package's own facade (incluster_sdk/__init__.py re-exports the
     # layers below it: a module below importing it would get a half-initialised package)
     ("cli", ("doctor", "cli", "__main__")),
     ("facade", ("",)),
-    # 7: the test kit, on top of everything
+    # 8: the test kit, on top of everything
     ("testing", ("testing",)),
 ]
 LAYER_OF = {"foundation": 0, "credentials": 1, "config": 2, "client": 3, "rbac": 4}
-LAYER_OF.update(watch=5, leader=5, cli=6, facade=6, testing=7)
+LAYER_OF.update(watch=5, leader=5, controller=6, cli=7, facade=7, testing=8)
 
 
 def _component(module: str) -> str:
