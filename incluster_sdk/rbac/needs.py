@@ -26,10 +26,7 @@ import dataclasses
 import difflib
 from collections.abc import Iterable
 
-from ..discovery import (
-    ResourceCatalog,
-    builtin_catalog,
-)
+from ..catalog import ResourceCatalog, builtin_catalog
 from .validation import (
     check_name,
     check_names,

@@ -6,14 +6,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 
-from ..discovery import (
-    MAX_GROUP_LENGTH,
-    MAX_RESOURCE_LENGTH,
-    MAX_TYPE_LENGTH,
-    VERSION,
-    APIResource,
-    ResourceCatalog,
-)
+from ..catalog import MAX_GROUP_LENGTH, MAX_RESOURCE_LENGTH, MAX_TYPE_LENGTH, VERSION, APIResource, ResourceCatalog
 from .vocabulary import (
     ANY_SUBRESOURCE,
     AUTHORIZATION_ONLY,
