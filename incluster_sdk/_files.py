@@ -8,8 +8,12 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: Kubeconfigs, tokens and CA bundles are kilobytes; a larger "config file" is a mistake (or /proc noise).
 MAX_CONFIG_FILE_BYTES = 64 * 2**20
@@ -54,16 +58,17 @@ def read_file_bytes(
     return data
 
 
-def read_file_text(
-    path: Path,
-    *,
-    what: str,
-    fix: str,
-    error: type[ConfigError] = ConfigError,
-    allow_empty: bool = False,
-) -> str:
-    data = read_file_bytes(path, what=what, fix=fix, error=error, allow_empty=allow_empty)
+class ReadOptions(TypedDict, total=False):
+    """:func:`read_file_bytes`'s optional keywords, as :func:`read_file_text` passes them on."""
+
+    error: type[ConfigError]
+    allow_empty: bool
+
+
+def read_file_text(path: Path, *, what: str, fix: str, **options: Unpack[ReadOptions]) -> str:
+    """:func:`read_file_bytes`, decoded as UTF-8 (or the same kind of error, saying it is not UTF-8 text)."""
+    data = read_file_bytes(path, what=what, fix=fix, **options)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise error(f"{what} {path} is not UTF-8 text. {fix}") from None
+        raise options.get("error", ConfigError)(f"{what} {path} is not UTF-8 text. {fix}") from None

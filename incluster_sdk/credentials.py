@@ -292,16 +292,10 @@ class TokenFile(Credentials):
     in-cluster and kubeconfig loaders), which calls :meth:`reload` on events.
     """
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        what: str = "token file",
-        fix: str = "Check the path and that the file holds a bearer token.",
-        error: type[ConfigError] = ConfigError,
-        reload_interval: float = TOKEN_RELOAD_INTERVAL,
-    ) -> None:
-        self.source = FileTokenSource(path, what=what, fix=fix, error=error)
+    def __init__(self, source: FileTokenSource | Path, *, reload_interval: float = TOKEN_RELOAD_INTERVAL) -> None:
+        """``source`` is the file (a path: a :class:`FileTokenSource` with its default wording and error);
+        ``reload_interval`` (seconds, default :data:`TOKEN_RELOAD_INTERVAL`) is how often it is re-read."""
+        self.source = source if isinstance(source, FileTokenSource) else FileTokenSource(source)
         self.cache = CachingTokenSource(self.source, refresh_interval=reload_interval)
         self._own_watch: filewatch.FileWatch | None = None
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._files import read_file_text
-from .credentials import TokenFile
+from .credentials import FileTokenSource, TokenFile
 from .errors import ConfigError, InClusterConfigError, NotInClusterError
 from .filewatch import FileWatch
 from .tls import TLSConfig, TrustBundle
@@ -96,9 +96,10 @@ def load_in_cluster(sa_dir: Path, *, watch: bool = True) -> InClusterParts:
 
     if not sa_dir.exists() and not sa_dir.is_symlink():
         raise InClusterConfigError(f"service-account directory {sa_dir} does not exist. {_MOUNT_FIX}")
-    credentials = TokenFile(
+    token_file = FileTokenSource(
         sa_dir / "token", what="service-account token file", fix=_MOUNT_FIX, error=InClusterConfigError
     )
+    credentials = TokenFile(token_file)
     ca_fix = "Kubelet projects it from the kube-root-ca.crt ConfigMap; check that the volume includes ca.crt."
     bundle = TrustBundle(sa_dir / "ca.crt", what="cluster CA file", fix=ca_fix, error=InClusterConfigError)
     # The mount owns its files' watch: one directory, the token and the CA reloaded on its events.

@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from ._files import read_file_bytes
-from .credentials import BasicAuth, Credentials, StaticToken, TokenFile
+from .credentials import BasicAuth, Credentials, FileTokenSource, StaticToken, TokenFile
 from .errors import KubeconfigError
 from .exec_plugin import ExecCredentials, ExecSpec
 from .filewatch import FileWatch
@@ -263,7 +263,10 @@ def _credentials(
 ) -> Credentials:
     """The user's credential source, in client-go's precedence; ``cluster_info`` is called only for exec."""
     if user.token_file:
-        return TokenFile(Path(user.token_file), what=f"{where}: tokenFile", fix="Fix the path.", error=KubeconfigError)
+        source = FileTokenSource(
+            Path(user.token_file), what=f"{where}: tokenFile", fix="Fix the path.", error=KubeconfigError
+        )
+        return TokenFile(source)
     if user.token:
         return StaticToken(user.token, origin=f"{where}: token")
     if user.username or user.password:
