@@ -1,0 +1,386 @@
+"""The rate-limited work queue (client-go ``util/workqueue``), for worker threads and for asyncio tasks.
+
+:class:`RateLimitingQueue` (threads) and :class:`AsyncRateLimitingQueue` (asyncio) are thin drivers of one
+sans-I/O :class:`~.queue_core.QueueCore`, so both keep client-go's rules exactly:
+
+- an item added while it is already queued is queued once;
+- an item added while a worker processes it is processed again after that worker calls ``done``, never by
+  two workers at once;
+- ``add_after(item, delay)`` adds later (now if ``delay <= 0``); an item already waiting keeps its earlier time;
+- ``add_rate_limited(item)`` waits as long as the rate limiter says (default: client-go's
+  ``DefaultControllerRateLimiter``); ``forget(item)`` resets the item's backoff, ``num_requeues(item)`` reads it;
+- ``shutdown()``: later adds are ignored, waiting items are dropped, and workers still get the items already
+  queued; once none is left, ``get`` raises :class:`ShutDown`.
+
+    queue: RateLimitingQueue[str] = RateLimitingQueue(name="bindings")
+    queue.add("default/web")
+
+    def worker() -> None:
+        while True:
+            try:
+                key = queue.get()
+            except ShutDown:
+                return
+            try:
+                reconcile(key)
+                queue.forget(key)
+            except Exception:
+                queue.add_rate_limited(key)
+            finally:
+                queue.done(key)
+
+The asyncio twin has the same methods; ``get`` and ``shutdown_with_drain`` are coroutines.
+
+Two clocks: delays (``add_after``, the rate limiter) and metrics use the queue's ``clock`` (monotonic seconds,
+injectable for tests); the ``timeout`` of the blocking calls is real waiting, measured with
+``time.monotonic``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+from ..errors import InclusterSDKError
+from .queue_core import EMPTY, QueueCore
+from .queue_metrics import MetricsUnavailable, PrometheusMetricsProvider
+from .ratelimit import (
+    BucketRateLimiter,
+    ItemExponentialFailureRateLimiter,
+    ItemFastSlowRateLimiter,
+    MaxOfRateLimiter,
+    RateLimiter,
+    default_controller_rate_limiter,
+)
+
+__all__ = [
+    "AsyncRateLimitingQueue",
+    "BucketRateLimiter",
+    "ItemExponentialFailureRateLimiter",
+    "ItemFastSlowRateLimiter",
+    "MaxOfRateLimiter",
+    "MetricsUnavailable",
+    "PrometheusMetricsProvider",
+    "RateLimiter",
+    "RateLimitingQueue",
+    "ShutDown",
+    "default_controller_rate_limiter",
+]
+
+T = TypeVar("T", bound=Hashable)
+
+
+class ShutDown(InclusterSDKError):
+    """The queue is shut down and has no item left for this worker: the worker should stop."""
+
+
+def _wait_seconds(core: QueueCore[T], now: float, deadline: float | None) -> float | None:
+    """How long a getter may sleep: until the next waiting item is ready or the deadline; None is forever.
+
+    Raises ``TimeoutError`` if the deadline (``time.monotonic`` seconds) has passed.
+    """
+    waits: list[float] = []
+    ready_at = core.next_ready_at()
+    if ready_at is not None:
+        waits.append(max(ready_at - now, 0.0))
+    if deadline is not None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no item became available in the work queue before the timeout")
+        waits.append(remaining)
+    return min(waits) if waits else None
+
+
+class _Queue(Generic[T]):
+    """What both front-ends share: the core, the rate limiter, the clock."""
+
+    def __init__(
+        self,
+        rate_limiter: RateLimiter | None = None,
+        *,
+        name: str = "",
+        metrics: PrometheusMetricsProvider | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self.rate_limiter: RateLimiter = (
+            default_controller_rate_limiter(clock=clock) if rate_limiter is None else rate_limiter
+        )
+        self._clock = clock
+        self._core: QueueCore[T] = QueueCore(None if metrics is None else metrics.new_queue_metrics(name, clock))
+
+    def forget(self, item: T) -> None:
+        """Reset ``item``'s backoff (call it when the item succeeded, or when you give up on it).
+
+        Only the rate limiter forgets: you still call ``done``.
+        """
+        self.rate_limiter.forget(item)
+
+    def num_requeues(self, item: T) -> int:
+        """How many times ``item`` was requeued with ``add_rate_limited`` since it was last forgotten."""
+        return self.rate_limiter.num_requeues(item)
+
+    @property
+    def shutting_down(self) -> bool:
+        """True once ``shutdown`` or ``shutdown_with_drain`` was called."""
+        return self._core.shutting_down
+
+    def _shut_down(self) -> ShutDown:
+        return ShutDown(f"the work queue {self.name!r} is shut down and has no item left: stop this worker")
+
+
+class RateLimitingQueue(_Queue[T]):
+    """client-go's rate-limiting work queue for worker threads; every method is thread-safe.
+
+    ``rate_limiter`` defaults to :func:`~.ratelimit.default_controller_rate_limiter` (client-go's default:
+    per item 5 ms doubling to 1,000 s, overall 10 per second with a burst of 100). ``name`` labels the
+    queue in messages and metrics; ``metrics`` (a :class:`~.queue_metrics.PrometheusMetricsProvider`) exports
+    client-go's ``workqueue_*`` series and then needs a ``name``. ``clock`` is monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        rate_limiter: RateLimiter | None = None,
+        *,
+        name: str = "",
+        metrics: PrometheusMetricsProvider | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(rate_limiter, name=name, metrics=metrics, clock=clock)
+        self._lock = threading.Lock()
+        self._available = threading.Condition(self._lock)  # an item may be ready, or the queue shut down
+        self._idle = threading.Condition(self._lock)  # drained, or the drain was cancelled by shutdown()
+
+    def _wake(self, n: int) -> None:
+        if n:
+            self._available.notify(n)
+
+    def add(self, item: T) -> None:
+        """Queue ``item`` unless it is already queued (if a worker holds it, it runs again after ``done``)."""
+        with self._lock:
+            self._wake(self._core.add(item, self._clock()))
+
+    def add_after(self, item: T, delay_seconds: float) -> None:
+        """Add ``item`` after ``delay_seconds`` (now if <= 0); if it already waits, the earlier time wins."""
+        with self._lock:
+            before = self._core.next_ready_at()
+            self._wake(self._core.add_after(item, delay_seconds, self._clock()))
+            if self._core.next_ready_at() != before:
+                self._available.notify()  # a sleeping getter re-computes how long to sleep
+
+    def add_rate_limited(self, item: T) -> None:
+        """Add ``item`` after the delay the rate limiter gives it (each call counts one requeue)."""
+        self.add_after(item, self.rate_limiter.when(item))
+
+    def get(self, timeout: float | None = None) -> T:
+        """Block until an item is ready and take it; you must call ``done(item)`` when finished with it.
+
+        ``timeout`` is in seconds (None waits for ever, 0 only looks). Raises :class:`ShutDown` once the queue
+        is shut down and has no item left, and ``TimeoutError`` if no item came within ``timeout``.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        core = self._core
+        with self._lock:
+            while True:
+                now = self._clock()
+                promoted = core.promote(now)
+                item = core.get(now)
+                if item is not EMPTY:
+                    self._wake(promoted - 1)
+                    return item
+                if core.finished:
+                    raise self._shut_down()
+                self._available.wait(_wait_seconds(core, now, deadline))
+
+    def done(self, item: T) -> None:
+        """Mark ``item`` finished; if it was added while processing, it is queued again now.
+
+        Raises ``ValueError`` if ``item`` is not being processed (``done`` is called once per ``get``).
+        """
+        with self._lock:
+            self._wake(self._core.done(item, self._clock()))
+            if self._core.drained:
+                self._idle.notify_all()
+
+    def __len__(self) -> int:
+        """How many items are queued for a worker (not processing, not waiting for their time)."""
+        with self._lock:
+            self._wake(self._core.promote(self._clock()))
+            return len(self._core)
+
+    def shutdown(self) -> None:
+        """Ignore later adds, drop waiting items; workers get what is queued, then :class:`ShutDown`.
+
+        Also ends a ``shutdown_with_drain`` that is waiting (as client-go's ``ShutDown`` does).
+        """
+        with self._lock:
+            self._core.shutdown(drain=False)
+            self._available.notify_all()
+            self._idle.notify_all()
+
+    def shutdown_with_drain(self, timeout: float | None = None) -> bool:
+        """Shut down, then wait until no item is queued or being processed; True if that happened.
+
+        Returns False if ``timeout`` seconds passed first, or if ``shutdown()`` was called meanwhile. Your
+        workers must go on calling ``get`` and ``done``. Unlike client-go's ``ShutDownWithDrain``, which
+        returns when nothing is *processing* (and so can return between a worker's ``done`` and its next
+        ``get``), this also waits for the items still queued, which workers take after a shutdown anyway.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        core = self._core
+        with self._lock:
+            core.shutdown(drain=True)
+            self._available.notify_all()
+            while core.drain and not core.drained:
+                if deadline is None:
+                    self._idle.wait()
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._idle.wait(remaining)
+            return core.drained
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class AsyncRateLimitingQueue(_Queue[T]):
+    """The asyncio twin of :class:`RateLimitingQueue`: the same core, methods and rules; for one event loop.
+
+    ``get`` and ``shutdown_with_drain`` are coroutines; the other methods are plain and never block. Call it
+    from the loop's thread only (from another thread, use ``loop.call_soon_threadsafe(queue.add, key)``).
+    """
+
+    def __init__(
+        self,
+        rate_limiter: RateLimiter | None = None,
+        *,
+        name: str = "",
+        metrics: PrometheusMetricsProvider | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(rate_limiter, name=name, metrics=metrics, clock=clock)
+        self._getters: deque[asyncio.Future[None]] = deque()
+        self._drainers: list[asyncio.Future[None]] = []
+
+    def _wake(self, n: int) -> None:
+        getters = self._getters
+        while n > 0 and getters:
+            waiter = getters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                n -= 1
+
+    def _wake_all(self) -> None:
+        self._wake(len(self._getters))
+
+    def add(self, item: T) -> None:
+        """Queue ``item`` unless it is already queued (if a worker holds it, it runs again after ``done``)."""
+        self._wake(self._core.add(item, self._clock()))
+
+    def add_after(self, item: T, delay_seconds: float) -> None:
+        """Add ``item`` after ``delay_seconds`` (now if <= 0); if it already waits, the earlier time wins."""
+        before = self._core.next_ready_at()
+        self._wake(self._core.add_after(item, delay_seconds, self._clock()))
+        if self._core.next_ready_at() != before:
+            self._wake(1)  # a sleeping getter re-computes how long to sleep
+
+    def add_rate_limited(self, item: T) -> None:
+        """Add ``item`` after the delay the rate limiter gives it (each call counts one requeue)."""
+        self.add_after(item, self.rate_limiter.when(item))
+
+    async def get(self, timeout: float | None = None) -> T:
+        """Wait until an item is ready and take it; you must call ``done(item)`` when finished with it.
+
+        ``timeout`` is in seconds (None waits for ever, 0 only looks). Raises :class:`ShutDown` once the queue
+        is shut down and has no item left, and ``TimeoutError`` (the builtin, also on Python 3.10) if no item
+        came within ``timeout``.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        core = self._core
+        while True:
+            now = self._clock()
+            promoted = core.promote(now)
+            item = core.get(now)
+            if item is not EMPTY:
+                self._wake(promoted - 1)
+                return item
+            if core.finished:
+                raise self._shut_down()
+            wait = _wait_seconds(core, now, deadline)
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._getters.append(waiter)
+            timer = None if wait is None else loop.call_later(wait, _release, waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake(1)  # the wake-up this getter was given goes to the next one
+                raise
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                if not waiter.done():
+                    waiter.cancel()
+                with contextlib.suppress(ValueError):
+                    self._getters.remove(waiter)
+
+    def done(self, item: T) -> None:
+        """Mark ``item`` finished; if it was added while processing, it is queued again now.
+
+        Raises ``ValueError`` if ``item`` is not being processed (``done`` is called once per ``get``).
+        """
+        self._wake(self._core.done(item, self._clock()))
+        if self._core.drained:
+            self._release_drainers()
+
+    def _release_drainers(self) -> None:
+        for waiter in self._drainers:
+            _release(waiter)
+        self._drainers.clear()
+
+    def __len__(self) -> int:
+        """How many items are queued for a worker (not processing, not waiting for their time)."""
+        self._wake(self._core.promote(self._clock()))
+        return len(self._core)
+
+    def shutdown(self) -> None:
+        """Ignore later adds, drop waiting items; workers get what is queued, then :class:`ShutDown`.
+
+        Also ends a ``shutdown_with_drain`` that is waiting (as client-go's ``ShutDown`` does).
+        """
+        self._core.shutdown(drain=False)
+        self._wake_all()
+        self._release_drainers()
+
+    async def shutdown_with_drain(self, timeout: float | None = None) -> bool:
+        """Shut down, then wait until no item is queued or being processed; True if that happened.
+
+        Returns False if ``timeout`` seconds passed first, or if ``shutdown()`` was called meanwhile. Your
+        workers must go on calling ``get`` and ``done``; see :meth:`RateLimitingQueue.shutdown_with_drain`
+        for how this differs from client-go.
+        """
+        core = self._core
+        core.shutdown(drain=True)
+        self._wake_all()
+        if core.drained:
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._drainers.append(waiter)
+        try:
+            await asyncio.wait({waiter}, timeout=timeout)
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+            if waiter in self._drainers:
+                self._drainers.remove(waiter)
+        return core.drained
