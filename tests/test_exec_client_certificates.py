@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 import incluster_sdk
+from incluster_sdk.credentials import RequestCredential
 from incluster_sdk.testing.pki import CertificateAuthority
 from tests.support.fake_apiserver import FakeApiServer, Seen
 
@@ -130,7 +131,7 @@ def test_sync_rotation_on_401_and_on_expiry(setup: tuple[incluster_sdk.Config, P
 
     # Expiry: a credential inside the refresh margin is replaced before the next request, without a 401.
     plugin.issue("alice-3", expires_in=5)
-    assert cfg.credentials.on_unauthorized(None)  # picks up alice-3 (expiring soon)
+    assert cfg.credentials.unauthorized(RequestCredential())  # a 401: picks up alice-3 (expiring soon)
     plugin.issue("alice-4", expires_in=3600)
     api.list_namespace()
     assert server.seen[-1].client_cn == "alice-4"
@@ -159,7 +160,7 @@ async def test_asyncio_rotation_on_401_and_on_expiry(
         assert seen[3][1] != seen[1][1]
 
         plugin.issue("bob-3", expires_in=5)
-        assert cfg.credentials.on_unauthorized(None)
+        assert cfg.credentials.unauthorized(RequestCredential())
         plugin.issue("bob-4", expires_in=3600)
         await api.list_namespace()
         assert server.seen[-1].client_cn == "bob-4"

@@ -420,7 +420,9 @@ def test_exec_plugin_refreshes_before_expiry_and_on_401(isolated_env: Path, tmp_
     long_lived = config_with_ttl(3600)
     assert long_lived.credentials.auth_header() == "Bearer tok-1"
     assert long_lived.credentials.auth_header() == "Bearer tok-1"  # cached, not re-run
-    assert long_lived.credentials.on_unauthorized("Bearer tok-1")  # 401: run again, new token
+    sent = long_lived.credentials.request_credential()
+    assert sent.header == "Bearer tok-1"
+    assert long_lived.credentials.unauthorized(sent)  # 401: run again, new token
     assert long_lived.credentials.auth_header() == "Bearer tok-2"
 
     about_to_expire = config_with_ttl(10)  # inside the 30 s margin: re-run before each use

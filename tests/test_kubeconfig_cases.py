@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import incluster_sdk
 from incluster_sdk import CredentialError, KubeconfigError
+from incluster_sdk.credentials import RequestCredential
 from incluster_sdk.exec_plugin import clean_install_hint
 from incluster_sdk.kubeconfig_schema import decode_data
 from incluster_sdk.testing.fake_mount import PLACEHOLDER_CA_PEM
@@ -152,7 +153,7 @@ def test_case02_relative_kubeconfig_relative_exec_command_never_searches_path(
     cfg = incluster_sdk.load_config()
     assert cfg.credentials.auth_header() == "Bearer from-beside-the-kubeconfig"
     monkeypatch.chdir(tmp_path)  # resolved at load: a later chdir changes nothing
-    assert not cfg.credentials.on_unauthorized(None)  # ran again, from the same absolute path: same token
+    assert not cfg.credentials.unauthorized(RequestCredential())  # ran again, same absolute path: same token
     assert cfg.credentials.auth_header() == "Bearer from-beside-the-kubeconfig"
 
 
@@ -270,7 +271,7 @@ def test_case06_static_credentials_beat_exec_and_the_plugin_never_runs(
     path = write(tmp_path / "config", cluster={"server": "https://h:6443"}, user={**static, "exec": exec_block(plugin)})
     cfg = load(path)
     assert cfg.credentials.auth_header() == header
-    assert not cfg.credentials.on_unauthorized(header)
+    assert not cfg.credentials.unauthorized(cfg.credentials.request_credential())
     assert not marker.exists()
 
 

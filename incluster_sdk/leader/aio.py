@@ -18,49 +18,24 @@ import orjson
 
 from ..flows import async_drive
 from .elector import LeaderElectionBase, wall_clock
-from .lease import LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD, Call, Outcome, Response, release
+from .lease import Call, Outcome, Response, release
 
 if TYPE_CHECKING:
     from ..aio_client import AsyncApiClient
 
 log = logging.getLogger(__name__)
 
+#: The on_new_leader tasks of every elector, each until it is done (asyncio's pattern for background tasks).
+_CALLBACKS: set[asyncio.Task[None]] = set()
 
-class AsyncLeaderElector(LeaderElectionBase):
+
+class AsyncLeaderElector(LeaderElectionBase["AsyncApiClient", Any]):
     """``on_started_leading()`` runs as a task that is cancelled when leadership ends;
     ``on_stopped_leading()`` is awaited before anyone else can take over; ``on_new_leader(identity)``."""
 
-    def __init__(
-        self,
-        client: AsyncApiClient,
-        name: str,
-        namespace: str | None = None,
-        *,
-        identity: str | None = None,
-        lease_duration: float = LEASE_DURATION,
-        renew_deadline: float = RENEW_DEADLINE,
-        retry_period: float = RETRY_PERIOD,
-        on_started_leading: Callable[[], Any] | None = None,
-        on_stopped_leading: Callable[[], Any] | None = None,
-        on_new_leader: Callable[[str], Any] | None = None,
-        release_on_stop: bool = True,
-    ) -> None:
-        super().__init__(
-            name,
-            namespace or client.incluster_config.namespace,
-            identity=identity,
-            lease_duration=lease_duration,
-            renew_deadline=renew_deadline,
-            retry_period=retry_period,
-            release_on_stop=release_on_stop,
-        )
-        self.client = client
-        self.on_started_leading = on_started_leading
-        self.on_stopped_leading = on_stopped_leading
-        self.on_new_leader = on_new_leader
-        self._task: asyncio.Task[None] | None = None
-        self._work: asyncio.Task[Any] | None = None
-        self._callbacks: set[asyncio.Task[None]] = set()
+    client: AsyncApiClient
+    _task: asyncio.Task[None] | None = None
+    _work: asyncio.Task[Any] | None = None  # on_started_leading's, while leading
 
     def start(self) -> AsyncLeaderElector:
         self._task = asyncio.create_task(self._run(), name=f"incluster-sdk-leader {self.name}")
@@ -84,7 +59,7 @@ class AsyncLeaderElector(LeaderElectionBase):
     async def _run(self) -> None:
         while True:
             try:
-                await self._report(await self._drive(self._attempt()))
+                await self._report(await async_drive(self._attempt(), self._http))
             except Exception as exc:  # a failed attempt is retried; only the deadline decides leadership
                 log.log(
                     logging.WARNING if self.election.leading else logging.DEBUG, "%s: %s", self._describe(), str(exc)
@@ -92,14 +67,6 @@ class AsyncLeaderElector(LeaderElectionBase):
             if self.election.deadline_passed(time.monotonic()):
                 await self._step_down(f"could not renew for {self.election.renew_deadline}s")
             await asyncio.sleep(self._pause())
-
-    async def _drive(self, steps: Any) -> Outcome:
-        try:
-            call = next(steps)
-            while True:
-                call = steps.send(await self._http(call))
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
 
     async def _http(self, call: Call) -> Response:
         from kubernetes_asyncio.client.exceptions import ApiException
@@ -130,8 +97,8 @@ class AsyncLeaderElector(LeaderElectionBase):
             await self._step_down(outcome.lost)
         if outcome.new_leader and self.on_new_leader is not None:
             task = asyncio.create_task(self._call(self.on_new_leader, outcome.new_leader))
-            self._callbacks.add(task)  # held until done: the loop keeps only weak references to tasks
-            task.add_done_callback(self._callbacks.discard)
+            _CALLBACKS.add(task)  # held until done: the loop keeps only weak references to tasks
+            task.add_done_callback(_CALLBACKS.discard)
         if outcome.started:
             log.info("%s: started leading", self._describe())
             if self.on_started_leading is not None:

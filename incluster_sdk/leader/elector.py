@@ -22,12 +22,13 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 
 from ..client import ApiClient
+from ..config import Config
 from ..flows import drive
 from .lease import (
     JITTER,
@@ -57,28 +58,52 @@ def wall_clock() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-class LeaderElectionBase:
-    """Options, the decisions and callback bookkeeping shared by the thread and asyncio electors."""
+class ConfiguredClient(Protocol):
+    """What an elector needs of its client besides requests: the config, whose namespace is the default."""
+
+    incluster_config: Config
+
+
+ClientT = TypeVar("ClientT", bound=ConfiguredClient)
+#: What the callbacks return: None for the thread elector; anything (a coroutine included) for the asyncio one.
+Returned = TypeVar("Returned")
+
+
+class LeaderElectionBase(Generic[ClientT, Returned]):
+    """The options, the decisions and the callback bookkeeping shared by the thread and asyncio electors.
+
+    Both take the same arguments: the client, the Lease's ``name`` and ``namespace`` (default: the client's
+    config's), this replica's ``identity`` (default: :func:`default_identity`), client-go's three durations
+    (checked by :class:`~.lease.LeaderElection`), the three callbacks, and ``release_on_stop``.
+    """
 
     def __init__(
         self,
+        client: ClientT,
         name: str,
-        namespace: str,
+        namespace: str | None = None,
         *,
-        identity: str | None,
-        lease_duration: float,
-        renew_deadline: float,
-        retry_period: float,
-        release_on_stop: bool,
+        identity: str | None = None,
+        lease_duration: float = LEASE_DURATION,
+        renew_deadline: float = RENEW_DEADLINE,
+        retry_period: float = RETRY_PERIOD,
+        on_started_leading: Callable[[], Returned] | None = None,
+        on_stopped_leading: Callable[[], Returned] | None = None,
+        on_new_leader: Callable[[str], Returned] | None = None,
+        release_on_stop: bool = True,
     ) -> None:
+        self.client = client
         self.name = name
-        self.namespace = namespace
+        self.namespace = namespace or client.incluster_config.namespace
         self.identity = identity or default_identity()
         self.release_on_stop = release_on_stop
+        self.on_started_leading = on_started_leading
+        self.on_stopped_leading = on_stopped_leading
+        self.on_new_leader = on_new_leader
         self.election = LeaderElection(
             self.identity, lease_duration=lease_duration, renew_deadline=renew_deadline, retry_period=retry_period
         )
-        self._path = f"/apis/{LEASE_API}/namespaces/{namespace}/leases"
+        self._path = f"/apis/{LEASE_API}/namespaces/{self.namespace}/leases"
 
     @property
     def is_leader(self) -> bool:
@@ -109,14 +134,14 @@ class LeaderElectionBase:
             return max(0.0, min(election.retry_period, remaining))
         return election.retry_period * (1 + random.random() * JITTER)  # noqa: S311 - jitter, not crypto
 
-    def _attempt(self) -> Any:
+    def _attempt(self) -> Generator[Call, Response, Outcome]:
         return attempt(self.election, self.name, self.namespace, time.monotonic, wall_clock)
 
     def _describe(self) -> str:
         return f"lease {self.namespace}/{self.name} ({self.identity})"
 
 
-class LeaderElector(LeaderElectionBase):
+class LeaderElector(LeaderElectionBase[ApiClient, None]):
     """client-go's leader election over the sync ``kubernetes`` client, on its own thread.
 
     ``on_started_leading()`` runs on a new thread when this replica becomes leader (do the work there, and
@@ -125,45 +150,22 @@ class LeaderElector(LeaderElectionBase):
     thread whenever the holder changes. After losing leadership the elector keeps competing.
     """
 
-    def __init__(
-        self,
-        client: ApiClient,
-        name: str,
-        namespace: str | None = None,
-        *,
-        identity: str | None = None,
-        lease_duration: float = LEASE_DURATION,
-        renew_deadline: float = RENEW_DEADLINE,
-        retry_period: float = RETRY_PERIOD,
-        on_started_leading: Callable[[], None] | None = None,
-        on_stopped_leading: Callable[[], None] | None = None,
-        on_new_leader: Callable[[str], None] | None = None,
-        release_on_stop: bool = True,
-    ) -> None:
-        super().__init__(
-            name,
-            namespace or client.incluster_config.namespace,
-            identity=identity,
-            lease_duration=lease_duration,
-            renew_deadline=renew_deadline,
-            retry_period=retry_period,
-            release_on_stop=release_on_stop,
-        )
-        self.client = client
-        self.on_started_leading = on_started_leading
-        self.on_stopped_leading = on_stopped_leading
-        self.on_new_leader = on_new_leader
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    _thread: threading.Thread | None = None
+    _stop: threading.Event | None = None  # made by the first start(); stop() ends every loop started
 
     def start(self) -> LeaderElector:
-        self._thread = threading.Thread(target=self._run, name=f"incluster-sdk-leader {self.name}", daemon=True)
+        if self._stop is None:
+            self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(self._stop,), name=f"incluster-sdk-leader {self.name}", daemon=True
+        )
         self._thread.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop competing. A leader stops leading (callback) and, with ``release_on_stop``, hands the Lease back."""
-        self._stop.set()
+        if self._stop is not None:
+            self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
         if self.election.leading:
@@ -178,25 +180,17 @@ class LeaderElector(LeaderElectionBase):
         self.stop()
 
     # -- the loop --------------------------------------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             try:
-                self._report(self._drive(self._attempt()))
+                self._report(drive(self._attempt(), self._http))
             except Exception as exc:  # a failed attempt is retried; only the deadline decides leadership
                 log.log(
                     logging.WARNING if self.election.leading else logging.DEBUG, "%s: %s", self._describe(), str(exc)
                 )
             if self.election.deadline_passed(time.monotonic()):
                 self._step_down(f"could not renew for {self.election.renew_deadline}s")
-            self._stop.wait(self._pause())
-
-    def _drive(self, steps: Any) -> Outcome:
-        try:
-            call = next(steps)
-            while True:
-                call = steps.send(self._http(call))
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            stop.wait(self._pause())
 
     def _http(self, call: Call) -> Response:
         from kubernetes.client.exceptions import ApiException

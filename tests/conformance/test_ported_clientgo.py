@@ -1162,11 +1162,13 @@ def test_round_tripper(isolated_env: Path, tmp_path: Path) -> None:
     assert plugin.runs == []  # nothing runs at load: client-go runs the plugin on the first request
     assert creds.auth_header() == "Bearer token1"
     plugin.answer(credential("token2"))
-    assert creds.auth_header() == "Bearer token1"  # cached
-    creds.on_unauthorized("Bearer token1")
-    assert creds.auth_header() == "Bearer token2"  # rotated by the 401
+    sent = creds.request_credential()
+    assert sent.header == "Bearer token1"  # cached
+    creds.unauthorized(sent)
+    sent = creds.request_credential()
+    assert sent.header == "Bearer token2"  # rotated by the 401
     plugin.answer(credential("token3", expiry=an_hour_ago()))
-    creds.on_unauthorized("Bearer token2")
+    creds.unauthorized(sent)
     plugin.answer(credential("token4", expiry=in_an_hour()))
     headers = [creds.auth_header() for _ in range(3)]
     assert headers[1:] == ["Bearer token4", "Bearer token4"]  # token3 had expired: refreshed, no 401 needed
@@ -1178,12 +1180,36 @@ def test_refresh_after_401_only_once(isolated_env: Path, tmp_path: Path) -> None
     token that has already been replaced does not run the plugin again."""
     plugin = Plugin(tmp_path / "plugin", credential("token1"), credential("token2"), credential("token3"))
     creds = load(exec_user_config(tmp_path, plugin.exec_config())).credentials
-    assert creds.auth_header() == "Bearer token1"
-    creds.on_unauthorized("Bearer token1")
+    first = creds.request_credential()
+    assert first.header == "Bearer token1"
+    assert creds.unauthorized(first)
     assert creds.auth_header() == "Bearer token2"
-    creds.on_unauthorized("Bearer token1")  # a late 401 for a request sent with the old token
+    assert creds.unauthorized(first)  # a late 401 for a request sent with the old token: retry, no new run
     assert creds.auth_header() == "Bearer token2"
     assert len(plugin.runs) == 2
+
+
+def test_concurrent_401s_for_one_credential_run_the_plugin_once(isolated_env: Path, tmp_path: Path) -> None:
+    """exec.go maybeRefreshCreds under concurrency: requests that all carried the same credential and all got a
+    401 cause one plugin run (the first refreshes, the others see a newer generation and retry with it)."""
+    plugin = Plugin(tmp_path / "plugin", credential("token1"), credential("token2"), credential("token3"))
+    creds = load(exec_user_config(tmp_path, plugin.exec_config())).credentials
+    sent = creds.request_credential()
+    start = threading.Barrier(8)
+    answers: list[bool] = []
+
+    def refused() -> None:
+        start.wait()
+        answers.append(creds.unauthorized(sent))
+
+    threads = [threading.Thread(target=refused) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [True] * 8
+    assert len(plugin.runs) == 2
+    assert creds.auth_header() == "Bearer token2"
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 import incluster_sdk
+from incluster_sdk.credentials import RequestCredential
 from incluster_sdk.testing import LocalCluster
 from tests.socks5 import Socks5Proxy
 
@@ -87,7 +88,7 @@ def test_exec_client_certificate_rotates_sync(local_cluster: LocalCluster, tmp_p
     assert first.value.status == 403 and 'User "exec-user-1"' in identity_in_403(first.value)
 
     issue(local_cluster, tmp_path, "exec-user-2", expires_in=3600)
-    assert cfg.credentials.on_unauthorized(None)  # the plugin runs again (as after a 401)
+    assert cfg.credentials.unauthorized(RequestCredential())  # the plugin runs again (as after a 401)
     with pytest.raises(kubernetes.client.ApiException) as second:
         api.list_namespace()
     assert 'User "exec-user-2"' in identity_in_403(second.value)
