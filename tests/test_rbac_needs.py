@@ -167,55 +167,46 @@ def authorize(docs: Sequence[dict[str, Any]], attrs: Attrs, namespace: str) -> b
     return False
 
 
-def rule(verbs: str, groups: str, resources: str, urls: str = "") -> Rule:
-    """rbac_test.go's newRule("verbs", "groups", "resources", "urls")."""
+def rule(verbs: str, groups: str, resources: str, urls: str = "", names: str = "") -> Rule:
+    """rbac_test.go's newRule("verbs", "groups", "resources", "urls"), and resourceNames when ``names``."""
     out: Rule = {"verbs": verbs.split(","), "apiGroups": groups.split(","), "resources": resources.split(",")}
     if urls:
         out["nonResourceURLs"] = urls.split(",")
+    if names:
+        out["resourceNames"] = names.split(",")
     return out
 
+
+def over_grid(expect: Any) -> dict[Attrs, bool]:
+    """TestRuleMatches' requests on verb1/verb2 x group1/group2 x resource1/resource2, each expected as
+    ``expect(verb, group, resource)`` says."""
+    two = ("1", "2")
+    return {Attrs(f"verb{v}", f"group{g}", f"resource{r}"): expect(v, g, r) for v in two for g in two for r in two}
+
+
+FOO_PATHS = ("/foo", "/foo/bar", "/foo/baz", "/foo/bar/one", "/foo/baz/one")
 
 # TestRuleMatches, as (rule, {request: expected})
 RULE_MATCHES: list[tuple[str, Rule, dict[Attrs, bool]]] = [
     (
         "star verb, exact match other",
         rule("*", "group1", "resource1"),
-        {
-            Attrs(v, g, r): (g, r) == ("group1", "resource1")
-            for v in ("verb1", "verb2")
-            for g in ("group1", "group2")
-            for r in ("resource1", "resource2")
-        },
+        over_grid(lambda v, g, r: (g, r) == ("1", "1")),
     ),
     (
         "star group, exact match other",
         rule("verb1", "*", "resource1"),
-        {
-            Attrs(v, g, r): (v, r) == ("verb1", "resource1")
-            for v in ("verb1", "verb2")
-            for g in ("group1", "group2")
-            for r in ("resource1", "resource2")
-        },
+        over_grid(lambda v, g, r: (v, r) == ("1", "1")),
     ),
     (
         "star resource, exact match other",
         rule("verb1", "group1", "*"),
-        {
-            Attrs(v, g, r): (v, g) == ("verb1", "group1")
-            for v in ("verb1", "verb2")
-            for g in ("group1", "group2")
-            for r in ("resource1", "resource2")
-        },
+        over_grid(lambda v, g, r: (v, g) == ("1", "1")),
     ),
     (
         "tuple expansion",
         rule("verb1,verb2", "group1,group2", "resource1,resource2"),
-        {
-            Attrs(v, g, r): True
-            for v in ("verb1", "verb2")
-            for g in ("group1", "group2")
-            for r in ("resource1", "resource2")
-        },
+        over_grid(lambda v, g, r: True),
     ),
     (
         "subresource expansion",
@@ -234,28 +225,17 @@ RULE_MATCHES: list[tuple[str, Rule, dict[Attrs, bool]]] = [
     (
         "star nonresource, exact match other",
         {"verbs": ["verb1"], "nonResourceURLs": ["*"]},
-        {
-            Attrs(v, path=p): v == "verb1"
-            for v in ("verb1", "verb2")
-            for p in ("/foo", "/foo/bar", "/foo/baz", "/foo/bar/one", "/foo/baz/one")
-        },
+        {Attrs(v, path=p): v == "verb1" for v in ("verb1", "verb2") for p in FOO_PATHS},
     ),
     (
         "star nonresource subpath",
         {"verbs": ["verb1"], "nonResourceURLs": ["/foo/*"]},
-        {
-            Attrs("verb1", path=p): p.startswith("/foo/")
-            for p in ("/foo", "/foo/bar", "/foo/baz", "/foo/bar/one", "/foo/baz/one", "/notfoo", "/notfoo/bar")
-        },
+        {Attrs("verb1", path=p): p.startswith("/foo/") for p in (*FOO_PATHS, "/notfoo", "/notfoo/bar")},
     ),
     (
         "star verb, exact nonresource",
         {"verbs": ["*"], "nonResourceURLs": ["/foo", "/foo/bar/one"]},
-        {
-            Attrs(v, path=p): p in ("/foo", "/foo/bar/one")
-            for v in ("verb1", "verb2")
-            for p in ("/foo", "/foo/bar", "/foo/baz", "/foo/bar/one", "/foo/baz/one")
-        },
+        {Attrs(v, path=p): p in ("/foo", "/foo/bar/one") for v in ("verb1", "verb2") for p in FOO_PATHS},
     ),
     # TestAuthorizer's subresource cases: "pods" is not "pods/status"; "*/scale" is scale of anything
     (
@@ -342,33 +322,22 @@ _NAME_RULES: dict[str, tuple[str, int]] = {
     "label": (_DNS1123_LABEL, 63),
     "1035": (r"[a-z]([-a-z0-9]*[a-z0-9])?", 63),
 }
-_NAME_RULE_OF: dict[tuple[str, str], str] = {
-    **{
-        ("", r): "subdomain"
-        for r in [
-            "pods",
-            "configmaps",
-            "secrets",
-            "serviceaccounts",
-            "nodes",
-            "persistentvolumes",
-            "persistentvolumeclaims",
-            "endpoints",
-            "replicationcontrollers",
-            "limitranges",
-            "resourcequotas",
-        ]
-    },
-    ("", "namespaces"): "label",
-    ("", "services"): "1035",
-    **{
-        ("apps", r): "subdomain"
-        for r in ["deployments", "statefulsets", "daemonsets", "replicasets", "controllerrevisions"]
-    },
-    ("batch", "jobs"): "subdomain",
-    ("batch", "cronjobs"): "subdomain",
-    ("coordination.k8s.io", "leases"): "subdomain",
+#: The kinds each name function is given for, by kind (the test maps kinds to resources with the catalog);
+#: every kind of apps, batch and coordination.k8s.io here is validated as a subdomain.
+_NAME_RULE_KINDS = {
+    "subdomain": "Pod ConfigMap Secret ServiceAccount Node PersistentVolume PersistentVolumeClaim Endpoints"
+    " ReplicationController LimitRange ResourceQuota Deployment StatefulSet DaemonSet ReplicaSet ControllerRevision"
+    " Job CronJob Lease",
+    "label": "Namespace",
+    "1035": "Service",
 }
+_NAME_RULE_OF: dict[tuple[str, str], str] = {
+    (r.group, r.name): rule
+    for rule, kinds in _NAME_RULE_KINDS.items()
+    for r in CATALOG.resources
+    if r.kind in kinds.split() and "/" not in r.name
+}
+assert len(_NAME_RULE_OF) == sum(len(kinds.split()) for kinds in _NAME_RULE_KINDS.values())  # one resource a kind
 
 
 def impossible_name(group: str, resource: str, name: str | None) -> bool:
@@ -904,124 +873,72 @@ def test_a_group_the_offline_table_does_not_know_is_taken_as_written_and_uncheck
 
 
 # == kubectl create role's cases, in our syntax ========================================================================
+RS_SCALE = "replicasets/scale"
+PODS_ALL = rule("*", "", "pods")
 CREATE_ROLE_RULES: list[tuple[str, list[str], list[Rule]]] = [
     # (kubectl case, our needs, the rules); kubectl's test mapper serves replicasets and deployments in
     # extensions, 1.20 serves them in apps only; kubectl keeps the verbs in the order given, we sort them
+    ("test-duplicate-resources", ["get,watch,list:pods"] * 2, [rule("get,list,watch", "", "pods")]),  # pods,pods
+    # replicasets/scale; 1.20's scale serves get, patch, update: no watch or list
     (
-        "test-duplicate-resources (--resource=pods,pods)",
-        ["get,watch,list:pods", "get,watch,list:pods"],
-        [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}],
-    ),
-    (
-        "test-subresources (replicasets/scale; 1.20's scale serves get, patch, update: no watch or list)",
+        "test-subresources",
         ["get,patch,update:replicasets --subresource=scale"],
-        [{"apiGroups": ["apps"], "resources": ["replicasets/scale"], "verbs": ["get", "update", "patch"]}],
+        [rule("get,update,patch", "apps", RS_SCALE)],
     ),
+    ("test-subresources-with-apigroup", ["get:replicasets.apps --subresource=scale"], [rule("get", "apps", RS_SCALE)]),
     (
-        "test-subresources-with-apigroup (replicasets.apps/scale)",
-        ["get:replicasets.apps --subresource=scale"],
-        [{"apiGroups": ["apps"], "resources": ["replicasets/scale"], "verbs": ["get"]}],
-    ),
-    (
-        "test-valid-case-with-multiple-apigroups (pods,deployments.apps)",
+        "test-valid-case-with-multiple-apigroups",
         ["get,watch,list:pods", "get,watch,list:deployments.apps"],
-        [
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
-            {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]},
-        ],
+        [rule("get,list,watch", "", "pods"), rule("get,list,watch", "apps", "deployments")],
     ),
     (
-        "test-resource-name-with-multiple-resources (pods, deployments.apps, --resource-name=foo)",
+        "test-resource-name-with-multiple-resources",  # pods, deployments.apps, --resource-name=foo
         ["get:pods/foo", "get:deployments.apps/foo"],
-        [
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"], "resourceNames": ["foo"]},
-            {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"], "resourceNames": ["foo"]},
-        ],
+        [rule("get", "", "pods", names="foo"), rule("get", "apps", "deployments", names="foo")],
     ),
+    # role-binder: get,list,bind on roles named foo
     (
-        "test-valid-case (role-binder: get,list,bind on roles named foo)",
-        ["get,list,bind:roles.rbac.authorization.k8s.io/foo"],
-        [
-            {
-                "apiGroups": [RBAC_GROUP],
-                "resources": ["roles"],
-                "verbs": ["get", "list", "bind"],
-                "resourceNames": ["foo"],
-            }
-        ],
+        "test-valid-case",
+        [f"get,list,bind:roles.{RBAC_GROUP}/foo"],
+        [rule("get,list,bind", RBAC_GROUP, "roles", names="foo")],
     ),
+    # replicasets/scale named bar; get only, see test-subresources
     (
-        "test-valid-case-with-subresource (replicasets/scale named bar; get only, see test-subresources)",
+        "test-valid-case-with-subresource",
         ["get:replicasets/bar --subresource=scale"],
-        [{"apiGroups": ["apps"], "resources": ["replicasets/scale"], "verbs": ["get"], "resourceNames": ["bar"]}],
+        [rule("get", "apps", RS_SCALE, names="bar")],
     ),
     (
-        "test-valid-case-with-additional-resource (impersonate userextras/scopes)",
+        "test-valid-case-with-additional-resource",  # impersonate userextras/scopes
         ["impersonate:userextras.authentication.k8s.io --subresource=scopes"],
-        [{"apiGroups": ["authentication.k8s.io"], "resources": ["userextras/scopes"], "verbs": ["impersonate"]}],
+        [rule("impersonate", "authentication.k8s.io", "userextras/scopes")],
     ),
     (
-        "test-duplicate-verbs (get,watch,list,get)",
+        "test-duplicate-verbs",  # get,watch,list,get
         ["get,watch,list,get:pods", "get,watch,list,get:deployments.apps"],
-        [
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
-            {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]},
-        ],
+        [rule("get,list,watch", "", "pods"), rule("get,list,watch", "apps", "deployments")],
     ),
+    ("test-verball", ["get,watch,list,*:pods"], [rule("*", "", "pods")]),  # get,watch,list,* is *
+    # *,pods is *; our * is every group, kubectl's bare * the core group only
+    ("test-allresource", ["*:*", "*:pods"], [rule("*", "*", "*")]),
+    ("test-allresource-subresource", ["*:* --subresource=scale", "*:pods"], [PODS_ALL, rule("*", "*", "*/scale")]),
+    ("test-allresrouce-allgroup", ["*:*.*", "*:pods"], [rule("*", "*", "*")]),  # *.*,pods
     (
-        "test-verball (get,watch,list,* is *)",
-        ["get,watch,list,*:pods"],
-        [{"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]}],
-    ),
-    (
-        "test-allresource (*,pods is *; our * is every group, kubectl's bare * the core group only)",
-        ["*:*", "*:pods"],
-        [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
-    ),
-    (
-        "test-allresource-subresource (*/scale,pods)",
-        ["*:* --subresource=scale", "*:pods"],
-        [
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]},
-            {"apiGroups": ["*"], "resources": ["*/scale"], "verbs": ["*"]},
-        ],
-    ),
-    (
-        "test-allresrouce-allgroup (*.*,pods)",
-        ["*:*.*", "*:pods"],
-        [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
-    ),
-    (
-        "test-allresource-allgroup-subresource (*.*/scale,pods)",
+        "test-allresource-allgroup-subresource",
         ["*:*.* --subresource=scale", "*:pods"],
-        [
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]},
-            {"apiGroups": ["*"], "resources": ["*/scale"], "verbs": ["*"]},
-        ],
+        [PODS_ALL, rule("*", "*", "*/scale")],
     ),
+    ("test-allresource-specificgroup", ["*:*.extensions", "*:pods"], [PODS_ALL, rule("*", "extensions", "*")]),
     (
-        "test-allresource-specificgroup (*.extensions,pods)",
-        ["*:*.extensions", "*:pods"],
-        [
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]},
-            {"apiGroups": ["extensions"], "resources": ["*"], "verbs": ["*"]},
-        ],
-    ),
-    (
-        "test-allresource-specificgroup-subresource (*.extensions/scale,pods)",
+        "test-allresource-specificgroup-subresource",  # *.extensions/scale,pods
         ["*:*.extensions --subresource=scale", "*:pods"],
-        [
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]},
-            {"apiGroups": ["extensions"], "resources": ["*/scale"], "verbs": ["*"]},
-        ],
+        [PODS_ALL, rule("*", "extensions", "*/scale")],
     ),
+    # test-duplicate-resourcenames (foo,foo) and test-valid-complete-case (* on pods/foo: ours needs a subresource)
     (
-        "test-duplicate-resourcenames (foo,foo) and test-valid-complete-case (* on pods/foo: ours needs a subresource)",
+        "test-duplicate-resourcenames",
         ["get:pods/foo", "get:pods/foo", "get:deployments.apps/foo"],
-        [
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"], "resourceNames": ["foo"]},
-            {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"], "resourceNames": ["foo"]},
-        ],
+        [rule("get", "", "pods", names="foo"), rule("get", "apps", "deployments", names="foo")],
     ),
 ]
 
@@ -1381,23 +1298,18 @@ def test_manifests_for_group_and_custom_subjects() -> None:
     assert list(yaml.safe_load_all(to_yaml(docs))) == docs
 
 
-ESCALATION_SPECIAL = {
-    "rolebindings": "bind",
-    "clusterrolebindings": "bind",
-    "roles": "escalate",
-    "clusterroles": "escalate",
-}
+def escalation_check(written: str) -> tuple[str, tuple[str, ...]] | None:
+    """What writing the RBAC resource ``written`` checks (escalation_check.go): BindingAuthorized checks
+    ``bind`` on the kinds a roleRef may name (a RoleBinding's a Role or a ClusterRole, a ClusterRoleBinding's
+    only a ClusterRole); RoleEscalationAuthorized checks ``escalate`` on the written role's own resource."""
+    if written.endswith("rolebindings"):
+        return "bind", ("clusterroles",) if written.startswith("cluster") else ("roles", "clusterroles")
+    if written in ("roles", "clusterroles"):
+        return "escalate", (written,)
+    return None
 
 
-#: The roles a binding or role write checks ``bind``/``escalate`` on (escalation_check.go's BindingAuthorized
-#: uses the roleRef's kind: a RoleBinding may reference a Role or a ClusterRole, a ClusterRoleBinding only a
-#: ClusterRole; RoleEscalationAuthorized uses the written role's own resource).
-ESCALATION_TARGETS = {
-    "rolebindings": ("roles", "clusterroles"),
-    "clusterrolebindings": ("clusterroles",),
-    "roles": ("roles",),
-    "clusterroles": ("clusterroles",),
-}
+ESCALATION_CHECKED = ("rolebindings", "clusterrolebindings", "roles", "clusterroles")
 
 
 def needs_escalation_warning(needs: Sequence[Need]) -> bool:
@@ -1405,10 +1317,10 @@ def needs_escalation_warning(needs: Sequence[Need]) -> bool:
     policybased): unless the app holds every permission it grants, it needs ``bind`` (bindings) or
     ``escalate`` (roles) on the roles they reference."""
 
-    def grants(special: str, written: str) -> bool:
+    def grants(special: str, targets: tuple[str, ...]) -> bool:
         return any(
             n.group in (RBAC_GROUP, "*")
-            and n.resource in (*ESCALATION_TARGETS[written], "*")
+            and n.resource in (*targets, "*")
             and n.subresource is None
             and (special in n.verbs or "*" in n.verbs)
             for n in needs
@@ -1421,8 +1333,9 @@ def needs_escalation_warning(needs: Sequence[Need]) -> bool:
             or not {"create", "update", "patch", "*"} & set(n.verbs)
         ):
             continue
-        written = ESCALATION_SPECIAL if n.resource == "*" else {n.resource: ESCALATION_SPECIAL.get(n.resource, "")}
-        if any(special and not grants(special, resource) for resource, special in written.items()):
+        written = ESCALATION_CHECKED if n.resource == "*" else (n.resource,)
+        checks = [check for check in map(escalation_check, written) if check is not None]
+        if any(not grants(special, targets) for special, targets in checks):
             return True
     return False
 
@@ -1519,132 +1432,49 @@ def request_info(method: str, url: str) -> RequestInfo:
 
 
 # TestGetAPIRequestInfo's success cases:
-# (method, url, verb, group, version, namespace, resource, subresource, name, parts)
+# method, url, verb, group/version, namespace, resource, subresource, name, parts joined by "/" ("-" is empty)
 REQUEST_INFO_CASES = [
-    ("GET", "/api/v1/namespaces", "list", "", "v1", "", "namespaces", "", "", ["namespaces"]),
-    ("GET", "/api/v1/namespaces/other", "get", "", "v1", "other", "namespaces", "", "other", ["namespaces", "other"]),
-    ("GET", "/api/v1/namespaces/other/pods", "list", "", "v1", "other", "pods", "", "", ["pods"]),
-    ("GET", "/api/v1/namespaces/other/pods/foo", "get", "", "v1", "other", "pods", "", "foo", ["pods", "foo"]),
-    ("HEAD", "/api/v1/namespaces/other/pods/foo", "get", "", "v1", "other", "pods", "", "foo", ["pods", "foo"]),
-    ("GET", "/api/v1/pods", "list", "", "v1", "", "pods", "", "", ["pods"]),
-    ("HEAD", "/api/v1/pods", "list", "", "v1", "", "pods", "", "", ["pods"]),
-    ("GET", "/api/v1/proxy/namespaces/other/pods/foo", "proxy", "", "v1", "other", "pods", "", "foo", ["pods", "foo"]),
-    (
-        "GET",
-        "/api/v1/proxy/namespaces/other/pods/foo/subpath/not/a/subresource",
-        "proxy",
-        "",
-        "v1",
-        "other",
-        "pods",
-        "",
-        "foo",
-        ["pods", "foo", "subpath", "not", "a", "subresource"],
-    ),
-    ("GET", "/api/v1/watch/pods", "watch", "", "v1", "", "pods", "", "", ["pods"]),
-    ("GET", "/api/v1/pods?watch=true", "watch", "", "v1", "", "pods", "", "", ["pods"]),
-    ("GET", "/api/v1/pods?watch=false", "list", "", "v1", "", "pods", "", "", ["pods"]),
-    ("GET", "/api/v1/watch/namespaces/other/pods", "watch", "", "v1", "other", "pods", "", "", ["pods"]),
-    ("GET", "/api/v1/namespaces/other/pods?watch=1", "watch", "", "v1", "other", "pods", "", "", ["pods"]),
-    ("GET", "/api/v1/namespaces/other/pods?watch=0", "list", "", "v1", "other", "pods", "", "", ["pods"]),
-    (
-        "GET",
-        "/api/v1/namespaces/other/pods/foo/status",
-        "get",
-        "",
-        "v1",
-        "other",
-        "pods",
-        "status",
-        "foo",
-        ["pods", "foo", "status"],
-    ),
-    (
-        "GET",
-        "/api/v1/namespaces/other/pods/foo/proxy/subpath",
-        "get",
-        "",
-        "v1",
-        "other",
-        "pods",
-        "proxy",
-        "foo",
-        ["pods", "foo", "proxy", "subpath"],
-    ),
-    (
-        "PUT",
-        "/api/v1/namespaces/other/finalize",
-        "update",
-        "",
-        "v1",
-        "other",
-        "namespaces",
-        "finalize",
-        "other",
-        ["namespaces", "other", "finalize"],
-    ),
-    (
-        "PUT",
-        "/api/v1/namespaces/other/status",
-        "update",
-        "",
-        "v1",
-        "other",
-        "namespaces",
-        "status",
-        "other",
-        ["namespaces", "other", "status"],
-    ),
-    ("PATCH", "/api/v1/namespaces/other/pods/foo", "patch", "", "v1", "other", "pods", "", "foo", ["pods", "foo"]),
-    ("DELETE", "/api/v1/namespaces/other/pods/foo", "delete", "", "v1", "other", "pods", "", "foo", ["pods", "foo"]),
-    ("POST", "/api/v1/namespaces/other/pods", "create", "", "v1", "other", "pods", "", "", ["pods"]),
-    ("DELETE", "/api/v1/nodes", "deletecollection", "", "v1", "", "nodes", "", "", ["nodes"]),
-    ("DELETE", "/api/v1/namespaces", "deletecollection", "", "v1", "", "namespaces", "", "", ["namespaces"]),
-    ("DELETE", "/api/v1/namespaces/other/pods", "deletecollection", "", "v1", "other", "pods", "", "", ["pods"]),
-    (
-        "DELETE",
-        "/apis/extensions/v1/namespaces/other/pods",
-        "deletecollection",
-        "extensions",
-        "v1",
-        "other",
-        "pods",
-        "",
-        "",
-        ["pods"],
-    ),
-    (
-        "POST",
-        "/apis/extensions/v1/namespaces/other/pods",
-        "create",
-        "extensions",
-        "v1",
-        "other",
-        "pods",
-        "",
-        "",
-        ["pods"],
-    ),
-    (
-        "POST",
-        "/apis/extensions/v1beta3/namespaces/other/pods",
-        "create",
-        "extensions",
-        "v1beta3",
-        "other",
-        "pods",
-        "",
-        "",
-        ["pods"],
-    ),
+    tuple("" if field == "-" else field for field in row.split())
+    for row in """
+GET    /api/v1/namespaces                                                list             v1                 -     namespaces -        -     namespaces
+GET    /api/v1/namespaces/other                                          get              v1                 other namespaces -        other namespaces/other
+GET    /api/v1/namespaces/other/pods                                     list             v1                 other pods       -        -     pods
+GET    /api/v1/namespaces/other/pods/foo                                 get              v1                 other pods       -        foo   pods/foo
+HEAD   /api/v1/namespaces/other/pods/foo                                 get              v1                 other pods       -        foo   pods/foo
+GET    /api/v1/pods                                                      list             v1                 -     pods       -        -     pods
+HEAD   /api/v1/pods                                                      list             v1                 -     pods       -        -     pods
+GET    /api/v1/proxy/namespaces/other/pods/foo                           proxy            v1                 other pods       -        foo   pods/foo
+GET    /api/v1/proxy/namespaces/other/pods/foo/subpath/not/a/subresource proxy            v1                 other pods       -        foo   pods/foo/subpath/not/a/subresource
+GET    /api/v1/watch/pods                                                watch            v1                 -     pods       -        -     pods
+GET    /api/v1/pods?watch=true                                           watch            v1                 -     pods       -        -     pods
+GET    /api/v1/pods?watch=false                                          list             v1                 -     pods       -        -     pods
+GET    /api/v1/watch/namespaces/other/pods                               watch            v1                 other pods       -        -     pods
+GET    /api/v1/namespaces/other/pods?watch=1                             watch            v1                 other pods       -        -     pods
+GET    /api/v1/namespaces/other/pods?watch=0                             list             v1                 other pods       -        -     pods
+GET    /api/v1/namespaces/other/pods/foo/status                          get              v1                 other pods       status   foo   pods/foo/status
+GET    /api/v1/namespaces/other/pods/foo/proxy/subpath                   get              v1                 other pods       proxy    foo   pods/foo/proxy/subpath
+PUT    /api/v1/namespaces/other/finalize                                 update           v1                 other namespaces finalize other namespaces/other/finalize
+PUT    /api/v1/namespaces/other/status                                   update           v1                 other namespaces status   other namespaces/other/status
+PATCH  /api/v1/namespaces/other/pods/foo                                 patch            v1                 other pods       -        foo   pods/foo
+DELETE /api/v1/namespaces/other/pods/foo                                 delete           v1                 other pods       -        foo   pods/foo
+POST   /api/v1/namespaces/other/pods                                     create           v1                 other pods       -        -     pods
+DELETE /api/v1/nodes                                                     deletecollection v1                 -     nodes      -        -     nodes
+DELETE /api/v1/namespaces                                                deletecollection v1                 -     namespaces -        -     namespaces
+DELETE /api/v1/namespaces/other/pods                                     deletecollection v1                 other pods       -        -     pods
+DELETE /apis/extensions/v1/namespaces/other/pods                         deletecollection extensions/v1      other pods       -        -     pods
+POST   /apis/extensions/v1/namespaces/other/pods                         create           extensions/v1      other pods       -        -     pods
+POST   /apis/extensions/v1beta3/namespaces/other/pods                    create           extensions/v1beta3 other pods       -        -     pods
+""".strip().splitlines()  # noqa: E501 (a table of requestinfo_test.go's cases, one a line)
 ]
 
 
 @pytest.mark.parametrize("case", REQUEST_INFO_CASES, ids=[f"{c[0]} {c[1]}" for c in REQUEST_INFO_CASES])
 def test_the_ported_request_info_passes_requestinfo_test_go(case: tuple[Any, ...]) -> None:
-    method, url, verb, group, version, namespace, resource, subresource, name, parts = case
+    method, url, verb, group_version, namespace, resource, subresource, name, parts = case
+    group, _, version = group_version.rpartition("/")
     info = request_info(method, url)
-    assert info == RequestInfo(True, verb, group, version, namespace, resource, subresource, name, tuple(parts))
+    expected = RequestInfo(True, verb, group, version, namespace, resource, subresource, name, tuple(parts.split("/")))
+    assert info == expected
 
 
 @pytest.mark.parametrize(
@@ -1665,17 +1495,21 @@ def test_the_ported_request_info_knows_non_resource_requests(url: str) -> None:
     assert not request_info("GET", url).is_resource_request
 
 
+#: TestFieldSelectorParsing, as {query on /apis/group/version/resource: (name, verb)}
+FIELD_SELECTOR_PARSING = {
+    "": ("", "list"),
+    "?fieldSelector=metadata.name=name1": ("name1", "list"),
+    "?watch=true&fieldSelector=metadata.name=name1": ("name1", "watch"),
+    "?fieldSelector=foo=bar": ("", "list"),
+    "?fieldSelector=metadata.name=name1,foo": ("", "list"),
+    "?fieldSelector=metadata.name=name1,foo&watch=true": ("", "watch"),
+    "?fieldSelector=metadata.name=name1,foo&watch=false": ("", "list"),
+}
+
+
 @pytest.mark.parametrize(
     ("url", "name", "verb"),
-    [  # TestFieldSelectorParsing
-        ("/apis/group/version/resource", "", "list"),
-        ("/apis/group/version/resource?fieldSelector=metadata.name=name1", "name1", "list"),
-        ("/apis/group/version/resource?watch=true&fieldSelector=metadata.name=name1", "name1", "watch"),
-        ("/apis/group/version/resource?fieldSelector=foo=bar", "", "list"),
-        ("/apis/group/version/resource?fieldSelector=metadata.name=name1,foo", "", "list"),
-        ("/apis/group/version/resource?fieldSelector=metadata.name=name1,foo&watch=true", "", "watch"),
-        ("/apis/group/version/resource?fieldSelector=metadata.name=name1,foo&watch=false", "", "list"),
-    ],
+    [(f"/apis/group/version/resource{query}", *expected) for query, expected in FIELD_SELECTOR_PARSING.items()],
 )
 def test_the_ported_request_info_reads_field_selectors(url: str, name: str, verb: str) -> None:
     info = request_info("GET", url)
@@ -1780,21 +1614,23 @@ class InvalidSelector(ValueError):
     pass
 
 
+#: One term of a field selector: anything up to an unescaped comma (a backslash escapes the next character,
+#: whatever it is; a trailing one stands for itself).
+_TERM = re.compile(r"(?:[^\\,]|\\[\s\S]?)*")
+
+
 def split_terms(selector: str) -> list[str]:
-    """fields.splitTerms: split on unescaped commas."""
+    """fields.splitTerms: split on unescaped commas (stated as a pattern, where Go walks the characters)."""
     if not selector:
         return []
-    terms, start, in_slash = [], 0, False
-    for i, c in enumerate(selector):
-        if in_slash:
-            in_slash = False
-        elif c == "\\":
-            in_slash = True
-        elif c == ",":
-            terms.append(selector[start:i])
-            start = i + 1
-    terms.append(selector[start:])
-    return terms
+    terms, pos = [], 0
+    while True:
+        term = _TERM.match(selector, pos)
+        assert term is not None  # the pattern matches the empty string too
+        terms.append(term.group())
+        if term.end() == len(selector):
+            return terms
+        pos = term.end() + 1  # past the comma
 
 
 def split_term(term: str) -> tuple[str, str, str, bool]:
