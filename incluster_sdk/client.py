@@ -44,14 +44,12 @@ log = logging.getLogger(__name__)
 RETRY_ON_401_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def retry_after_401(
-    credentials: Credentials, method: str, status: int | None, sent: RequestCredential | str | None
-) -> bool:
+def retry_after_401(credentials: Credentials, method: str, status: int | None, sent: RequestCredential) -> bool:
     """The one rule both clients follow: after a 401 on a read, reset the credential if it is not newer than
     the one ``sent`` (client-go's ``ResetTokenOlderThan``); retry once if the credential now differs."""
     if status != 401 or method.upper() not in RETRY_ON_401_METHODS:
         return False
-    retry = credentials.unauthorized(sent) if isinstance(sent, RequestCredential) else credentials.on_unauthorized(sent)
+    retry = credentials.unauthorized(sent)
     log.info("HTTP 401 on %s; credentials %s", method, "refreshed, retrying once" if retry else "unchanged")
     return retry
 

@@ -72,12 +72,9 @@ class Credentials:
         return RequestCredential(self.auth_header())
 
     def unauthorized(self, sent: RequestCredential) -> bool:
-        """A request sent with ``sent`` got 401. Refresh unless already refreshed since it was sent; True if
-        a retry may now succeed. Sources without generations fall back to :meth:`on_unauthorized`."""
-        return self.on_unauthorized(sent.header)
-
-    def on_unauthorized(self, sent_header: str | None) -> bool:
-        """A request sent with ``sent_header`` got 401. Refresh; True if a retry may now succeed."""
+        """A request sent with ``sent`` got 401. Refresh unless already refreshed since it was sent (its
+        generation is older than the current one); True if a retry may now succeed. The default (a credential
+        that never changes) refreshes nothing."""
         return False
 
     def claims(self) -> TokenClaims | None:
@@ -352,13 +349,6 @@ class TokenFile(Credentials):
         if sent.generation is None:  # not one of ours: treat as sent with the current token
             return self.cache.reset_older_than(self.cache.peek.generation)
         return self.cache.reset_older_than(sent.generation)
-
-    def on_unauthorized(self, sent_header: str | None) -> bool:
-        """Deprecated (a header string says nothing about when it was read): use :meth:`unauthorized`."""
-        current = self.cache.peek
-        if sent_header is not None and sent_header != current.header.reveal():
-            return True  # already rotated since that request was sent
-        return self.cache.reset_older_than(current.generation)
 
     def claims(self) -> TokenClaims:
         return self.cache.peek.claims

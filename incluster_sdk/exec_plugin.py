@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from ._secret import Secret
-from .credentials import Credentials, check_token
+from .credentials import Credentials, RequestCredential, check_token
 from .errors import CredentialError, KubeconfigError
 from .kubeconfig_schema import ExecConfig
 from .tls import ClientCertificate
@@ -245,6 +245,10 @@ class ExecCredentials(Credentials):
         self.spec = spec
         self._lock = threading.Lock()
         self._result: ExecResult | None = None
+        # Counts plugin runs: a request remembers the generation its token came from, so a 401 re-runs the
+        # plugin only if no run has happened since (client-go's maybeRefreshCreds compares the cached
+        # credentials pointer for the same reason).
+        self._generation = 0
         self._certificate = ClientCertificate(where=spec.where)
 
     @property
@@ -253,11 +257,14 @@ class ExecCredentials(Credentials):
 
     def _install(self, result: ExecResult) -> None:
         self._result = result
+        self._generation += 1
         cert, key = result.client_certificate_data, result.client_key_data
         if cert is not None and key is not None:
             self._certificate.update(cert.reveal().encode(), key.reveal().encode(), error=CredentialError)
 
-    def _current(self) -> ExecResult:
+    def _current(self) -> tuple[ExecResult, int]:
+        """The cached result (running the plugin first if there is none or it is about to expire) and its
+        generation, read together under the lock."""
         with self._lock:
             result = self._result
             now = dt.datetime.now(dt.timezone.utc)
@@ -265,35 +272,38 @@ class ExecCredentials(Credentials):
                 self._install(run_exec_plugin(self.spec))
                 result = self._result
             assert result is not None
-            return result
+            return result, self._generation
 
     @property
     def result(self) -> ExecResult:
-        return self._current()
+        return self._current()[0]
 
     def auth_header(self) -> str | None:
-        token = self._current().token
-        return f"Bearer {token.reveal()}" if token else None
+        return self.request_credential().header
 
-    def on_unauthorized(self, sent_header: str | None) -> bool:
+    def request_credential(self) -> RequestCredential:
+        result, generation = self._current()
+        return RequestCredential(f"Bearer {result.token.reveal()}" if result.token else None, generation)
+
+    def unauthorized(self, sent: RequestCredential) -> bool:
+        """Re-run the plugin after a 401, unless it has run since ``sent`` was handed out (then the newer
+        credential may succeed: True). True if the token or client certificate changed."""
         with self._lock:
             previous = self._result
-            if sent_header is not None and previous is not None:
-                current = f"Bearer {previous.token.reveal()}" if previous.token else None
-                if sent_header != current:
-                    return True  # a late 401 for credentials already replaced: retry with the new ones (client-go)
-            generation = self._certificate.generation
+            if previous is not None and sent.generation is not None and sent.generation < self._generation:
+                return True  # a late 401 for credentials already replaced: retry with the new ones (client-go)
+            certificate = self._certificate.generation
             try:
                 self._install(run_exec_plugin(self.spec))
             except CredentialError as exc:
                 log.warning("credential plugin refresh after 401 failed: %s", str(exc))
                 return False
             assert self._result is not None
-            rotated = self._certificate.generation != generation
+            rotated = self._certificate.generation != certificate
             return previous is None or previous.token != self._result.token or rotated
 
     def claims(self) -> TokenClaims | None:
-        token = self._current().token
+        token = self.result.token
         return decode_claims(token.reveal()) if token else None
 
     def describe(self) -> str:
