@@ -31,95 +31,62 @@ def _token_dir(m: FakeServiceAccountMount, mp: pytest.MonkeyPatch) -> None:
     (m.path / "token").mkdir()
 
 
+def unset(*names: str) -> Breaker:
+    def breaker(m: FakeServiceAccountMount, mp: pytest.MonkeyPatch) -> None:
+        for name in names:
+            mp.delenv(name)
+
+    return breaker
+
+
+def setenv(name: str, value: str) -> Breaker:
+    return lambda m, mp: mp.setenv(name, value)
+
+
+def remove(file: str) -> Breaker:
+    return lambda m, mp: m.remove(file)
+
+
+def write(file: str, data: bytes) -> Breaker:
+    return lambda m, mp: m.write_in_place(file, data)
+
+
+HOST, PORT, CONFIG = "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", InClusterConfigError
+GARBAGE_PEM = b"-----BEGIN CERTIFICATE-----\nbm9wZQ==\n-----END CERTIFICATE-----\n"
 CASES: list[tuple[str, Breaker, type[Exception], list[str]]] = [
-    (
-        "port missing",
-        lambda m, mp: mp.delenv("KUBERNETES_SERVICE_PORT"),
-        InClusterConfigError,
-        ["KUBERNETES_SERVICE_PORT is unset", "Set KUBERNETES_SERVICE_PORT"],
-    ),
-    (
-        "host missing",
-        lambda m, mp: mp.delenv("KUBERNETES_SERVICE_HOST"),
-        InClusterConfigError,
-        ["KUBERNETES_SERVICE_HOST is unset", "Set KUBERNETES_SERVICE_HOST"],
-    ),
-    (
-        "host empty",
-        lambda m, mp: mp.setenv("KUBERNETES_SERVICE_HOST", " "),
-        InClusterConfigError,
-        ["KUBERNETES_SERVICE_HOST is empty"],
-    ),
-    (
-        "port empty",
-        lambda m, mp: mp.setenv("KUBERNETES_SERVICE_PORT", ""),
-        InClusterConfigError,
-        ["KUBERNETES_SERVICE_PORT is empty"],
-    ),
-    (
-        "port not a number",
-        lambda m, mp: mp.setenv("KUBERNETES_SERVICE_PORT", "https"),
-        InClusterConfigError,
-        ["KUBERNETES_SERVICE_PORT='https' is not a TCP port"],
-    ),
-    (
-        "port out of range",
-        lambda m, mp: mp.setenv("KUBERNETES_SERVICE_PORT", "70000"),
-        InClusterConfigError,
-        ["not a TCP port"],
-    ),
+    ("port missing", unset(PORT), CONFIG, ["KUBERNETES_SERVICE_PORT is unset", "Set KUBERNETES_SERVICE_PORT"]),
+    ("host missing", unset(HOST), CONFIG, ["KUBERNETES_SERVICE_HOST is unset", "Set KUBERNETES_SERVICE_HOST"]),
+    ("host empty", setenv(HOST, " "), CONFIG, ["KUBERNETES_SERVICE_HOST is empty"]),
+    ("port empty", setenv(PORT, ""), CONFIG, ["KUBERNETES_SERVICE_PORT is empty"]),
+    ("port not a number", setenv(PORT, "https"), CONFIG, ["KUBERNETES_SERVICE_PORT='https' is not a TCP port"]),
+    ("port out of range", setenv(PORT, "70000"), CONFIG, ["not a TCP port"]),
     (
         "host with a path",
-        lambda m, mp: mp.setenv("KUBERNETES_SERVICE_HOST", "https://x/y"),
-        InClusterConfigError,
+        setenv(HOST, "https://x/y"),
+        CONFIG,
         ["KUBERNETES_SERVICE_HOST='https://x/y' is not a host name"],
     ),
-    (
-        "both unset",
-        lambda m, mp: (mp.delenv("KUBERNETES_SERVICE_HOST"), mp.delenv("KUBERNETES_SERVICE_PORT")),
-        NotInClusterError,
-        ["not running in a pod"],
-    ),
+    ("both unset", unset(HOST, PORT), NotInClusterError, ["not running in a pod"]),
     (
         "sa dir missing",
-        lambda m, mp: mp.setenv("INCLUSTER_SDK_SERVICE_ACCOUNT_DIR", "/nonexistent/sa"),
-        InClusterConfigError,
+        setenv("INCLUSTER_SDK_SERVICE_ACCOUNT_DIR", "/nonexistent/sa"),
+        CONFIG,
         ["service-account directory /nonexistent/sa does not exist", "serviceAccountName"],
     ),
     (
         "token missing",
         lambda m, mp: (m.path / "token").unlink(),
-        InClusterConfigError,
+        CONFIG,
         ["token file", "does not exist", "serviceAccountName"],
     ),
-    (
-        "token empty",
-        lambda m, mp: m.write_in_place("token", b"  \n"),
-        InClusterConfigError,
-        ["token file", "is empty"],
-    ),
-    ("token unreadable", _unreadable, InClusterConfigError, ["token file", "is not readable"]),
-    ("token is a directory", _token_dir, InClusterConfigError, ["token file", "is a directory"]),
-    (
-        "token dangling symlink",
-        lambda m, mp: m.remove("token"),
-        InClusterConfigError,
-        ["token file", "dangling symlink", "..data/token"],
-    ),
-    ("ca missing", lambda m, mp: m.remove("ca.crt"), InClusterConfigError, ["cluster CA file", "ca.crt"]),
-    ("ca empty", lambda m, mp: m.write_in_place("ca.crt", b""), InClusterConfigError, ["ca.crt", "is empty"]),
-    (
-        "ca not pem",
-        lambda m, mp: m.write_in_place("ca.crt", b"hello"),
-        InClusterConfigError,
-        ["ca.crt", "is not a PEM certificate", "kube-root-ca.crt"],
-    ),
-    (
-        "ca garbage pem",
-        lambda m, mp: m.write_in_place("ca.crt", b"-----BEGIN CERTIFICATE-----\nbm9wZQ==\n-----END CERTIFICATE-----\n"),
-        InClusterConfigError,
-        ["ca.crt", "does not parse"],
-    ),
+    ("token empty", write("token", b"  \n"), CONFIG, ["token file", "is empty"]),
+    ("token unreadable", _unreadable, CONFIG, ["token file", "is not readable"]),
+    ("token is a directory", _token_dir, CONFIG, ["token file", "is a directory"]),
+    ("token dangling symlink", remove("token"), CONFIG, ["token file", "dangling symlink", "..data/token"]),
+    ("ca missing", remove("ca.crt"), CONFIG, ["cluster CA file", "ca.crt"]),
+    ("ca empty", write("ca.crt", b""), CONFIG, ["ca.crt", "is empty"]),
+    ("ca not pem", write("ca.crt", b"hello"), CONFIG, ["ca.crt", "is not a PEM certificate", "kube-root-ca.crt"]),
+    ("ca garbage pem", write("ca.crt", GARBAGE_PEM), CONFIG, ["ca.crt", "does not parse"]),
 ]
 
 
