@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # 1: credentials and what they are carried over (TLS material, file watches, proxies)
     ("credentials", ("tls", "filewatch", "credentials", "transport")),
     # 2: where the configuration comes from: the pod's mount, kubeconfig (and its exec plugins)
-    ("config", ("kubeconfig_schema", "exec_plugin", "incluster", "kubeconfig", "config")),
+    ("config", ("kubeconfig_yaml", "kubeconfig_schema", "exec_plugin", "incluster", "kubeconfig", "config")),
     # 3: the clients, their shared request policy, and plain REST calls made through them
     ("client", ("request_policy", "client", "aio_client", "rest", "discovery")),
     # 4: RBAC (needs, reviews, manifests, preflight)
