@@ -81,29 +81,24 @@ def exec_user_config(tmp_path: Path, exec_section: Any, *, cluster: dict[str, An
 
 # == loader_test.go ===========================================================================================
 
+
 # testConfigAlfa .. testConfigDelta and testConfigConflictAlfa. client-go's servers are http://; over plain
 # http client-go sends no credentials (client_config.go ClientConfig: user identification only when
 # IsConfigTransportTLS), which would hide which user won, so these use https://.
-ALFA = kubeconfig_doc(
-    users={"red-user": {"token": "red-token"}},
-    clusters={"cow-cluster": {"server": "https://cow.org:8080"}},
-    contexts={"federal-context": {"user": "red-user", "cluster": "cow-cluster", "namespace": "hammer-ns"}},
-)
-BRAVO = kubeconfig_doc(
-    users={"black-user": {"token": "black-token"}},
-    clusters={"pig-cluster": {"server": "https://pig.org:8080"}},
-    contexts={"queen-anne-context": {"user": "black-user", "cluster": "pig-cluster", "namespace": "saw-ns"}},
-)
-CHARLIE = kubeconfig_doc(
-    users={"green-user": {"token": "green-token"}},
-    clusters={"horse-cluster": {"server": "https://horse.org:8080"}},
-    contexts={"shaker-context": {"user": "green-user", "cluster": "horse-cluster", "namespace": "chisel-ns"}},
-)
-DELTA = kubeconfig_doc(
-    users={"blue-user": {"token": "blue-token"}},
-    clusters={"chicken-cluster": {"server": "https://chicken.org:8080"}},
-    contexts={"gothic-context": {"user": "blue-user", "cluster": "chicken-cluster", "namespace": "plane-ns"}},
-)
+def loader_test_config(context: str, user: str, cluster: str, namespace: str) -> dict[str, Any]:
+    """One of testConfigAlfa .. testConfigDelta: one context of a user with a token ``<colour>-token`` and a
+    cluster served at ``https://<animal>.org:8080``."""
+    return kubeconfig_doc(
+        users={user: {"token": user.replace("-user", "-token")}},
+        clusters={cluster: {"server": f"https://{cluster.removesuffix('-cluster')}.org:8080"}},
+        contexts={context: {"user": user, "cluster": cluster, "namespace": namespace}},
+    )
+
+
+ALFA = loader_test_config("federal-context", "red-user", "cow-cluster", "hammer-ns")
+BRAVO = loader_test_config("queen-anne-context", "black-user", "pig-cluster", "saw-ns")
+CHARLIE = loader_test_config("shaker-context", "green-user", "horse-cluster", "chisel-ns")
+DELTA = loader_test_config("gothic-context", "blue-user", "chicken-cluster", "plane-ns")
 CONFLICT_ALFA = kubeconfig_doc(
     users={"red-user": {"token": "a-different-red-token"}, "yellow-user": {"token": "yellow-token"}},
     clusters={

@@ -26,14 +26,13 @@ from incluster_sdk import CredentialError, InClusterConfigError, KubeconfigError
 from incluster_sdk.testing import FakeServiceAccountMount
 
 from ..waiting import wait_until
+from . import ported_support
 from .ported_support import (
     V1BETA1,
     Plugin,
-    an_hour_ago,
     b64,
     client_pem,
     credential,
-    in_an_hour,
     kubeconfig_doc,
     load,
     mentions,
@@ -65,22 +64,16 @@ def the_python_client_kubeconfig(directory: Path, plugin: Plugin | None = None) 
     pointed at a scripted plugin, and the gcp/oidc users kept: unused, they must not stop other contexts."""
     material = pki()
     exec_user = plugin.exec_config(V1BETA1) if plugin else {"apiVersion": V1BETA1, "command": "unused"}
-    contexts = {
-        "no_user": {"cluster": "default"},
-        "simple_token": {"cluster": "default", "user": "simple_token"},
-        "gcp": {"cluster": "default", "user": "gcp"},
-        "oidc": {"cluster": "default", "user": "oidc"},
-        "user_pass": {"cluster": "default", "user": "user_pass"},
-        "ssl": {"cluster": "ssl", "user": "ssl"},
-        "no_ssl_verification": {"cluster": "no_ssl_verification", "user": "ssl"},
-        "ssl-no_file": {"cluster": "ssl-no_file", "user": "ssl-no_file"},
-        "ssl-local-file": {"cluster": "ssl-local-file", "user": "ssl-local-file"},
-        "non_existing_user": {"cluster": "default", "user": "non_existing_user"},
-        "exec_cred_user": {"cluster": "default", "user": "exec_cred_user"},
-        "exec_cred_user_certificate": {"cluster": "ssl", "user": "exec_cred_user_certificate"},
-        "tls-server-name": {"cluster": "tls-server-name", "user": "ssl"},
-        "proxy_cluster_context": {"cluster": "proxy_cluster", "user": "token_only"},
-    }
+    # contexts by cluster and user; most users have the name of their context
+    contexts: dict[str, dict[str, str]] = {"no_user": {"cluster": "default"}}
+    for name in ("simple_token", "gcp", "oidc", "user_pass", "non_existing_user", "exec_cred_user"):
+        contexts[name] = {"cluster": "default", "user": name}
+    for name in ("ssl", "ssl-no_file", "ssl-local-file"):
+        contexts[name] = {"cluster": name, "user": name}
+    for name in ("no_ssl_verification", "tls-server-name"):
+        contexts[name] = {"cluster": name, "user": "ssl"}
+    contexts["exec_cred_user_certificate"] = {"cluster": "ssl", "user": "exec_cred_user_certificate"}
+    contexts["proxy_cluster_context"] = {"cluster": "proxy_cluster", "user": "token_only"}
     clusters = {
         "default": {"server": TEST_HOST},
         "ssl-no_file": {"server": TEST_SSL_HOST, "certificate-authority": "cert-auth"},
@@ -327,8 +320,8 @@ def test_user_exec_auth_with_expiry(isolated_env: Path, tmp_path: Path) -> None:
     request that fetched it; every later request gets the fresh one, and the plugin runs twice in all.)"""
     plugin = Plugin(
         tmp_path / "plugin",
-        credential("expired", expiry=an_hour_ago()),
-        credential("current", expiry=in_an_hour()),
+        credential("expired", expiry=ported_support.an_hour_ago()),
+        credential("current", expiry=ported_support.in_an_hour()),
     )
     path = the_python_client_kubeconfig(tmp_path / "kc", plugin)
     cfg = load(path, context="exec_cred_user")
