@@ -101,14 +101,11 @@ def cache_dir() -> Path:
 def find_oracle_binary() -> Path:
     """``$INCLUSTER_SDK_KUBECONFIG_ORACLE``, else the one the install script caches beside kube-apiserver."""
     explicit = os.environ.get(ORACLE_ENV)
-    if explicit:
-        path = Path(explicit)
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            raise OracleNotFound(f"{ORACLE_ENV}={explicit} is not an executable file.")
-        return path
-    candidate = cache_dir() / f"kubernetes-{KUBE_VERSION}" / "kubeconfig-oracle"
+    candidate = Path(explicit) if explicit else cache_dir() / f"kubernetes-{KUBE_VERSION}" / "kubeconfig-oracle"
     if candidate.is_file() and os.access(candidate, os.X_OK):
         return candidate
+    if explicit:  # named, but not there: say so rather than look elsewhere
+        raise OracleNotFound(f"{ORACLE_ENV}={explicit} is not an executable file.")
     raise OracleNotFound(
         f"kubeconfig-oracle not found (looked at {ORACLE_ENV}, {candidate}). "
         f"Build it with: {INSTALL_COMMAND}  (from the incluster_sdk repository; Debian packages only), "
