@@ -7,11 +7,9 @@ import asyncio
 import itertools
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,12 +19,17 @@ import pytest
 import incluster_sdk
 from incluster_sdk.leader import AsyncLeaderElector, LeaderElector
 from incluster_sdk.testing import LocalCluster
+from tests.support.output import Lines
 
 pytestmark = pytest.mark.e2e
 CANDIDATE = Path(__file__).with_name("leader_candidate.py")
 RULES = ["get,create,update:leases.coordination.k8s.io"]  # all an elector needs
 LEASE, RENEW, RETRY = 6.0, 4.0, 1.0  # client-go's ratios, shortened so the test takes seconds
 SLACK = 1.5  # process scheduling, HTTP round trips
+
+
+def _of_kind(event: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    return event if event["event"] == kind else None
 
 
 class Candidate:
@@ -37,33 +40,22 @@ class Candidate:
             text=True,
             env=os.environ.copy(),
         )
-        self.events: list[dict[str, Any]] = []
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
         assert self.proc.stdout is not None
-        stdout = self.proc.stdout
-        threading.Thread(target=self._read, args=(stdout,), daemon=True).start()
+        self.output = Lines(self.proc.stdout)
         self.identity = str(self.wait_for("ready")["identity"])
         self.killed_at: float | None = None
 
-    def _read(self, stdout: Any) -> None:
-        for line in stdout:
-            event = json.loads(line)
-            self.events.append(event)
-            self._queue.put(event)
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event the candidate has printed so far (one JSON object a line)."""
+        return [json.loads(line) for line in self.output.read]
 
     def wait_for(self, kind: str, timeout: float = 30) -> dict[str, Any]:
-        for event in self.events:
-            if event["event"] == kind:
-                return event
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                event = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if event["event"] == kind:
-                return event
-        raise AssertionError(f"{self.identity}: no {kind!r} event; saw {self.events}")
+        """The first event of ``kind`` it printed, waiting up to ``timeout`` for one."""
+        event: dict[str, Any] | None = self.output.first(lambda line: _of_kind(json.loads(line), kind), timeout)
+        if event is None:
+            raise AssertionError(f"{self.identity}: no {kind!r} event; saw {self.events}")
+        return event
 
     def leading(self) -> bool:
         kinds = [e["event"] for e in self.events if e["event"] in ("started", "stopped")]
