@@ -115,10 +115,11 @@ def owner_mapper(primary: Store) -> Mapper:
 
 
 def describe(exc: BaseException) -> str:
-    """One line about a failure, for the log: the HTTP status and the server's message for an API error
-    (never the request, whose headers carry the token), else the exception's type and first line."""
+    """One line about a failure, for the log: for a ``kubernetes`` ApiException, the HTTP status and the server's
+    message (never its headers or the request); else the exception's type and first line (the SDK's own errors
+    never carry a credential in their message)."""
     status = getattr(exc, "status", None)
-    if isinstance(status, int):
+    if isinstance(status, int) and hasattr(exc, "headers") and not isinstance(exc, InclusterSDKError):
         reason = getattr(exc, "reason", "") or ""
         return f"HTTP {status} {reason}".strip() + _message(getattr(exc, "body", None))
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
