@@ -24,6 +24,7 @@ from importlib import resources as importlib_resources
 from typing import Any
 
 from .errors import InclusterSDKError
+from .resource import Resource
 
 BUILTIN_TABLE = "builtin_resources.json"
 #: The longest a resource's plural can be: a DNS-1123 label (CRD plurals are validated as one).
@@ -75,6 +76,16 @@ class APIResource:
     @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
+
+    def resource(self, version: str | None = None) -> Resource:
+        """The collection to request: this resource in ``version`` (default: :attr:`version`, the preferred
+        one). Raises :class:`UnknownResourceError` for a version that does not serve it."""
+        version = version or self.version
+        if version not in self.served_versions:
+            raise UnknownResourceError(
+                f"{self.type_name} is served in {', '.join(self.served_versions)}, not {version}"
+            )
+        return Resource(f"{self.group}/{version}" if self.group else version, self.name, self.namespaced)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -186,6 +197,19 @@ class ResourceCatalog:
         if found:
             return found[0]
         raise UnknownResourceError(self.unknown_message(type_name))
+
+    def resource_for(self, type_name: str) -> Resource:
+        """The collection ``type_name`` names, as kubectl resolves it (:meth:`resolve`: ``ConfigMap``, ``cm``,
+        ``deploy.apps``, ``widgets.example.com``), in the version it names (``deployments.v1.apps``,
+        ``pods.v1``) or else the group's preferred version that serves it.
+
+        Raises :class:`UnknownResourceError` (with the closest names) when it names nothing."""
+        found = self.resolve(type_name)
+        rest = type_name.strip().lower().partition(".")[2]
+        version = rest.partition(".")[0]
+        if rest != found.group and VERSION.match(version) and version in found.served_versions:
+            return found.resource(version)
+        return found.resource()
 
     def version_problem(self, type_name: str) -> str | None:
         """Why ``type_name`` of the form ``name.VERSION.group`` (``name.VERSION`` for core) names nothing when

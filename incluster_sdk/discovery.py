@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import rest
@@ -30,6 +31,7 @@ from .catalog import (
 )
 from .errors import ApiError
 from .flows import async_drive, drive
+from .resource import Resource
 from .rest import decode_object
 
 if TYPE_CHECKING:
@@ -44,15 +46,19 @@ __all__ = [
     "REFRESH_AFTER_MISS",
     "VERSION",
     "APIResource",
+    "CatalogStep",
     "ResourceCatalog",
     "UnknownResourceError",
     "async_catalog_for",
     "async_discover",
+    "async_resource_for",
     "builtin_catalog",
     "catalog_for",
     "catalog_from_lists",
     "discover",
     "discovery_flow",
+    "resource_flow",
+    "resource_for",
     "run_discovery",
 ]
 
@@ -273,3 +279,41 @@ async def async_catalog_for(client: AsyncApiClient, *, refresh: bool = False) ->
     except Exception as exc:
         return _remember(client, exc)
     return _remember(client, catalog)
+
+
+# -- a resource by name, kind or short name ----------------------------------------------------------------
+@dataclass(frozen=True)
+class CatalogStep:
+    """A flow's request for the client's catalog (``refresh``: read discovery again, see :func:`catalog_for`);
+    the driver answers a :class:`ResourceCatalog`, or throws why it could not."""
+
+    refresh: bool = False
+
+
+def resource_flow(type_name: str) -> Generator[CatalogStep, ResourceCatalog, Resource]:
+    """:func:`resource_for`'s logic: resolve in the cached catalog; on a miss, once more in a refreshed one
+    (a CustomResourceDefinition may have been created since the catalog was read)."""
+    catalog = yield CatalogStep()
+    try:
+        return catalog.resource_for(type_name)
+    except UnknownResourceError:
+        return (yield CatalogStep(refresh=True)).resource_for(type_name)
+
+
+def resource_for(client: ApiClient, type_name: str) -> Resource:
+    """The :class:`~incluster_sdk.resource.Resource` the server serves for ``type_name``: a kind (``ConfigMap``),
+    plural (``configmaps``), singular or short name (``cm``), optionally with its group (``widgets.example.com``,
+    ``Widget.example.com``) or version and group (``widgets.v1alpha1.example.com``); custom resources included.
+    Resolved as kubectl resolves it (:meth:`ResourceCatalog.resource_for`), in the named version or the
+    group's preferred one.
+
+    The catalog is discovered once per client and cached (:func:`catalog_for`); an unknown name refreshes it
+    once, at most every :data:`REFRESH_AFTER_MISS` seconds (so a CRD created a moment ago may take that long
+    to be found). Raises :class:`UnknownResourceError` (with the closest names) when the server serves
+    nothing by that name, and :class:`~incluster_sdk.errors.ApiError` when discovery fails."""
+    return drive(resource_flow(type_name), lambda step: catalog_for(client, refresh=step.refresh))
+
+
+async def async_resource_for(client: AsyncApiClient, type_name: str) -> Resource:
+    """:func:`resource_for` for the asyncio client."""
+    return await async_drive(resource_flow(type_name), lambda step: async_catalog_for(client, refresh=step.refresh))

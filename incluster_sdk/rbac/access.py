@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import rest
-from ..discovery import async_catalog_for, builtin_catalog, catalog_for
+from ..discovery import CatalogStep, async_catalog_for, builtin_catalog, catalog_for
 from ..flows import async_drive, drive
 from .needs import SUBRESOURCE_FLAG, Need, NeedError, parse_need
 
@@ -150,14 +150,6 @@ def _spec(verb: str, resource: str, name: str | None, group: str, subresource: s
 
 
 # -- the flows (no I/O): what to ask, in order ----------------------------------------------------------------
-@dataclass(frozen=True)
-class CatalogStep:
-    """Ask the driver for the client's catalog (``refresh``: read discovery again); it answers a
-    :class:`~incluster_sdk.catalog.ResourceCatalog`, or throws why it could not."""
-
-    refresh: bool = False
-
-
 @dataclass(frozen=True)
 class ReviewStep:
     """Ask the driver to POST this SelfSubjectAccessReview; it answers (HTTP status, body)."""
