@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ import yaml
 
 from incluster_sdk.cli import main as cli
 from incluster_sdk.testing import LocalCluster
+from tests.support.output import Lines
 
 pytestmark = pytest.mark.e2e
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pod-counter"
@@ -91,23 +89,18 @@ class App:
             text=True,
             env=os.environ.copy(),
         )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
         assert self.proc.stdout is not None
-        stdout = self.proc.stdout
-        threading.Thread(target=lambda: [self.lines.put(line.rstrip()) for line in stdout], daemon=True).start()
+        self.output = Lines(self.proc.stdout)
+
+    @property
+    def seen(self) -> list[str]:
+        return self.output.seen
 
     def expect(self, pattern: str, timeout: float = 20) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            self.seen.append(line)
-            if match := re.search(pattern, line):
-                return match
-        raise AssertionError(f"{pattern!r} never printed; output: {self.seen}")
+        match = self.output.next(lambda line: re.search(pattern, line), timeout)
+        if match is None:
+            raise AssertionError(f"{pattern!r} never printed; output: {self.output.read}")
+        return match
 
 
 def get(url: str) -> tuple[int, str]:
