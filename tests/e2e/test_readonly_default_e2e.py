@@ -4,6 +4,7 @@ restart, a token rotation, and two replicas handing over without one key reconci
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import queue
@@ -72,7 +73,7 @@ def test_rbac_manifests_are_what_the_rbac_tool_generates(
                 "verbs": ["bind"],
                 "resourceNames": ["view"],
             }
-        ]  # noqa: E501
+        ]
 
 
 def test_dockerfile_copies_what_exists() -> None:
@@ -284,7 +285,7 @@ def overlaps(trace: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     found = []
     for key, runs in by_key.items():
         runs.sort(key=lambda e: e["start"])
-        for first, second in zip(runs, runs[1:], strict=False):
+        for first, second in itertools.pairwise(runs):
             if second["start"] < first["end"]:
                 found.append((key, first["replica"], second["replica"]))
     return found
