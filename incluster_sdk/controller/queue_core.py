@@ -14,7 +14,7 @@ The rules, client-go's:
 - ``add_after``: a delay <= 0 adds now; otherwise the item waits until ``now + delay``. An item already waiting
   keeps the earlier of its two ready times (client-go's ``insert`` into ``waitingForQueue``). A waiting item is
   added independently of the queue: when its time comes, it is ``add``-ed (and de-duplicated) then.
-- ``shutdown``: later adds are ignored and waiting items are dropped; workers still get the items already
+- ``shutdown``: later adds are ignored and waiting items not yet due are dropped; workers still get the items already
   queued (and the dirty items requeued by ``done``) until the queue is empty, then learn it is shut down.
 
 Waiting items are moved to the queue lazily, by any call that passes ``now`` (``promote``); their add time,
@@ -111,12 +111,18 @@ class QueueCore(Generic[T]):
             requeued = 1
         return self.promote(now) + requeued
 
-    def shutdown(self, *, drain: bool = False) -> None:
-        """Ignore later adds and drop waiting items; ``drain`` records that a caller waits for :attr:`drained`."""
+    def shutdown(self, now: float, *, drain: bool = False) -> int:
+        """Ignore later adds and drop waiting items; ``drain`` records that a caller waits for :attr:`drained`.
+
+        Waiting items whose time has come are added first (client-go's waiting loop would have added them);
+        returns how many items became available.
+        """
+        available = self.promote(now)
         self.shutting_down = True
         self.drain = drain
         self._heap.clear()
         self._waiting.clear()
+        return available
 
     def __len__(self) -> int:
         """Items queued for a worker (not those processing nor those waiting for their time), as client-go."""
@@ -154,13 +160,14 @@ class QueueCore(Generic[T]):
         self.metrics.retry()
         if delay <= 0:
             return self.add(item, now)
+        available = self.promote(now)  # what is due was added by client-go's waiting loop before this call
         ready_at = now + delay
         current = self._waiting.get(item)
         if current is None or ready_at < current[0]:
             seq = next(self._seq)
             self._waiting[item] = (ready_at, seq)
             heapq.heappush(self._heap, (ready_at, seq, item))
-        return self.promote(now)
+        return available
 
     def promote(self, now: float) -> int:
         """Add every waiting item whose time has come (at its ready time); returns how many became available."""

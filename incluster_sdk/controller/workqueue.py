@@ -9,7 +9,7 @@ sans-I/O :class:`~.queue_core.QueueCore`, so both keep client-go's rules exactly
 - ``add_after(item, delay)`` adds later (now if ``delay <= 0``); an item already waiting keeps its earlier time;
 - ``add_rate_limited(item)`` waits as long as the rate limiter says (default: client-go's
   ``DefaultControllerRateLimiter``); ``forget(item)`` resets the item's backoff, ``num_requeues(item)`` reads it;
-- ``shutdown()``: later adds are ignored, waiting items are dropped, and workers still get the items already
+- ``shutdown()``: later adds are ignored, delayed items not yet due are dropped, and workers get the items already
   queued; once none is left, ``get`` raises :class:`ShutDown`.
 
     queue: RateLimitingQueue[str] = RateLimitingQueue(name="bindings")
@@ -214,12 +214,12 @@ class RateLimitingQueue(_Queue[T]):
             return len(self._core)
 
     def shutdown(self) -> None:
-        """Ignore later adds, drop waiting items; workers get what is queued, then :class:`ShutDown`.
+        """Ignore later adds, drop delayed items not yet due; workers get what is queued, then :class:`ShutDown`.
 
         Also ends a ``shutdown_with_drain`` that is waiting (as client-go's ``ShutDown`` does).
         """
         with self._lock:
-            self._core.shutdown(drain=False)
+            self._core.shutdown(self._clock(), drain=False)
             self._available.notify_all()
             self._idle.notify_all()
 
@@ -234,7 +234,7 @@ class RateLimitingQueue(_Queue[T]):
         deadline = None if timeout is None else time.monotonic() + timeout
         core = self._core
         with self._lock:
-            core.shutdown(drain=True)
+            core.shutdown(self._clock(), drain=True)
             self._available.notify_all()
             while core.drain and not core.drained:
                 if deadline is None:
@@ -354,11 +354,11 @@ class AsyncRateLimitingQueue(_Queue[T]):
         return len(self._core)
 
     def shutdown(self) -> None:
-        """Ignore later adds, drop waiting items; workers get what is queued, then :class:`ShutDown`.
+        """Ignore later adds, drop delayed items not yet due; workers get what is queued, then :class:`ShutDown`.
 
         Also ends a ``shutdown_with_drain`` that is waiting (as client-go's ``ShutDown`` does).
         """
-        self._core.shutdown(drain=False)
+        self._core.shutdown(self._clock(), drain=False)
         self._wake_all()
         self._release_drainers()
 
@@ -370,7 +370,7 @@ class AsyncRateLimitingQueue(_Queue[T]):
         for how this differs from client-go.
         """
         core = self._core
-        core.shutdown(drain=True)
+        core.shutdown(self._clock(), drain=True)
         self._wake_all()
         if core.drained:
             return True
