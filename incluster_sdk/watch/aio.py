@@ -19,68 +19,31 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ..resource import Resource
-from .endpoints import (
-    CONNECT_TIMEOUT,
-    READ_BYTES,
-    VERSION_UNAVAILABLE,
-    Endpoint,
-    HTTPStatusError,
-    ListRequest,
-    Sleep,
-    VersionRequest,
-    WatchRequest,
-    list_body,
-    server_version,
-)
+from ..flows import async_drive
+from .driver import InformerDriver
+from .endpoints import READ_BYTES, HTTPStatusError, ListRequest, Sleep, VersionRequest, WatchRequest, list_body
 from .handlers import Handler, HandlerCall, TaskRunner
-from .options import InformerKeywords, InformerOptions, OptionAttributes
-from .state import TRANSIENT, InformerState
-from .store import Store
+from .state import TRANSIENT
 from .wire import WatchDecoder
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
     from ..aio_client import AsyncApiClient
 
 _TRANSIENT: tuple[type[BaseException], ...] = (aiohttp.ClientError, asyncio.TimeoutError, *TRANSIENT)
 
 
-class AsyncInformer(OptionAttributes):
+class AsyncInformer(InformerDriver["AsyncApiClient", TaskRunner]):
     """The asyncio twin of :class:`~.informer.Informer`: same options, same cache, same rules.
 
     Handlers may be plain functions or coroutines; each handler runs in its own task, in order.
     """
 
-    def __init__(
-        self,
-        client: AsyncApiClient,
-        resource: Resource,
-        options: InformerOptions | None = None,
-        **overrides: Unpack[InformerKeywords],
-    ) -> None:
-        self.options = InformerOptions.of(options, overrides)
-        self.client = client
-        self.resource = resource
-        self.store = Store(self.options.indexers)
-        self.state = InformerState(resource, self.options, self.store)
-        self.endpoint = Endpoint(
-            resource,
-            self.options.namespace,
-            self.options.label_selector,
-            self.options.field_selector,
-            self.options.metadata_only,
-        )
-        self._runners: list[TaskRunner] = []
-        self._synced = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self.started = False
+    client: AsyncApiClient
+    _synced: asyncio.Event
+    _tasks: tuple[asyncio.Task[None], ...] = ()  # the watch task first, then the resync task if any
 
-    @property
-    def watcher(self) -> Any:
-        """The watch machine (:class:`~.machine.WatchMachine`): its counters are metrics."""
-        return self.state.machine
+    def _init_driver(self) -> None:
+        self._synced = asyncio.Event()
 
     def add_handler(
         self,
@@ -89,15 +52,7 @@ class AsyncInformer(OptionAttributes):
         on_delete: Callable[..., Any] | None = None,
     ) -> None:
         """Call these for every change, in order. Added after start, a handler first gets the cache as adds."""
-        runner = TaskRunner(Handler(on_add, on_update, on_delete), self.resource.plural)
-        if snapshot := self.state.snapshot():  # one thread: no read is half applied now
-            runner.put(snapshot)
-        self._runners.append(runner)
-        self.state.has_handlers = True
-
-    @property
-    def has_synced(self) -> bool:
-        return self._synced.is_set()
+        self._join(TaskRunner(Handler(on_add, on_update, on_delete), self.resource.plural))
 
     async def wait_for_sync(self, timeout: float | None = None) -> bool:
         """True once the cache is complete; False after ``timeout``. Raises
@@ -116,15 +71,11 @@ class AsyncInformer(OptionAttributes):
     def start(self) -> AsyncInformer:
         """Start watching (the preflight check runs in the watch task; :meth:`wait_for_sync` raises what it
         finds). An informer starts once."""
-        if self.started:
-            raise RuntimeError(
-                f"this AsyncInformer for {self.resource.plural} is already started: an informer runs once "
-                "(`async with informer:` starts it; to watch again, create a new one)"
-            )
+        self._check_not_started("`async with informer:` starts it")
         self.started = True
-        self._tasks.append(asyncio.create_task(self._run(), name=f"incluster-sdk-informer {self.resource.plural}"))
+        self._tasks = (asyncio.create_task(self._run(), name=f"incluster-sdk-informer {self.resource.plural}"),)
         if self.resync_period is not None:
-            self._tasks.append(asyncio.create_task(self._resync_loop(self.resync_period)))
+            self._tasks += (asyncio.create_task(self._resync_loop(self.resync_period)),)
         return self
 
     async def stop(self) -> None:
@@ -132,7 +83,7 @@ class AsyncInformer(OptionAttributes):
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        self._tasks = ()
         await asyncio.gather(*(runner.stop() for runner in self._runners))
 
     async def __aenter__(self) -> AsyncInformer:
@@ -159,9 +110,9 @@ class AsyncInformer(OptionAttributes):
                     self.state.sleeping(request.seconds, request.reason)
                     await asyncio.sleep(request.seconds)
                 elif isinstance(request, VersionRequest):
-                    machine.server_version(server_version(await self._version(request)))
+                    await async_drive(self.state.version(request), self._data)
                 elif isinstance(request, ListRequest):
-                    self._deliver(self.state.list_page(list_body(await self._body(await self._get(request)))))
+                    self._deliver(self.state.list_page(list_body(await self._data(request))))
                 elif await self._watch(request):
                     machine.watch_ended()
             except Exception as exc:
@@ -193,18 +144,20 @@ class AsyncInformer(OptionAttributes):
         self._deliver(self.state.watch_read(decoder.events()))
         return self.state.machine.reading
 
-    def _deliver(self, calls: list[HandlerCall]) -> None:
-        if calls:
-            for runner in self._runners:
-                runner.put(calls)
-        if self.state.synced and not self._synced.is_set():
-            self._synced.set()
-
     async def _resync_loop(self, period: float) -> None:
         """Replay the cache as on_update(obj, obj) every period: from memory, never a relist."""
         while True:
             await asyncio.sleep(period)
             self._deliver(self.state.resync())
+
+    def _deliver(self, calls: list[HandlerCall]) -> None:
+        """Queue a read's calls to every handler task (they run when the watch loop yields: no hand-off to wait
+        for, unlike threads); then, the first time the cache is complete, say so."""
+        if calls:
+            for runner in self._runners:
+                runner.put(calls)
+        if self.state.synced and not self._synced.is_set():
+            self._synced.set()
 
     # -- HTTP ------------------------------------------------------------------------------------------------
     async def _get(self, request: ListRequest | WatchRequest | VersionRequest) -> Any:
@@ -214,7 +167,7 @@ class AsyncInformer(OptionAttributes):
             endpoint.url(host, request),
             headers=endpoint.headers(request),
             _preload_content=False,
-            _request_timeout=(CONNECT_TIMEOUT, endpoint.read_timeout(request)),
+            _request_timeout=endpoint.timeouts(request),
             _incluster_retry=False,  # the watch machine retries, with its own state
         )
         if not 200 <= response.status <= 299:
@@ -222,19 +175,10 @@ class AsyncInformer(OptionAttributes):
             raise HTTPStatusError(response.status, response.headers.get("Retry-After"))
         return response
 
-    @staticmethod
-    async def _body(response: Any) -> bytes:
+    async def _data(self, request: ListRequest | VersionRequest) -> bytes:
+        response = await self._get(request)
         try:
             data: bytes = await response.read()
             return data
         finally:
             response.release()
-
-    async def _version(self, request: VersionRequest) -> bytes | None:
-        try:
-            response = await self._get(request)
-        except HTTPStatusError as exc:
-            if exc.status not in VERSION_UNAVAILABLE:
-                raise  # a 5xx: back off and ask again
-            return None
-        return await self._body(response)

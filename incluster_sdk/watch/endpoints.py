@@ -121,6 +121,10 @@ class Endpoint:
             return request.read_timeout
         return LIST_READ_TIMEOUT if isinstance(request, ListRequest) else VERSION_READ_TIMEOUT
 
+    def timeouts(self, request: ListRequest | WatchRequest | VersionRequest) -> tuple[float, float]:
+        """(connect, read) seconds: what both clients take as ``_request_timeout``."""
+        return CONNECT_TIMEOUT, self.read_timeout(request)
+
 
 def list_params(request: ListRequest) -> dict[str, Any]:
     params: dict[str, Any] = {"limit": request.limit, "resourceVersion": request.resource_version}

@@ -19,34 +19,17 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from ..client import ApiClient
-from ..resource import Resource
-from .endpoints import (
-    CONNECT_TIMEOUT,
-    READ_BYTES,
-    VERSION_UNAVAILABLE,
-    Endpoint,
-    HTTPStatusError,
-    ListRequest,
-    Sleep,
-    VersionRequest,
-    WatchRequest,
-    list_body,
-    server_version,
-)
+from ..flows import drive
+from .driver import InformerDriver
+from .endpoints import READ_BYTES, HTTPStatusError, ListRequest, Sleep, VersionRequest, WatchRequest, list_body
 from .handlers import Handler, HandlerCall, OnAdd, OnDelete, OnUpdate, ThreadRunner
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
-from .options import InformerKeywords, InformerOptions, OptionAttributes
-from .state import TRANSIENT, InformerState
-from .store import Store
+from .state import TRANSIENT
 from .wire import END, WatchDecoder
 
 _TRANSIENT: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError, *TRANSIENT)
@@ -58,63 +41,28 @@ class _Stopped(Exception):
     """The informer was stopped while a request was in flight."""
 
 
-class Informer(OptionAttributes):
-    """Keeps ``store`` equal to the server's collection and calls handlers on every change.
+class Informer(InformerDriver[ApiClient, ThreadRunner]):
+    """Keeps ``store`` equal to the server's collection and calls handlers on every change, on threads.
 
     ``Informer(client, resource, options=None, **options)``: the keyword arguments are the fields of
     :class:`~.options.InformerOptions` (namespace, label_selector, field_selector, indexers, transform,
     metadata_only, initial_list, resync_period, preflight), applied over ``options`` if given.
     """
 
-    def __init__(
-        self,
-        client: ApiClient,
-        resource: Resource,
-        options: InformerOptions | None = None,
-        **overrides: Unpack[InformerKeywords],
-    ) -> None:
-        self.options = InformerOptions.of(options, overrides)
-        self.client = client
-        self.resource = resource
-        self.store = Store(self.options.indexers)
-        self.state = InformerState(resource, self.options, self.store)
-        self.endpoint = Endpoint(
-            resource,
-            self.options.namespace,
-            self.options.label_selector,
-            self.options.field_selector,
-            self.options.metadata_only,
-        )
-        self._runners: list[ThreadRunner] = []
-        # Held while a network read is applied and delivered, and while a handler joins: a late handler's
-        # snapshot of the cache and the batches it then receives neither overlap nor leave a gap.
-        self._lock = threading.Lock()
+    _synced: threading.Event
+    _thread: threading.Thread | None = None
+    _response: Any = None
+
+    def _init_driver(self) -> None:
         self._synced = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._response: Any = None
-        self.started = False
-
-    @property
-    def watcher(self) -> Any:
-        """The watch machine (:class:`~.machine.WatchMachine`): its counters are metrics."""
-        return self.state.machine
 
     # -- public --------------------------------------------------------------------------------------------
     def add_handler(
         self, on_add: OnAdd | None = None, on_update: OnUpdate | None = None, on_delete: OnDelete | None = None
     ) -> None:
         """Call these for every change, in order. Added after start, a handler first gets the cache as adds."""
-        runner = ThreadRunner(Handler(on_add, on_update, on_delete), self.resource.plural)
-        with self._lock:
-            if snapshot := self.state.snapshot():
-                runner.put(snapshot)
-            self._runners.append(runner)
-            self.state.has_handlers = True
-
-    @property
-    def has_synced(self) -> bool:
-        return self._synced.is_set()
+        self._join(ThreadRunner(Handler(on_add, on_update, on_delete), self.resource.plural))
 
     def wait_for_sync(self, timeout: float | None = None) -> bool:
         return self._synced.wait(timeout)
@@ -123,11 +71,7 @@ class Informer(OptionAttributes):
         """Start watching. With ``preflight`` (the default), first check with the API server that this
         identity may list and watch the resource; raises :class:`~incluster_sdk.PermissionDeniedError`
         naming what is missing and the RBAC that grants it. An informer starts once."""
-        if self.started:
-            raise RuntimeError(
-                f"this Informer for {self.resource.plural} is already started: an informer runs once "
-                "(`with informer:` starts it; `with informer.start():` is fine too; to watch again, create a new one)"
-            )
+        self._check_not_started("`with informer:` starts it; `with informer.start():` is fine too")
         if self.preflight:
             # rbac sits below watch (the layer table in tests/test_import_graph.py); imported on first use
             # only because it loads RBAC and discovery tables (~0.2 s) that preflight=False never needs.
@@ -172,9 +116,9 @@ class Informer(OptionAttributes):
                     self.state.sleeping(request.seconds, request.reason)
                     self._stop.wait(request.seconds)
                 elif isinstance(request, VersionRequest):
-                    machine.server_version(server_version(self._version(request)))
+                    drive(self.state.version(request), self._data)
                 elif isinstance(request, ListRequest):
-                    body = list_body(self._get(request).data)
+                    body = list_body(self._data(request))
                     with self._lock:
                         self._deliver(self.state.list_page(body))
                 elif self._watch(request):
@@ -227,11 +171,9 @@ class Informer(OptionAttributes):
                 self._deliver(self.state.resync())
 
     # -- HTTP ------------------------------------------------------------------------------------------------
-    def _call(self, url: str, headers: dict[str, str], read_timeout: float) -> Any:
+    def _call(self, url: str, headers: dict[str, str], timeouts: tuple[float, float]) -> Any:
         try:
-            response = self.client.call_api(
-                "GET", url, headers, _request_timeout=(CONNECT_TIMEOUT, read_timeout), _incluster_retry=False
-            )
+            response = self.client.call_api("GET", url, headers, _request_timeout=timeouts, _incluster_retry=False)
         except ApiException as exc:  # kubernetes < 37 raises non-2xx answers in its REST layer
             headers = exc.headers or {}
             raise HTTPStatusError(exc.status or 0, headers.get("Retry-After")) from None
@@ -246,16 +188,11 @@ class Informer(OptionAttributes):
 
     def _get(self, request: ListRequest | WatchRequest | VersionRequest) -> Any:
         endpoint, host = self.endpoint, self.client.configuration.host
-        return self._call(endpoint.url(host, request), endpoint.headers(request), endpoint.read_timeout(request))
+        return self._call(endpoint.url(host, request), endpoint.headers(request), endpoint.timeouts(request))
 
-    def _version(self, request: VersionRequest) -> bytes | None:
-        try:
-            data: bytes = self._get(request).data
-            return data
-        except HTTPStatusError as exc:
-            if exc.status not in VERSION_UNAVAILABLE:
-                raise  # a 5xx: back off and ask again
-            return None
+    def _data(self, request: ListRequest | VersionRequest) -> bytes:
+        data: bytes = self._get(request).data
+        return data
 
     def _close_response(self) -> None:
         response, self._response = self._response, None

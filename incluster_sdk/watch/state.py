@@ -8,12 +8,12 @@ into batches of handler calls. Both drivers hold one; it calls nothing back: eve
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from typing import Any
 
 from ..resource import Resource
 from .cache import Transform
-from .endpoints import HTTPStatusError
+from .endpoints import VERSION_UNAVAILABLE, HTTPStatusError, VersionRequest, server_version
 from .handlers import ADD, DELETE, UPDATE, HandlerCall
 from .machine import Applied, Deleted, Restarted, WatchMachine
 from .options import InformerOptions
@@ -91,6 +91,18 @@ class InformerState:
     def resync(self) -> list[HandlerCall]:
         """The cache as ``on_update(obj, obj)``: a resync replays memory, it never relists."""
         return [(UPDATE, obj, obj) for obj in self.store.list()] if self.synced else []
+
+    # -- the server's version -----------------------------------------------------------------------------
+    def version(self, request: VersionRequest) -> Generator[VersionRequest, bytes, None]:
+        """Ask ``request`` (a flow: the driver answers with the body, :func:`~incluster_sdk.flows.drive`) and
+        tell the machine the version. A server that will not say (VERSION_UNAVAILABLE) means paged LIST."""
+        try:
+            data: bytes | None = yield request
+        except HTTPStatusError as exc:
+            if exc.status not in VERSION_UNAVAILABLE:
+                raise  # a 5xx: back off and ask again
+            data = None
+        self.machine.server_version(server_version(data))
 
     # -- other outcomes ------------------------------------------------------------------------------------
     def failed(self, exc: BaseException, transient: tuple[type[BaseException], ...]) -> None:

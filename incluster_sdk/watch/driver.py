@@ -1,0 +1,93 @@
+"""What the thread and asyncio informers share, with no I/O: how one is built from its options, and its attributes.
+
+:class:`InformerDriver` is the base of :class:`~.informer.Informer` and :class:`~.aio.AsyncInformer`: their
+constructor, their read-only attributes and how a handler joins. Each driver's loop, connection and handler
+runners stay in its own module; the base calls down only once, for the driver's own synchronisation objects.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from ..resource import Resource
+from .endpoints import Endpoint
+from .options import InformerKeywords, InformerOptions, OptionAttributes
+from .state import InformerState
+from .store import Store
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .handlers import TaskRunner, ThreadRunner
+
+ClientT = TypeVar("ClientT")
+RunnerT = TypeVar("RunnerT", "ThreadRunner", "TaskRunner")
+
+
+class Flag(Protocol):
+    """``threading.Event`` or ``asyncio.Event``: set once the cache is complete and its calls are queued."""
+
+    def is_set(self) -> bool: ...
+
+    def set(self) -> None: ...
+
+
+class InformerDriver(OptionAttributes, Generic[ClientT, RunnerT]):
+    """One constructor for both drivers: ``options`` with the keyword ``overrides`` (its fields) applied and
+    validated once, the store, the sans-I/O :class:`~.state.InformerState` over it, and the
+    :class:`~.endpoints.Endpoint` the requests go to."""
+
+    _synced: Flag
+
+    def __init__(
+        self,
+        client: ClientT,
+        resource: Resource,
+        options: InformerOptions | None = None,
+        **overrides: Unpack[InformerKeywords],
+    ) -> None:
+        self.options = options = InformerOptions.of(options, overrides)
+        self.client = client
+        self.resource = resource
+        self.store = Store(options.indexers)
+        self.state = InformerState(resource, options, self.store)
+        self.endpoint = Endpoint(
+            resource, options.namespace, options.label_selector, options.field_selector, options.metadata_only
+        )
+        self._runners: list[RunnerT] = []
+        #: Held while a handler joins (and, in the thread driver, while a network read is applied and
+        #: delivered): a late handler's snapshot of the cache and the batches it then gets neither overlap
+        #: nor leave a gap.
+        self._lock = threading.Lock()
+        self.started = False
+        self._init_driver()
+
+    def _init_driver(self) -> None:
+        """Make the driver's own synchronisation objects (``_synced`` and what its loop needs)."""
+        raise NotImplementedError
+
+    @property
+    def has_synced(self) -> bool:
+        return self._synced.is_set()
+
+    def _join(self, runner: RunnerT) -> None:
+        """Give a new handler's runner the cache so far (as adds), then every later batch."""
+        with self._lock:
+            if snapshot := self.state.snapshot():
+                runner.put(snapshot)
+            self._runners.append(runner)
+            self.state.has_handlers = True
+
+    @property
+    def watcher(self) -> Any:
+        """The watch machine (:class:`~.machine.WatchMachine`): its counters are metrics."""
+        return self.state.machine
+
+    def _check_not_started(self, how: str) -> None:
+        """An informer starts once: a second start is an error (``how``: the ways to start it)."""
+        if self.started:
+            raise RuntimeError(
+                f"this {type(self).__name__} for {self.resource.plural} is already started: an informer runs once "
+                f"({how}; to watch again, create a new one)"
+            )
