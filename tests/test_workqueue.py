@@ -659,3 +659,14 @@ def test_core_reports_empty_and_finished() -> None:
     core.shutdown(0.0)
     assert core.finished
     assert core.drained
+
+
+def test_a_delayed_item_due_before_done_is_queued_before_the_requeued_one() -> None:
+    """client-go's waiting loop adds a due item when its time comes, so it precedes a later done()'s requeue."""
+    core: QueueCore[str] = QueueCore()
+    core.add("x", 0.0)
+    assert core.get(0.0) == "x"
+    core.add("x", 0.0)  # dirty while processing
+    core.add_after("y", 1.0, 0.0)
+    assert core.done("x", 2.0) == 2
+    assert [core.get(2.0), core.get(2.0)] == ["y", "x"]

@@ -55,6 +55,7 @@ class QueueCore(Generic[T]):
 
     def __init__(self, metrics: QueueMetrics | None = None) -> None:
         self.metrics: QueueMetrics = NoMetrics() if metrics is None else metrics
+        self._metered = metrics is not None  # skips the calls on the hot path when nothing records them
         self._queue: deque[T] = deque()
         self._dirty: set[T] = set()
         self._processing: set[T] = set()
@@ -70,12 +71,14 @@ class QueueCore(Generic[T]):
 
     def add(self, item: T, now: float) -> int:
         """Mark ``item`` as needing processing; returns how many items became available (0 to 1 + promoted)."""
-        return self.promote(now) + self._add(item, now)
+        available = self.promote(now) if self._heap else 0
+        return available + self._add(item, now)
 
     def _add(self, item: T, at: float) -> int:
         if self.shutting_down or item in self._dirty:
             return 0
-        self.metrics.add(item, at)
+        if self._metered:
+            self.metrics.add(item, at)
         self._dirty.add(item)
         if item in self._processing:
             return 0
@@ -87,11 +90,13 @@ class QueueCore(Generic[T]):
 
         :data:`EMPTY` with :attr:`finished` true means the worker should stop.
         """
-        self.promote(now)
+        if self._heap:
+            self.promote(now)
         if not self._queue:
             return EMPTY
         item = self._queue.popleft()
-        self.metrics.get(item, now)
+        if self._metered:
+            self.metrics.get(item, now)
         self._processing.add(item)
         self._dirty.discard(item)
         return item
@@ -103,13 +108,14 @@ class QueueCore(Generic[T]):
         """
         if item not in self._processing:
             raise ValueError(f"done({item!r}) for an item that is not being processed: call done once per get")
-        self.metrics.done(item, now)
+        available = self.promote(now) if self._heap else 0  # what was due before goes first, as in client-go
+        if self._metered:
+            self.metrics.done(item, now)
         self._processing.remove(item)
-        requeued = 0
         if item in self._dirty:
             self._queue.append(item)
-            requeued = 1
-        return self.promote(now) + requeued
+            available += 1
+        return available
 
     def shutdown(self, now: float, *, drain: bool = False) -> int:
         """Ignore later adds and drop waiting items; ``drain`` records that a caller waits for :attr:`drained`.

@@ -284,7 +284,9 @@ class AsyncRateLimitingQueue(_Queue[T]):
 
     def add(self, item: T) -> None:
         """Queue ``item`` unless it is already queued (if a worker holds it, it runs again after ``done``)."""
-        self._wake(self._core.add(item, self._clock()))
+        available = self._core.add(item, self._clock())
+        if available and self._getters:
+            self._wake(available)
 
     def add_after(self, item: T, delay_seconds: float) -> None:
         """Add ``item`` after ``delay_seconds`` (now if <= 0); if it already waits, the earlier time wins."""
@@ -304,7 +306,6 @@ class AsyncRateLimitingQueue(_Queue[T]):
         is shut down and has no item left, and ``TimeoutError`` (the builtin, also on Python 3.10) if no item
         came within ``timeout``.
         """
-        loop = asyncio.get_running_loop()
         deadline = None if timeout is None else time.monotonic() + timeout
         core = self._core
         while True:
@@ -312,11 +313,13 @@ class AsyncRateLimitingQueue(_Queue[T]):
             promoted = core.promote(now)
             item = core.get(now)
             if item is not EMPTY:
-                self._wake(promoted - 1)
+                if promoted > 1:
+                    self._wake(promoted - 1)
                 return item
             if core.finished:
                 raise self._shut_down()
             wait = _wait_seconds(core, now, deadline)
+            loop = asyncio.get_running_loop()
             waiter: asyncio.Future[None] = loop.create_future()
             self._getters.append(waiter)
             timer = None if wait is None else loop.call_later(wait, _release, waiter)
@@ -339,8 +342,10 @@ class AsyncRateLimitingQueue(_Queue[T]):
 
         Raises ``ValueError`` if ``item`` is not being processed (``done`` is called once per ``get``).
         """
-        self._wake(self._core.done(item, self._clock()))
-        if self._core.drained:
+        available = self._core.done(item, self._clock())
+        if available:
+            self._wake(available)
+        if self._drainers and self._core.drained:
             self._release_drainers()
 
     def _release_drainers(self) -> None:
