@@ -7,10 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import re
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -40,6 +38,7 @@ from incluster_sdk.rbac.review import (
 from incluster_sdk.testing.pki import CertificateAuthority
 from incluster_sdk.tls import ClientCertificate, TLSConfig
 from incluster_sdk.tokens import decode_claims
+from tests.support.cli import run_cli
 from tests.support.fake_apiserver import FakeApiServer, Seen
 from tests.support.secrets_seen import remember
 
@@ -377,13 +376,7 @@ def unused_port() -> int:
 def test_cli_whoami_with_the_api_server_down_fails_at_once_in_one_line(tmp_path: Path, isolated_env: Path) -> None:
     path = kubeconfig(tmp_path, {"token": OPAQUE}, server=f"https://127.0.0.1:{unused_port()}")
     started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "incluster_sdk", "whoami", "--kubeconfig", str(path)],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        timeout=120,
-    )
+    proc = run_cli("whoami", "--kubeconfig", str(path), timeout=120)
     elapsed = time.monotonic() - started
     # about 1 s, interpreter start included; before, it retried silently for 30 s and then printed a traceback
     assert elapsed < 10, elapsed

@@ -11,6 +11,7 @@ import pytest
 import incluster_sdk
 from incluster_sdk.discovery import async_discover, builtin_catalog, discover
 from incluster_sdk.testing import LocalCluster
+from tests.support.crds import widget_crd
 
 pytestmark = pytest.mark.e2e
 TABLE = Path(incluster_sdk.__file__).parent / "builtin_resources.json"
@@ -45,25 +46,7 @@ async def test_async_discovery_agrees(local_cluster: LocalCluster) -> None:
 def test_a_custom_resource_is_found_after_it_is_created(local_cluster: LocalCluster, cluster_namespace: str) -> None:
     """A CRD created after the first discovery: resolution refreshes on a miss (can_i, grant)."""
     group = f"{cluster_namespace[:20].strip('-')}.example.com"
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"widgets.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Cluster",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wdg"]},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-                    "subresources": {"status": {}},
-                }
-            ],
-        },
-    }
+    crd = widget_crd(group, scope="Cluster", versions={"v1": True}, status=True)
     local_cluster.catalog()  # read before the CRD exists
     local_cluster.apply(crd)
     try:

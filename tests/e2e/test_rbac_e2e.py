@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -16,6 +13,7 @@ import incluster_sdk
 from incluster_sdk.rbac import NeedError, can_i, manifests, parse_needs, rules, whoami
 from incluster_sdk.testing import LocalCluster
 from incluster_sdk.watch import PODS, AsyncInformer, Informer
+from tests.support.cli import doctor_cli as doctor
 
 pytestmark = pytest.mark.e2e
 
@@ -107,17 +105,6 @@ def test_generated_manifests_grant_exactly_what_was_declared(
             elsewhere = can_i(client, verb, resource, namespace=other_namespace, name=name, group=group)
             assert elsewhere.allowed == (expected and cluster_wide), elsewhere
     local_cluster.delete(f"/api/v1/namespaces/{other_namespace}")
-
-
-def doctor(*args: str) -> tuple[int, str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "incluster_sdk", "doctor", *args],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        timeout=60,
-    )
-    return proc.returncode, proc.stdout + proc.stderr
 
 
 def test_doctor_in_a_pod_passes_and_fails_helpfully(

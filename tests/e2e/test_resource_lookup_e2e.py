@@ -18,6 +18,7 @@ from incluster_sdk.discovery import async_resource_for, resource_for
 from incluster_sdk.resource import SINCE_1_21, Resource
 from incluster_sdk.testing import LocalCluster
 from incluster_sdk.watch import Informer
+from tests.support.crds import widget_crd
 
 pytestmark = pytest.mark.e2e
 CONSTANTS = [v for v in vars(resource_module).values() if isinstance(v, Resource)]
@@ -39,21 +40,7 @@ def test_every_standard_kind_constant_lists(local_cluster: LocalCluster, cluster
 def widgets(local_cluster: LocalCluster, cluster_namespace: str) -> Iterator[str]:
     """A namespaced custom resource with two served versions; yields its group."""
     group = f"{cluster_namespace[:20].strip('-')}.lookup.example.com"
-    schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"widgets.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wdg"]},
-            "versions": [
-                {"name": "v1alpha1", "served": True, "storage": False, "schema": schema},
-                {"name": "v1", "served": True, "storage": True, "schema": schema},
-            ],
-        },
-    }
+    crd = widget_crd(group, scope="Namespaced", versions={"v1alpha1": False, "v1": True})
     local_cluster.apply(crd)
     try:
         deadline = time.monotonic() + 15

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ import yaml
 import incluster_sdk
 from incluster_sdk.rbac import Identity, async_whoami, whoami
 from incluster_sdk.testing import LocalCluster
+from tests.support.cli import run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -27,13 +25,7 @@ SSR_403 = "SelfSubjectReview: not served by this server (Kubernetes < 1.26) or n
 
 
 def cli(*args: str) -> tuple[int, str, str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "incluster_sdk", "whoami", *args],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        timeout=60,
-    )
+    proc = run_cli("whoami", *args)
     return proc.returncode, proc.stdout, proc.stderr
 
 
