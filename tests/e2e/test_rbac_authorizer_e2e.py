@@ -13,10 +13,7 @@ import functools
 import http.client
 import itertools
 import json
-import os
 import ssl
-import subprocess
-import sys
 import time
 import urllib.parse
 import uuid
@@ -38,6 +35,7 @@ from incluster_sdk.rbac import Decision, NeedError, NeedWarning, can_i, check_ac
 from incluster_sdk.resource import Resource
 from incluster_sdk.testing import LocalCluster
 from incluster_sdk.watch import Informer
+from tests.support.cli import doctor_cli as _doctor
 
 from ..waiting import wait_until
 
@@ -109,17 +107,6 @@ def _name(obj: Any) -> str:
     return str(obj.metadata.name)
 
 
-def _doctor(*args: str) -> tuple[int, str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "incluster_sdk", "doctor", *args],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        timeout=60,
-    )
-    return proc.returncode, proc.stdout + proc.stderr
-
-
 def _object_path(doc: dict[str, Any]) -> str:
     kind, meta = doc["kind"], doc["metadata"]
     if kind == "ServiceAccount":
@@ -141,6 +128,23 @@ def _binding(name: str, role: str, *, namespace: str | None = None, user: str = 
         "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": role},
         "subjects": [{"kind": "User", "name": user, "apiGroup": RBAC_GROUP}],
     }
+
+
+def _role_for(service_account: str, ns: str, name: str, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A Role called ``name`` in ``ns`` with ``rules``, and the RoleBinding of the same name that grants it to
+    the ServiceAccount ``ns/service_account``."""
+    meta = {"name": name, "namespace": ns}
+    subject = {"kind": "ServiceAccount", "name": service_account, "namespace": ns}
+    return [
+        {"apiVersion": RBAC_V1, "kind": "Role", "metadata": meta, "rules": rules},
+        {
+            "apiVersion": RBAC_V1,
+            "kind": "RoleBinding",
+            "metadata": meta,
+            "subjects": [subject],
+            "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": name},
+        },
+    ]
 
 
 def _apply_all(cluster: LocalCluster, docs: list[dict[str, Any]]) -> None:
@@ -406,7 +410,7 @@ class Target:
 
     @property
     def type_name(self) -> str:
-        return f"{self.plural}.{self.group}" if self.group else self.plural
+        return ".".join(part for part in (self.plural, self.group) if part)  # pods, deployments.apps
 
     @property
     def api(self) -> str:
@@ -541,23 +545,11 @@ def test_a_namespaced_role_on_namespaces_is_a_fail_everywhere(
     local_cluster: LocalCluster, cluster_namespace: str, in_pod: Any
 ) -> None:
     ns = cluster_namespace
-    role = {
-        "apiVersion": RBAC_V1,
-        "kind": "Role",
-        "metadata": {"name": "namespace-lister", "namespace": ns},
-        "rules": [
-            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
-            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
-        ],
-    }
-    binding = {
-        "apiVersion": RBAC_V1,
-        "kind": "RoleBinding",
-        "metadata": {"name": "namespace-lister", "namespace": ns},
-        "subjects": [{"kind": "ServiceAccount", "name": "app", "namespace": ns}],
-        "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": "namespace-lister"},
-    }
-    _apply_all(local_cluster, [role, binding])
+    rules = [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
+    ]
+    _apply_all(local_cluster, _role_for("app", ns, "namespace-lister", rules))
     in_pod([])
     # The question the old tools asked: "in namespace ns?". The server says yes to it...
     review = {
@@ -722,17 +714,7 @@ def _decoy_role(ns: str, sa: str, decoys: list[Grant]) -> list[dict[str, Any]]:
         resource = decoy.resource.name + (f"/{decoy.subresource}" if decoy.subresource else "")
         rule = {"apiGroups": [decoy.resource.group], "resources": [resource], "verbs": list(decoy.verbs)}
         rules.append(rule | ({"resourceNames": [decoy.name]} if decoy.name else {}))
-    meta = {"name": f"{sa}-decoy", "namespace": ns}
-    return [
-        {"apiVersion": RBAC_V1, "kind": "Role", "metadata": meta, "rules": rules},
-        {
-            "apiVersion": RBAC_V1,
-            "kind": "RoleBinding",
-            "metadata": meta,
-            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
-            "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": meta["name"]},
-        },
-    ]
+    return _role_for(sa, ns, f"{sa}-decoy", rules)
 
 
 def _server_attributes(probe: Probe) -> dict[str, Any]:
@@ -905,40 +887,15 @@ def test_binding_a_cluster_role_in_a_cluster_role_binding_needs_bind_cluster_wid
     old[0]["rules"] = [r for r in old[0]["rules"] if r["resources"] != ["clusterroles"]]
     old[1]["roleRef"] = {**old[1]["roleRef"], "name": f"{ns}:old-binder"}
     old[1]["subjects"] = [{"kind": "ServiceAccount", "name": "old-binder", "namespace": ns}]
-    old_role = {
-        "apiVersion": RBAC_V1,
-        "kind": "Role",
-        "metadata": {"name": "old-binder", "namespace": ns},
-        "rules": [
-            {"apiGroups": [RBAC_GROUP], "resources": ["clusterroles"], "verbs": ["bind"], "resourceNames": ["view"]}
-        ],
-    }
-    old_binding = {
-        "apiVersion": RBAC_V1,
-        "kind": "RoleBinding",
-        "metadata": {"name": "old-binder", "namespace": ns},
-        "subjects": [{"kind": "ServiceAccount", "name": "old-binder", "namespace": ns}],
-        "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": "old-binder"},
-    }
+    bind_view = {"apiGroups": [RBAC_GROUP], "resources": ["clusterroles"], "verbs": ["bind"], "resourceNames": ["view"]}
     local_cluster.create_service_account(ns, "old-binder")
-    _apply_all(local_cluster, [*docs, *old, old_role, old_binding])
+    _apply_all(local_cluster, [*docs, *old, *_role_for("old-binder", ns, "old-binder", [bind_view])])
     try:
         crb = _binding(f"{ns}-view", "view")  # another subject gets view everywhere; a dry run writes nothing
-        status, body = call(
-            local_cluster,
-            local_cluster.mint_token(ns, "binder"),
-            "POST",
-            f"{RBAC_API}/clusterrolebindings?dryRun=All",
-            crb,
-        )
+        crbs = f"{RBAC_API}/clusterrolebindings?dryRun=All"
+        status, body = call(local_cluster, local_cluster.mint_token(ns, "binder"), "POST", crbs, crb)
         assert status == 201, body[:300]
-        status, body = call(
-            local_cluster,
-            local_cluster.mint_token(ns, "old-binder"),
-            "POST",
-            f"{RBAC_API}/clusterrolebindings?dryRun=All",
-            crb,
-        )
+        status, body = call(local_cluster, local_cluster.mint_token(ns, "old-binder"), "POST", crbs, crb)
         assert status == 403 and b"attempting to grant RBAC permissions not currently held" in body, body[:300]
         for sa, cluster_wide in (("binder", True), ("old-binder", False)):
             with local_cluster.pod_environment(ns, sa):
