@@ -25,8 +25,11 @@ from tests.socks5 import Socks5Proxy
 pytestmark = pytest.mark.e2e
 
 
-def admin_doc(cluster: LocalCluster) -> dict[str, Any]:
+def admin_doc(cluster: LocalCluster, user: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The cluster's admin kubeconfig; with ``user``, its one user (called admin) authenticates that way."""
     doc: dict[str, Any] = yaml.safe_load(cluster.admin_kubeconfig.read_text())
+    if user is not None:
+        doc["users"] = [{"name": "admin", "user": user}]
     return doc
 
 
@@ -56,18 +59,8 @@ def issue(cluster: LocalCluster, workdir: Path, user: str, *, expires_in: float)
 
 
 def exec_kubeconfig(cluster: LocalCluster, workdir: Path) -> Path:
-    doc = admin_doc(cluster)
-    doc["users"] = [
-        {
-            "name": "admin",
-            "user": {
-                "exec": {
-                    "apiVersion": "client.authentication.k8s.io/v1beta1",
-                    "command": str(cert_plugin(workdir)),
-                }
-            },
-        }
-    ]
+    exec_config = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(cert_plugin(workdir))}
+    doc = admin_doc(cluster, user={"exec": exec_config})
     path = workdir / "config"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -124,19 +117,9 @@ def test_relative_kubeconfig_runs_the_plugin_beside_it(
         f" 'status': {{'token': pathlib.Path({str(here / 'admin-token')!r}).read_text()}}}}))\n"
     )
     plugin.chmod(0o700)
-    doc = admin_doc(local_cluster)
-    doc["users"] = [
-        {
-            "name": "admin",
-            "user": {
-                "exec": {
-                    "apiVersion": "client.authentication.k8s.io/v1",
-                    "command": "./plugin.sh",
-                    "interactiveMode": "Never",
-                }
-            },
-        }
-    ]
+    exec_config = {"apiVersion": "client.authentication.k8s.io/v1", "command": "./plugin.sh"}
+    exec_config["interactiveMode"] = "Never"
+    doc = admin_doc(local_cluster, user={"exec": exec_config})
     (here / "config").write_text(yaml.safe_dump(doc))
     monkeypatch.chdir(here)
     monkeypatch.setenv("KUBECONFIG", "config")
@@ -182,18 +165,13 @@ async def test_socks5_proxy_asyncio(local_cluster: LocalCluster, socks_proxy: So
 def test_inline_ca_and_certificate_data_against_the_real_server(local_cluster: LocalCluster, tmp_path: Path) -> None:
     """Strict base64 and the client pair check accept what real tools write (base64 -w76 wrapped too)."""
     pair = local_cluster.ca.issue("inline-user", client=True, organization="system:masters")
-    doc = admin_doc(local_cluster)
+    inline = {
+        "client-certificate-data": base64.b64encode(pair.cert_pem).decode(),
+        "client-key-data": base64.b64encode(pair.key_pem).decode(),
+    }
+    doc = admin_doc(local_cluster, user=inline)
     ca = base64.encodebytes(local_cluster.ca_file.read_bytes()).decode()  # wrapped at 76 columns
     doc["clusters"][0]["cluster"] = {"server": local_cluster.server, "certificate-authority-data": ca}
-    doc["users"] = [
-        {
-            "name": "admin",
-            "user": {
-                "client-certificate-data": base64.b64encode(pair.cert_pem).decode(),
-                "client-key-data": base64.b64encode(pair.key_pem).decode(),
-            },
-        }
-    ]
     (tmp_path / "config").write_text(yaml.safe_dump(doc))
     cfg = incluster_sdk.load_config(kubeconfig=tmp_path / "config")
     assert kubernetes.client.CoreV1Api(incluster_sdk.api_client(cfg)).list_namespace().items is not None
