@@ -3,24 +3,33 @@
 # kubeconfig oracle for its conformance tests, from Debian's packages only, caching the built binaries
 # outside the repo.
 #
-#   bash scripts/install-kube-binaries.sh      # idempotent: seconds once cached
+#   bash scripts/install-kube-binaries.sh          # idempotent: seconds once cached
+#   bash scripts/install-kube-binaries.sh --bench  # also the client-go informer the benchmarks compare with
 #
 # Result: etcd at /usr/bin/etcd (package etcd-server), and in
 #   ${INCLUSTER_SDK_CACHE:-~/.cache/incluster-sdk}/kubernetes-<version>/
-# kube-apiserver and kubeconfig-oracle (scripts/kubeconfig-oracle/main.go built against the same tree's
-# vendored client-go). incluster_sdk.testing finds kube-apiserver there, tests/conformance/oracle.py the
-# oracle; INCLUSTER_SDK_ETCD / INCLUSTER_SDK_KUBE_APISERVER / INCLUSTER_SDK_KUBECONFIG_ORACLE override.
+# kube-apiserver and the Go programs built against the same tree's vendored client-go: kubeconfig-oracle
+# (scripts/kubeconfig-oracle/main.go) and, with --bench, informer-bench (benchmarks/clientgo-informer/main.go).
+# incluster_sdk.testing finds kube-apiserver there, tests/conformance/oracle.py the oracle;
+# INCLUSTER_SDK_ETCD / INCLUSTER_SDK_KUBE_APISERVER / INCLUSTER_SDK_KUBECONFIG_ORACLE override.
 set -euo pipefail
 
 KUBE_VERSION=1.20.2
 CACHE_ROOT=${INCLUSTER_SDK_CACHE:-$HOME/.cache/incluster-sdk}
 DEST=$CACHE_ROOT/kubernetes-$KUBE_VERSION
 BIN=$DEST/kube-apiserver
-ORACLE=$DEST/kubeconfig-oracle
-ORACLE_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/kubeconfig-oracle/main.go
-# The oracle is rebuilt whenever its source changes: the sha256 of the main.go it was built from is kept
-# beside it (a version check, as for kube-apiserver, cannot see an edited main.go).
-ORACLE_SUM=$(sha256sum "$ORACLE_SRC" | cut -d' ' -f1)
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Go programs built in the kubernetes tree, as name=source (relative to the repo). Each is rebuilt whenever
+# its source changes: the sha256 of the main.go it was built from is kept beside it as <name>.sha256 (a
+# version check, as for kube-apiserver, cannot see an edited main.go).
+GO_PROGRAMS=(kubeconfig-oracle=scripts/kubeconfig-oracle/main.go)
+for arg in "$@"; do
+  case $arg in
+    --bench) GO_PROGRAMS+=(informer-bench=benchmarks/clientgo-informer/main.go) ;;
+    *) printf 'unknown argument %s (known: --bench)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
+source_sum() { sha256sum "$1" | cut -d' ' -f1; }
 
 log() { printf '[install-kube-binaries] %s\n' "$*" >&2; }
 
@@ -53,15 +62,18 @@ if [ -x "$BIN" ] && "$BIN" --version 2>/dev/null | grep -q "v$KUBE_VERSION"; the
 else
   WHAT+=(cmd/kube-apiserver)
 fi
-if [ -x "$ORACLE" ] && [ "$(cat "$ORACLE.sha256" 2>/dev/null)" = "$ORACLE_SUM" ]; then
-  log "cached: $ORACLE"
-else
-  WHAT+=(cmd/kubeconfig-oracle)
-fi
+for program in "${GO_PROGRAMS[@]}"; do
+  name=${program%%=*}
+  if [ -x "$DEST/$name" ] && [ "$(cat "$DEST/$name.sha256" 2>/dev/null)" = "$(source_sum "$REPO/${program#*=}")" ]; then
+    log "cached: $DEST/$name"
+  else
+    WHAT+=("cmd/$name")
+  fi
+done
 [ ${#WHAT[@]} -eq 0 ] && exit 0
 
 # kube-apiserver: not packaged; Debian's kubernetes *source* package carries the full tree with vendor/.
-# The oracle is built in the same tree so that it runs exactly the client-go that tree vendors.
+# The Go programs are built in the same tree so that they run exactly the client-go that tree vendors.
 apt_install golang-go golang-github-modern-go-reflect2-dev rsync make dpkg-dev ca-certificates
 if ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
   log "enabling Debian source packages (deb-src bookworm main)"
@@ -91,18 +103,23 @@ rm -f vendor/github.com/modern-go/reflect2/go.mod
 export GOPATH=$PWD/.go CGO_ENABLED=0 GOFLAGS=-mod=vendor GO111MODULE=on GOCACHE=$WORK/gocache
 mkdir -p .go/src/k8s.io
 ln -sfn ../../.. .go/src/k8s.io/kubernetes
-# Copy the source now and install the sum of this very copy, so an edit during the build is not marked as built.
-mkdir -p cmd/kubeconfig-oracle
-cp "$ORACLE_SRC" cmd/kubeconfig-oracle/main.go
-ORACLE_SUM=$(sha256sum cmd/kubeconfig-oracle/main.go | cut -d' ' -f1)
-if [ "${WHAT[*]}" = cmd/kubeconfig-oracle ]; then
-  # Only the oracle: compile it as make's build step does (GOPATH mode, from the symlinked import path) but
+# Copy the sources now and install the sums of these very copies, so an edit during the build is not marked
+# as built.
+for program in "${GO_PROGRAMS[@]}"; do
+  name=${program%%=*}
+  mkdir -p "cmd/$name"
+  cp "$REPO/${program#*=}" "cmd/$name/main.go"
+done
+if [ "${WHAT[0]}" != cmd/kube-apiserver ]; then
+  # Only Go programs: compile them as make's build step does (GOPATH mode, from the symlinked import path) but
   # skip make's code generation, which takes minutes and serves kube-apiserver: the generated files client-go
   # needs ship in the tree (regenerating them with this Go only adds "//go:build" lines).
-  log "building cmd/kubeconfig-oracle (1-2 minutes on 2 cores)"
+  log "building ${WHAT[*]} (1-2 minutes on 2 cores)"
   mkdir -p _output/bin
-  (cd .go/src/k8s.io/kubernetes && GO111MODULE=off GOFLAGS= go build -trimpath -tags selinux,notest -ldflags "-s -w" \
-    -o _output/bin/kubeconfig-oracle ./cmd/kubeconfig-oracle) >build.log 2>&1 || { tail -40 build.log >&2; exit 1; }
+  for what in "${WHAT[@]}"; do
+    (cd .go/src/k8s.io/kubernetes && GO111MODULE=off GOFLAGS= go build -trimpath -tags selinux,notest -ldflags "-s -w" \
+      -o "_output/bin/${what#cmd/}" "./$what") >build.log 2>&1 || { tail -40 build.log >&2; exit 1; }
+  done
 else
   log "building ${WHAT[*]} (about 5 minutes on 2 cores)"
   make WHAT="${WHAT[*]}" KUBE_GIT_VERSION="v$KUBE_VERSION" >build.log 2>&1 || { tail -40 build.log >&2; exit 1; }
@@ -115,6 +132,9 @@ for what in "${WHAT[@]}"; do
   log "installed $DEST/$name"
 done
 # Written after the binary: an interrupted install leaves a stale or missing sum, never a wrong binary marked current.
-if [ -x "$ORACLE" ] && [[ " ${WHAT[*]} " == *" cmd/kubeconfig-oracle "* ]]; then
-  printf '%s\n' "$ORACLE_SUM" >"$ORACLE.sha256"
-fi
+for program in "${GO_PROGRAMS[@]}"; do
+  name=${program%%=*}
+  if [[ " ${WHAT[*]} " == *" cmd/$name "* ]]; then
+    source_sum "cmd/$name/main.go" >"$DEST/$name.sha256"
+  fi
+done
