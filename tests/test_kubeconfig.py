@@ -41,6 +41,18 @@ def kubeconfig(
     return path
 
 
+def exec_kubeconfig(path: Path, plugin: Path, *args: str, **exec_fields: Any) -> Path:
+    """A kubeconfig whose one user runs ``python plugin ARGS`` (an exec plugin) for the server https://s:1."""
+    exec_config = {"command": sys.executable, "args": [str(plugin), *args], **exec_fields}
+    return kubeconfig(
+        path,
+        clusters={"c": {"server": "https://s:1"}},
+        users={"u": {"exec": exec_config}},
+        contexts={"c": {"cluster": "c", "user": "u"}},
+        current="c",
+    )
+
+
 def simple(
     path: Path,
     name: str = "dev",
@@ -212,23 +224,13 @@ def test_exec_plugin(isolated_env: Path, tmp_path: Path) -> None:
                                      "expirationTimestamp": "2999-01-01T00:00:00Z"}}))
     """)
     )
-    path = kubeconfig(
+    path = exec_kubeconfig(
         tmp_path / "config",
-        clusters={"c": {"server": "https://s:1"}},
-        users={
-            "u": {
-                "exec": {
-                    "apiVersion": "client.authentication.k8s.io/v1",
-                    "command": sys.executable,
-                    "args": [str(plugin)],
-                    "env": [{"name": "PLUGIN_TOKEN", "value": "from-plugin"}],
-                    "provideClusterInfo": True,
-                    "interactiveMode": "Never",
-                }
-            }
-        },
-        contexts={"c": {"cluster": "c", "user": "u"}},
-        current="c",
+        plugin,
+        apiVersion="client.authentication.k8s.io/v1",
+        env=[{"name": "PLUGIN_TOKEN", "value": "from-plugin"}],
+        provideClusterInfo=True,
+        interactiveMode="Never",
     )
     cfg = incluster_sdk.load_config(kubeconfig=path)
     assert cfg.credentials.auth_header() == "Bearer from-plugin@https://s:1"
@@ -400,21 +402,7 @@ def test_exec_plugin_refreshes_before_expiry_and_on_401(isolated_env: Path, tmp_
 
     def config_with_ttl(ttl: int) -> incluster_sdk.Config:
         counter.unlink(missing_ok=True)
-        path = kubeconfig(
-            tmp_path / "config",
-            clusters={"c": {"server": "https://s:1"}},
-            users={
-                "u": {
-                    "exec": {
-                        "apiVersion": "client.authentication.k8s.io/v1beta1",
-                        "command": sys.executable,
-                        "args": [str(plugin), str(ttl)],
-                    }
-                }
-            },
-            contexts={"c": {"cluster": "c", "user": "u"}},
-            current="c",
-        )
+        path = exec_kubeconfig(tmp_path / "config", plugin, str(ttl), apiVersion="client.authentication.k8s.io/v1beta1")
         return incluster_sdk.load_config(kubeconfig=path)
 
     long_lived = config_with_ttl(3600)
