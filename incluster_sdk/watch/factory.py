@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ..client import ApiClient
 from ..resource import Resource
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .aio import AsyncInformer
 
 _Key = tuple[Resource, str | None, str | None, str | None, bool]
+ClientT = TypeVar("ClientT")
 
 
 def _for_one(
@@ -38,7 +39,52 @@ def _for_one(
     )
 
 
-class InformerFactory:
+InformerT = TypeVar("InformerT", Informer, "AsyncInformer")
+
+
+class SharedInformers(Generic[ClientT, InformerT]):
+    """What both factories do: one informer per collection, made on first request, started by :meth:`start`."""
+
+    def __init__(
+        self, client: ClientT, options: InformerOptions | None = None, **overrides: Unpack[InformerKeywords]
+    ) -> None:
+        self.client = client
+        self.options = InformerOptions.of(options, overrides)
+        self._informers: dict[_Key, InformerT] = {}
+        self._started: set[_Key] = set()
+        self._lock = threading.Lock()  # the thread factory's consumers may ask from any thread
+
+    def informer(
+        self,
+        resource: Resource,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        metadata_only: bool = False,
+    ) -> InformerT:
+        key = (resource, namespace, label_selector, field_selector, metadata_only)
+        with self._lock:
+            if key not in self._informers:
+                options = _for_one(self.options, namespace, label_selector, field_selector, metadata_only)
+                self._informers[key] = self._new(resource, options)
+            return self._informers[key]
+
+    def _new(self, resource: Resource, options: InformerOptions) -> InformerT:
+        """A new informer of this factory's kind."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Start every informer handed out so far that is not running yet (safe to call again)."""
+        with self._lock:
+            for key, informer in self._informers.items():
+                if key not in self._started:
+                    if not informer.started:  # its consumer may have started it already
+                        informer.start()
+                    self._started.add(key)
+
+
+class InformerFactory(SharedInformers[ApiClient, Informer]):
     """Hands out shared :class:`Informer` objects: ask twice for the same thing, get the same informer.
 
     factory = InformerFactory(api_client(cfg), resync_period=600)
@@ -51,39 +97,8 @@ class InformerFactory:
     per-consumer indexes go on the shared store with ``store.add_indexer``.
     """
 
-    def __init__(
-        self, client: ApiClient, options: InformerOptions | None = None, **overrides: Unpack[InformerKeywords]
-    ) -> None:
-        self.client = client
-        self.options = InformerOptions.of(options, overrides)
-        self._informers: dict[_Key, Informer] = {}
-        self._started: set[_Key] = set()
-        self._lock = threading.Lock()
-
-    def informer(
-        self,
-        resource: Resource,
-        *,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        metadata_only: bool = False,
-    ) -> Informer:
-        key = (resource, namespace, label_selector, field_selector, metadata_only)
-        with self._lock:
-            if key not in self._informers:
-                options = _for_one(self.options, namespace, label_selector, field_selector, metadata_only)
-                self._informers[key] = Informer(self.client, resource, options)
-            return self._informers[key]
-
-    def start(self) -> None:
-        """Start every informer handed out so far that is not running yet (safe to call again)."""
-        with self._lock:
-            for key, informer in self._informers.items():
-                if key not in self._started:
-                    if not informer.started:  # its consumer may have started it already
-                        informer.start()
-                    self._started.add(key)
+    def _new(self, resource: Resource, options: InformerOptions) -> Informer:
+        return Informer(self.client, resource, options)
 
     def wait_for_sync(self, timeout: float | None = None) -> bool:
         return all(i.wait_for_sync(timeout) for i in list(self._informers.values()))
@@ -96,40 +111,15 @@ class InformerFactory:
             informer.stop()
 
 
-class AsyncInformerFactory:
+class AsyncInformerFactory(SharedInformers["AsyncApiClient", "AsyncInformer"]):
     """The asyncio twin of :class:`InformerFactory` (use it from one event loop)."""
 
-    def __init__(
-        self, client: AsyncApiClient, options: InformerOptions | None = None, **overrides: Unpack[InformerKeywords]
-    ) -> None:
-        self.client = client
-        self.options = InformerOptions.of(options, overrides)
-        self._informers: dict[_Key, AsyncInformer] = {}
-        self._started: set[_Key] = set()
+    client: AsyncApiClient
 
-    def informer(
-        self,
-        resource: Resource,
-        *,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        metadata_only: bool = False,
-    ) -> AsyncInformer:
+    def _new(self, resource: Resource, options: InformerOptions) -> AsyncInformer:
         from .aio import AsyncInformer  # aiohttp only for apps that use asyncio
 
-        key = (resource, namespace, label_selector, field_selector, metadata_only)
-        if key not in self._informers:
-            options = _for_one(self.options, namespace, label_selector, field_selector, metadata_only)
-            self._informers[key] = AsyncInformer(self.client, resource, options)
-        return self._informers[key]
-
-    def start(self) -> None:
-        for key, informer in self._informers.items():
-            if key not in self._started:
-                if not informer.started:  # its consumer may have started it already
-                    informer.start()
-                self._started.add(key)
+        return AsyncInformer(self.client, resource, options)
 
     async def wait_for_sync(self, timeout: float | None = None) -> bool:
         results = await asyncio.gather(*(i.wait_for_sync(timeout) for i in self._informers.values()))

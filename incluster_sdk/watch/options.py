@@ -7,7 +7,7 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, Generic, NoReturn, TypedDict, TypeVar, overload
 
 from .cache import Transform, strip_managed_fields
 from .store import Indexer
@@ -83,32 +83,40 @@ class InformerKeywords(TypedDict, total=False):
     preflight: bool
 
 
+T = TypeVar("T")
+
+
+class Option(Generic[T]):
+    """A driver's read-only attribute that reads the option of the same name from ``driver.options``."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, driver: None, owner: type) -> Option[T]: ...
+
+    @overload
+    def __get__(self, driver: OptionAttributes, owner: type) -> T: ...
+
+    def __get__(self, driver: OptionAttributes | None, owner: type) -> Option[T] | T:
+        if driver is None:
+            return self
+        value: T = getattr(driver.options, self.name)
+        return value
+
+    def __set__(self, driver: OptionAttributes, value: NoReturn) -> None:  # read-only, for type checkers too
+        raise AttributeError(f"{self.name} is an option: make a new informer with other InformerOptions")
+
+
 class OptionAttributes:
     """Read-only attributes of both drivers: ``informer.namespace``, ``informer.field_selector`` (which the
     RBAC preflight reads) and the other options, from ``informer.options``."""
 
     options: InformerOptions
 
-    @property
-    def namespace(self) -> str | None:
-        return self.options.namespace
-
-    @property
-    def label_selector(self) -> str | None:
-        return self.options.label_selector
-
-    @property
-    def field_selector(self) -> str | None:
-        return self.options.field_selector
-
-    @property
-    def metadata_only(self) -> bool:
-        return self.options.metadata_only
-
-    @property
-    def resync_period(self) -> float | None:
-        return self.options.resync_period
-
-    @property
-    def preflight(self) -> bool:
-        return self.options.preflight
+    namespace: Option[str | None] = Option()
+    label_selector: Option[str | None] = Option()
+    field_selector: Option[str | None] = Option()
+    metadata_only: Option[bool] = Option()
+    resync_period: Option[float | None] = Option()
+    preflight: Option[bool] = Option()
