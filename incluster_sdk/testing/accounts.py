@@ -10,13 +10,16 @@ from __future__ import annotations
 import time
 import urllib.parse
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..rbac.needs import Need
-from .admin import AdminApi
+from .admin import AdminClient
 from .errors import ClusterError
 from .observers import handed_out
 from .processes import AUDIENCE, Process
+
+if TYPE_CHECKING:
+    from .cluster import LocalCluster
 
 #: kube-apiserver enforces expirationSeconds >= 600 for TokenRequest.
 MIN_TOKEN_TTL = 600
@@ -29,7 +32,7 @@ class Accounts:
     """The helpers, over ``api``'s requests (a :class:`LocalCluster` passes itself, so a test that wraps its
     ``request`` sees these requests too)."""
 
-    def __init__(self, api: AdminApi) -> None:
+    def __init__(self, api: AdminClient | LocalCluster) -> None:
         self._api = api
 
     # -- namespaces and ServiceAccounts ----------------------------------------------------------------------
@@ -83,7 +86,15 @@ class Accounts:
         cluster_wide: bool = False,
         name: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Apply the manifests ``incluster-sdk rbac`` prints for ``needs`` (see :meth:`LocalCluster.grant`)."""
+        """Grant ``needs`` to a ServiceAccount: the manifests ``incluster-sdk rbac`` prints, applied as the admin.
+
+        ``needs`` use the SDK's one syntax (``"list,watch:pods"``, ``"get:configmaps/app-config"``,
+        ``"get:pods --subresource=log"``; see :mod:`incluster_sdk.rbac.needs`) and are checked against this
+        server's discovery: a typo is a :class:`~incluster_sdk.rbac.NeedError`, never a grant of nothing.
+        Namespaced needs go into a Role + RoleBinding named ``name`` (default ``<sa>-grant``), cluster-scoped
+        ones into a ClusterRole + ClusterRoleBinding; ``cluster_wide=True`` grants everything in every
+        namespace. Returns the applied manifests.
+        """
         from ..rbac.manifests import manifests
         from ..rbac.needs import NeedError, parse_needs
 

@@ -12,7 +12,7 @@ import ssl
 import threading
 import urllib.parse
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
@@ -22,27 +22,6 @@ from .errors import ClusterError
 
 #: The field manager of :meth:`AdminClient.apply` (server-side apply, conflicts forced).
 FIELD_MANAGER = "incluster-sdk-testing"
-
-
-class AdminApi(Protocol):
-    """What the ServiceAccount and RBAC helpers use: :class:`AdminClient`, or a :class:`LocalCluster`."""
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        token: str | None = None,
-        timeout: float = 30,
-        raw: bool = False,
-        ok: Sequence[int] = (200, 201, 202),
-        content_type: str = "application/json",
-    ) -> Any: ...
-
-    def apply(self, obj: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]: ...
-
-    def catalog(self, *, refresh: bool = False) -> ResourceCatalog: ...
 
 
 class AdminClient:

@@ -18,20 +18,20 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import yaml
 
 from .._secret import Secret
 from ..config import Config
-from ..discovery import ResourceCatalog
-from ..rbac.needs import Need
+from ..watch.options import Part
 from .accounts import Accounts
 from .admin import AdminClient
 from .binaries import Binaries, find_binaries
@@ -40,6 +40,22 @@ from .fake_mount import FakeServiceAccountMount
 from .observers import handed_out
 from .pki import CertificateAuthority
 from .processes import ControlPlane
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def delegate(part: str, method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Any, P], R]:
+    """A :class:`LocalCluster` method that calls ``method`` of one of its parts: same signature and docstring."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def call(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        result: R = getattr(getattr(self, part), name)(*args, **kwargs)
+        return result
+
+    return call
+
 
 __all__ = ["READY_TIMEOUT", "ClusterError", "LocalCluster"]
 
@@ -121,31 +137,14 @@ class LocalCluster:
         return self.control_plane.compact_etcd()
 
     # -- addresses and admin access --------------------------------------------------------------------------
-    @property
-    def workdir(self) -> Path:
-        return self.control_plane.workdir
-
-    @property
-    def ca(self) -> CertificateAuthority:
-        """The cluster's CA: it signed the serving certificate, and the server trusts client certificates it
-        issues (the common name is the user, the organization the group)."""
-        return self.control_plane.ca
-
-    @property
-    def api_port(self) -> int:
-        return self.control_plane.api_port
-
-    @property
-    def etcd_port(self) -> int:
-        return self.control_plane.etcd_port
-
-    @property
-    def server(self) -> str:
-        return self.admin.server
-
-    @property
-    def ca_file(self) -> Path:
-        return self.control_plane.ca_file
+    workdir: Part[Path] = Part("control_plane")
+    #: The cluster's CA: it signed the serving certificate, and the server trusts client certificates it
+    #: issues (the common name is the user, the organization the group).
+    ca: Part[CertificateAuthority] = Part("control_plane")
+    api_port: Part[int] = Part("control_plane")
+    etcd_port: Part[int] = Part("control_plane")
+    ca_file: Part[Path] = Part("control_plane")
+    server: Part[str] = Part("admin")
 
     @property
     def admin_kubeconfig(self) -> Path:
@@ -192,72 +191,15 @@ class LocalCluster:
         target.write_text(yaml.safe_dump(doc))
         return target
 
-    # -- requests and objects (AdminClient) ------------------------------------------------------------------
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        token: str | None = None,
-        timeout: float = 30,
-        raw: bool = False,
-        ok: Sequence[int] = (200, 201, 202),
-        content_type: str = "application/json",
-    ) -> Any:
-        """One admin (or ``token``) request to the API server; JSON in and out. For harness use."""
-        return self.admin.request(
-            method, path, body, token=token, timeout=timeout, raw=raw, ok=ok, content_type=content_type
-        )
-
-    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Create any object given as a manifest dict (core or grouped API, namespaced or not)."""
-        return self.admin.create(obj)
-
-    def apply(self, obj: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
-        """Server-side apply of one manifest (field manager ``incluster-sdk-testing``)."""
-        return self.admin.apply(obj, dry_run=dry_run)
-
-    def patch(self, api_path: str, patch: dict[str, Any]) -> dict[str, Any]:
-        """A JSON merge patch (RFC 7386) of one object."""
-        return self.admin.patch(api_path, patch)
-
-    def delete(self, api_path: str) -> None:
-        """Delete one object (one already gone is fine)."""
-        self.admin.delete(api_path)
-
-    def catalog(self, *, refresh: bool = False) -> ResourceCatalog:
-        """The server's resources (discovery as the admin), read once and again with ``refresh``."""
-        return self.admin.catalog(refresh=refresh)
+    # -- requests and objects: the admin's (AdminClient) -----------------------------------------------------
+    request = delegate("admin", AdminClient.request)  # through here, so that a test can wrap it (Accounts too)
+    create = delegate("admin", AdminClient.create)
+    apply = delegate("admin", AdminClient.apply)
+    patch = delegate("admin", AdminClient.patch)
+    delete = delegate("admin", AdminClient.delete)
+    catalog = delegate("admin", AdminClient.catalog)
 
     # -- ServiceAccounts, tokens and RBAC (Accounts) ---------------------------------------------------------
-    def create_namespace(self, name: str) -> None:
-        self.accounts.create_namespace(name)
-
-    def create_service_account(self, namespace: str, name: str) -> None:
-        """The ServiceAccount, and its namespace when missing."""
-        self.accounts.create_service_account(namespace, name)
-
-    def grant(
-        self,
-        namespace: str,
-        service_account: str,
-        needs: Sequence[str | Need],
-        *,
-        cluster_wide: bool = False,
-        name: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Grant ``needs`` to a ServiceAccount: the manifests ``incluster-sdk rbac`` prints, applied as the admin.
-
-        ``needs`` use the SDK's one syntax (``"list,watch:pods"``, ``"get:configmaps/app-config"``,
-        ``"get:pods --subresource=log"``; see :mod:`incluster_sdk.rbac.needs`) and are checked against this
-        server's discovery: a typo is a :class:`~incluster_sdk.rbac.NeedError`, never a grant of nothing.
-        Namespaced needs go into a Role + RoleBinding named ``name`` (default ``<sa>-grant``), cluster-scoped
-        ones into a ClusterRole + ClusterRoleBinding; ``cluster_wide=True`` grants everything in every
-        namespace. Returns the applied manifests.
-        """
-        return self.accounts.grant(namespace, service_account, needs, cluster_wide=cluster_wide, name=name)
-
     def aggregate_cluster_roles(self) -> list[str]:
         """Fill the aggregated ClusterRoles as kube-controller-manager would; returns the names updated.
 
@@ -277,19 +219,11 @@ class LocalCluster:
         """
         return self.accounts.aggregate_cluster_roles(self.control_plane.apiserver, timeout=READY_TIMEOUT)
 
-    def mint_token(
-        self, namespace: str, service_account: str, *, ttl: int = 3600, bound_to_secret: str | None = None
-    ) -> str:
-        """A ServiceAccount token from the TokenRequest API, as kubelet would get for a pod.
-
-        With ``bound_to_secret`` the token is bound to that Secret (created if missing): deleting the
-        Secret with :meth:`invalidate` makes the token fail with 401.
-        """
-        return self.accounts.mint_token(namespace, service_account, ttl=ttl, bound_to_secret=bound_to_secret)
-
-    def invalidate(self, namespace: str, secret: str) -> None:
-        """Delete the Secret a token is bound to: the token gets 401 from now on (cached auths: ~10 s)."""
-        self.accounts.invalidate(namespace, secret)
+    create_namespace = delegate("accounts", Accounts.create_namespace)
+    create_service_account = delegate("accounts", Accounts.create_service_account)
+    grant = delegate("accounts", Accounts.grant)
+    mint_token = delegate("accounts", Accounts.mint_token)
+    invalidate = delegate("accounts", Accounts.invalidate)
 
     @contextlib.contextmanager
     def pod_environment(
@@ -297,10 +231,10 @@ class LocalCluster:
         namespace: str,
         service_account: str,
         *,
-        directory: Path | None = None,
-        bound_to_secret: str | None = None,
         ttl: int = 3600,
         api_port: int | None = None,
+        bound_to_secret: str | None = None,
+        directory: Path | None = None,
     ) -> Iterator[FakeServiceAccountMount]:
         """Run "as if in a pod": a kubelet-style mount with a fresh token for the ServiceAccount, this
         cluster's CA and the namespace, and the env vars pointing at this server, set for the duration.

@@ -86,26 +86,30 @@ class InformerKeywords(TypedDict, total=False):
 T = TypeVar("T")
 
 
-class Option(Generic[T]):
-    """A driver's read-only attribute that reads the option of the same name from ``driver.options``."""
+class Part(Generic[T]):
+    """A read-only attribute that reads the attribute of the same name of one of its owner's parts
+    (``driver.options.namespace`` as ``driver.namespace``). Typed like the attribute it reads."""
+
+    def __init__(self, part: str) -> None:
+        self.part = part
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
     @overload
-    def __get__(self, driver: None, owner: type) -> Option[T]: ...
+    def __get__(self, owner_object: None, owner: type) -> Part[T]: ...
 
     @overload
-    def __get__(self, driver: OptionAttributes, owner: type) -> T: ...
+    def __get__(self, owner_object: object, owner: type) -> T: ...
 
-    def __get__(self, driver: OptionAttributes | None, owner: type) -> Option[T] | T:
-        if driver is None:
+    def __get__(self, owner_object: object | None, owner: type) -> Part[T] | T:
+        if owner_object is None:
             return self
-        value: T = getattr(driver.options, self.name)
+        value: T = getattr(getattr(owner_object, self.part), self.name)
         return value
 
-    def __set__(self, driver: OptionAttributes, value: NoReturn) -> None:  # read-only, for type checkers too
-        raise AttributeError(f"{self.name} is an option: make a new informer with other InformerOptions")
+    def __set__(self, owner_object: object, value: NoReturn) -> None:  # read-only, for type checkers too
+        raise AttributeError(f"{self.name} is read-only (it is {self.part}.{self.name})")
 
 
 class OptionAttributes:
@@ -114,9 +118,9 @@ class OptionAttributes:
 
     options: InformerOptions
 
-    namespace: Option[str | None] = Option()
-    label_selector: Option[str | None] = Option()
-    field_selector: Option[str | None] = Option()
-    metadata_only: Option[bool] = Option()
-    resync_period: Option[float | None] = Option()
-    preflight: Option[bool] = Option()
+    namespace: Part[str | None] = Part("options")
+    label_selector: Part[str | None] = Part("options")
+    field_selector: Part[str | None] = Part("options")
+    metadata_only: Part[bool] = Part("options")
+    resync_period: Part[float | None] = Part("options")
+    preflight: Part[bool] = Part("options")
