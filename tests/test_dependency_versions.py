@@ -31,6 +31,14 @@ FAST = RetryPolicy(deadline=5, initial=0.01, maximum=0.05)
 POD = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "ns", "resourceVersion": "5"}}
 
 
+@pytest.fixture
+def apiserver_pod(tmp_path: Path, fake_apiserver: FakeApiServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a pod (service-account mount and environment) whose API server is the fake one, answering as
+    kube-apiserver would (:func:`like_apiserver`)."""
+    pod_mount(tmp_path, fake_apiserver, monkeypatch)
+    fake_apiserver.respond = like_apiserver
+
+
 def versions() -> str:
     return f"kubernetes {kubernetes.__version__}, kubernetes_asyncio {kubernetes_asyncio.__version__}"
 
@@ -67,11 +75,7 @@ EXPECTED = [
 
 
 # -- sync ----------------------------------------------------------------------------------------------------
-def test_sync_generated_calls_send_the_token(
-    tmp_path: Path, fake_apiserver: FakeApiServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pod_mount(tmp_path, fake_apiserver, monkeypatch)
-    fake_apiserver.respond = like_apiserver
+def test_sync_generated_calls_send_the_token(fake_apiserver: FakeApiServer, apiserver_pod: None) -> None:
     api = kubernetes.client.CoreV1Api(incluster_sdk.api_client())
     assert api.list_namespaced_pod("ns", limit=5).items == []
     assert api.read_namespaced_pod("p", "ns").metadata.name == "p"
@@ -82,12 +86,8 @@ def test_sync_generated_calls_send_the_token(
     assert fake_apiserver.seen[0].headers["user-agent"].startswith("incluster-sdk/")
 
 
-def test_sync_call_api_method_url_form(
-    tmp_path: Path, fake_apiserver: FakeApiServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sync_call_api_method_url_form(fake_apiserver: FakeApiServer, apiserver_pod: None) -> None:
     """The form the SDK's informers, leader election, doctor and RBAC helpers use, on every release."""
-    pod_mount(tmp_path, fake_apiserver, monkeypatch)
-    fake_apiserver.respond = like_apiserver
     client = incluster_sdk.api_client()
     host = client.configuration.host
     response = client.call_api(
@@ -181,11 +181,7 @@ def test_sync_401_refreshes_and_retries_once(
 
 
 # -- asyncio -------------------------------------------------------------------------------------------------
-async def test_async_generated_calls_send_the_token(
-    tmp_path: Path, fake_apiserver: FakeApiServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pod_mount(tmp_path, fake_apiserver, monkeypatch)
-    fake_apiserver.respond = like_apiserver
+async def test_async_generated_calls_send_the_token(fake_apiserver: FakeApiServer, apiserver_pod: None) -> None:
     async with await incluster_sdk.async_api_client() as client:
         api = kubernetes_asyncio.client.CoreV1Api(client)
         assert (await api.list_namespaced_pod("ns", limit=5)).items == []
