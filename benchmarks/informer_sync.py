@@ -20,10 +20,12 @@ import argparse
 import asyncio
 import gc
 import statistics
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import kubernetes.client
@@ -35,23 +37,11 @@ import incluster_sdk
 from incluster_sdk.testing import LocalCluster
 from incluster_sdk.watch import PODS, Informer, compact
 
+sys.path.insert(0, str(Path(__file__).parent))  # run as a script; shares with the other benchmarks
+from bench_pod import bench_pod
+
 NAMESPACE = "bench"
-POD = {
-    "apiVersion": "v1",
-    "kind": "Pod",
-    "metadata": {"labels": {"app": "bench", "tier": "web"}, "annotations": {"note": "x" * 64}},
-    "spec": {
-        "containers": [
-            {
-                "name": "app",
-                "image": "registry.invalid/app:1.2.3",
-                "ports": [{"containerPort": 8080}],
-                "env": [{"name": f"VAR_{i}", "value": f"value-{i}"} for i in range(5)],
-                "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
-            }
-        ]
-    },
-}
+POD = bench_pod(ports=True)
 
 
 def create_pods(cluster: LocalCluster, count: int) -> None:

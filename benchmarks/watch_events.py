@@ -44,27 +44,16 @@ import incluster_sdk
 from incluster_sdk.testing import LocalCluster
 from incluster_sdk.watch import Informer, Resource
 
+sys.path.insert(0, str(Path(__file__).parent))  # run as a script; shares with the other benchmarks
+from bench_pod import bench_pod
+
 NAMESPACE = "bench"
 CHUNK = 65536
 REPLAY = Path(__file__).with_name("watch_replay.py")
 SOCKET = Path(__file__).with_name("watch_socket.py")
 REPLAY_SERVER = Path(__file__).with_name("replay_server.py")
 CONFIGMAPS = Resource("v1", "configmaps")
-POD: dict[str, Any] = {
-    "apiVersion": "v1",
-    "kind": "Pod",
-    "metadata": {"labels": {"app": "bench", "tier": "web"}, "annotations": {"note": "x" * 64}},
-    "spec": {
-        "containers": [
-            {
-                "name": "app",
-                "image": "registry.invalid/app:1.2.3",
-                "env": [{"name": f"VAR_{i}", "value": f"value-{i}"} for i in range(5)],
-                "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
-            }
-        ]
-    },
-}
+POD = bench_pod(ports=False)
 
 
 # -- 1. throughput ------------------------------------------------------------------------------------------

@@ -17,28 +17,36 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 CHUNK = 65536  # what one socket read delivers at most (the informer reads 64 KiB)
 
 
+def _reads(informer: Any, parts: list[bytes]) -> Iterator[None]:
+    """Hands ``parts`` to the informer as its network reads would (decoded, then read); yields after each."""
+    from incluster_sdk.watch.wire import WatchDecoder
+
+    decoder = WatchDecoder()
+    for part in parts:
+        decoder.receive_data(part)
+        informer._read(decoder)  # what the informer does with each network read
+        yield
+
+
 def sdk_path(kubeconfig: str) -> Callable[[list[bytes], int], int]:
     """The informer's own path for each network read (decode, machine, cache, handler hand-off), no socket."""
     import incluster_sdk
     from incluster_sdk.watch import PODS, Informer
-    from incluster_sdk.watch.wire import WatchDecoder
 
     client = incluster_sdk.api_client(incluster_sdk.load_config(kubeconfig=kubeconfig))
 
     def run(parts: list[bytes], total: int) -> int:
         informer = Informer(client, PODS, namespace="bench", initial_list="list", preflight=False)
         counted, done = _count_into(informer, total, threading.Event())
-        decoder = WatchDecoder()
-        for part in parts:
-            decoder.receive_data(part)
-            informer._read(decoder)  # what the informer does with each network read
+        for _ in _reads(informer, parts):
+            pass
         done.wait(60)
         informer.stop()
         return counted[0]
@@ -52,7 +60,6 @@ def sdk_async_path(kubeconfig: str) -> Callable[[list[bytes], int], int]:
 
     import incluster_sdk
     from incluster_sdk.watch import PODS, AsyncInformer
-    from incluster_sdk.watch.wire import WatchDecoder
 
     loop = asyncio.new_event_loop()
     config = incluster_sdk.load_config(kubeconfig=kubeconfig)
@@ -62,10 +69,7 @@ def sdk_async_path(kubeconfig: str) -> Callable[[list[bytes], int], int]:
     async def replay(parts: list[bytes], total: int) -> int:
         informer = AsyncInformer(client, PODS, namespace="bench", initial_list="list", preflight=False)
         counted, done = _count_into(informer, total, asyncio.Event())
-        decoder = WatchDecoder()
-        for part in parts:
-            decoder.receive_data(part)
-            informer._read(decoder)  # what the informer does with each network read
+        for _ in _reads(informer, parts):
             await asyncio.sleep(0)  # where a socket read would give the loop (and the handler tasks) a turn
         await asyncio.wait_for(done.wait(), 60)
         await informer.stop()

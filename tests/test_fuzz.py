@@ -45,36 +45,21 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=20,
 )
-kube_keys = st.sampled_from(
-    [
-        "apiVersion",
-        "kind",
-        "clusters",
-        "users",
-        "contexts",
-        "current-context",
-        "cluster",
-        "user",
-        "context",
-        "name",
-        "server",
-        "token",
-        "namespace",
-        "certificate-authority-data",
-        "client-certificate-data",
-        "client-key-data",
-        "exec",
-        "command",
-        "insecure-skip-tls-verify",
-        "tokenFile",
-        "username",
-        "password",
-    ]
-)
-kubeconfig_like = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(kube_keys, inner, max_size=6),
-    max_leaves=30,
+
+
+def documents_with_keys(keys: str) -> st.SearchStrategy[Any]:
+    """JSON-like values whose objects mostly use the given (space-separated) keys, so that the code under
+    test gets past its first lookups."""
+    key = st.sampled_from(keys.split())
+    return st.recursive(
+        json_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(key, inner, max_size=6), max_leaves=30
+    )
+
+
+kubeconfig_like = documents_with_keys(
+    "apiVersion kind clusters users contexts current-context cluster user context name server token namespace"
+    " certificate-authority-data client-certificate-data client-key-data exec command insecure-skip-tls-verify"
+    " tokenFile username password"
 )
 
 
@@ -140,28 +125,9 @@ def test_service_env_values(host: str, port: str) -> None:
     assert error is None or "KUBERNETES_SERVICE_" in str(error)
 
 
-watch_keys = st.sampled_from(
-    [
-        "metadata",
-        "name",
-        "namespace",
-        "resourceVersion",
-        "annotations",
-        "k8s.io/initial-events-end",
-        "code",
-        "reason",
-        "kind",
-        "apiVersion",
-        "items",
-        "continue",
-        "spec",
-        "status",
-    ]
-)
-watch_objects = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(watch_keys, inner, max_size=6),
-    max_leaves=30,
+watch_objects = documents_with_keys(
+    "metadata name namespace resourceVersion annotations k8s.io/initial-events-end code reason kind apiVersion"
+    " items continue spec status"
 )
 event_types = st.sampled_from(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR", "SURPRISE", "", None, 7])
 events = st.fixed_dictionaries({"type": event_types, "object": watch_objects}) | json_values
