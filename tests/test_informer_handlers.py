@@ -7,7 +7,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 from incluster_sdk.watch import PODS, Informer
 from incluster_sdk.watch.handlers import HANDOFF_WAIT
 from tests.support.history import HandlerHistory
+from tests.support.http import serve_in_thread, write_chunk
 
 from .test_informer_driver import client_for
 from .waiting import wait_until
@@ -47,17 +48,14 @@ class StreamingServer:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 while (chunk := outer.chunks.get()) is not _END:
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
+                    write_chunk(self, chunk)
+                write_chunk(self, b"")
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_in_thread(Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def send(self, *events: tuple[str, str]) -> None:
         """(type, name) pairs, as one chunk of watch lines."""

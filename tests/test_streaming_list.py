@@ -7,7 +7,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 import incluster_sdk
 from incluster_sdk.watch import PODS, AsyncInformer, Informer
 from incluster_sdk.watch.machine import INITIAL_EVENTS_END
+from tests.support.http import reply_json, serve_in_thread, write_chunk
 
 from .test_informer_driver import client_for
 from .waiting import wait_until
@@ -39,12 +40,7 @@ class ScriptedServer:
             protocol_version = "HTTP/1.1"
 
             def _json(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply_json(self, status, body)
 
             def _stream(self, events: list[dict[str, Any]], hold: bool) -> None:
                 self.send_response(200)
@@ -52,12 +48,10 @@ class ScriptedServer:
                 self.send_header("Transfer-Encoding", "chunked")  # as kube-apiserver sends a watch
                 self.end_headers()
                 for event in events:
-                    line = json.dumps(event).encode() + b"\n"
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
-                    self.wfile.flush()
+                    write_chunk(self, json.dumps(event).encode() + b"\n")
                 if hold:
                     owner.release.wait(10)
-                self.wfile.write(b"0\r\n\r\n")
+                write_chunk(self, b"")
 
             def do_GET(self) -> None:
                 owner.requests.append((self.path, self.headers.get("Accept", "")))
@@ -86,10 +80,8 @@ class ScriptedServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = serve_in_thread(Handler)
         self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def paths(self) -> list[str]:
         return [p for p, _ in self.requests]

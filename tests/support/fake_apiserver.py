@@ -6,7 +6,6 @@ so a test can check what a client really sent, e.g. that the ``Authorization`` h
 
 from __future__ import annotations
 
-import json
 import ssl
 import threading
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from incluster_sdk.testing.pki import CertificateAuthority
+from tests.support.http import reply_json
 
 
 @dataclass
@@ -77,13 +77,7 @@ class FakeApiServer:
                     seen.client_cn = dict(x[0] for x in peer_cert["subject"]).get("commonName")
                 seen.peer = self.client_address
                 server.seen.append(seen)
-                status, body = server.respond(seen)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply_json(self, *server.respond(seen))
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
 
