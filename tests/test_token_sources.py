@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,17 @@ class FakeSource:
 
     def describe(self) -> str:
         return "fake source"
+
+    def race(self, callers: int, call: Callable[[], object]) -> None:
+        """``call`` from ``callers`` threads at once: reads block until all have started, then all finish."""
+        self.gate = threading.Event()
+        threads = [threading.Thread(target=call) for _ in range(callers)]
+        for t in threads:
+            t.start()
+        time.sleep(0.05)
+        self.gate.set()
+        for t in threads:
+            t.join()
 
 
 # -- FileTokenSource ---------------------------------------------------------------------------------------
@@ -137,15 +149,8 @@ def test_concurrent_pulls_read_once() -> None:
     source = FakeSource("a", "b")
     cache = CachingTokenSource(source, refresh_interval=60)
     cache._read_mono -= 61
-    source.gate = threading.Event()
     results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(cache.current.header.reveal())) for _ in range(20)]
-    for t in threads:
-        t.start()
-    time.sleep(0.05)
-    source.gate.set()
-    for t in threads:
-        t.join()
+    source.race(20, lambda: results.append(cache.current.header.reveal()))
     assert source.reads == 2 and len(results) == 20
 
 
@@ -190,15 +195,8 @@ def test_concurrent_401s_cause_one_refresh() -> None:
     source = FakeSource("a", "b")
     cache = CachingTokenSource(source)
     sent = cache.current.generation
-    source.gate = threading.Event()
     answers: list[bool] = []
-    threads = [threading.Thread(target=lambda: answers.append(cache.reset_older_than(sent))) for _ in range(10)]
-    for t in threads:
-        t.start()
-    time.sleep(0.05)
-    source.gate.set()
-    for t in threads:
-        t.join()
+    source.race(10, lambda: answers.append(cache.reset_older_than(sent)))
     assert source.reads == 2  # the first reset read; the other nine saw a newer generation
     assert answers == [True] * 10
     assert cache.current.header.reveal() == "Bearer b"
