@@ -52,51 +52,50 @@ def combined_role(selectors: Sequence[Mapping[str, str]], *rules: list[Rule]) ->
 
 
 # name, starting cluster roles, expected "combined" after its sync (None: no update at all)
+BAR, NOT_BAR = {"foo": "bar"}, {"foo": "not-bar"}
+
+
+def hammer(labels: Mapping[str, str]) -> Role:
+    return role("hammer", labels, hammer_rules())
+
+
+def chisel(labels: Mapping[str, str]) -> Role:
+    return role("chisel", labels, chisel_rules())
+
+
+def saw(labels: Mapping[str, str]) -> Role:
+    return role("saw", labels, saw_rules())
+
+
 GO_CASES: list[tuple[str, list[Role], Role | None]] = [
     (
         "remove dead rules",
-        [role("hammer", {"foo": "bar"}, hammer_rules()), combined_role([{"foo": "bar"}], saw_rules())],
-        combined_role([{"foo": "bar"}], hammer_rules()),
+        [hammer(BAR), combined_role([BAR], saw_rules())],
+        combined_role([BAR], hammer_rules()),
     ),
     (
         "strip rules",
-        [role("hammer", {"foo": "not-bar"}, hammer_rules()), combined_role([{"foo": "bar"}], hammer_rules())],
-        combined_role([{"foo": "bar"}]),
+        [hammer(NOT_BAR), combined_role([BAR], hammer_rules())],
+        combined_role([BAR]),
     ),
     (
         "select properly and put in order",
-        [
-            role("hammer", {"foo": "bar"}, hammer_rules()),
-            role("chisel", {"foo": "bar"}, chisel_rules()),
-            role("saw", {"foo": "not-bar"}, saw_rules()),
-            combined_role([{"foo": "bar"}]),
-        ],
-        combined_role([{"foo": "bar"}], chisel_rules(), hammer_rules()),
+        [hammer(BAR), chisel(BAR), saw(NOT_BAR), combined_role([BAR])],
+        combined_role([BAR], chisel_rules(), hammer_rules()),
     ),
     (
         "select properly with multiple selectors",
-        [
-            role("hammer", {"foo": "bar"}, hammer_rules()),
-            role("chisel", {"foo": "bar"}, chisel_rules()),
-            role("saw", {"foo": "not-bar"}, saw_rules()),
-            combined_role([{"foo": "bar"}, {"foo": "not-bar"}]),
-        ],
-        combined_role([{"foo": "bar"}, {"foo": "not-bar"}], chisel_rules(), hammer_rules(), saw_rules()),
+        [hammer(BAR), chisel(BAR), saw(NOT_BAR), combined_role([BAR, NOT_BAR])],
+        combined_role([BAR, NOT_BAR], chisel_rules(), hammer_rules(), saw_rules()),
     ),
     (
         "select properly remove duplicates",
-        [
-            role("hammer", {"foo": "bar"}, hammer_rules()),
-            role("chisel", {"foo": "bar"}, chisel_rules()),
-            role("saw", {"foo": "bar"}, saw_rules()),
-            role("other-saw", {"foo": "not-bar"}, saw_rules()),
-            combined_role([{"foo": "bar"}, {"foo": "not-bar"}]),
-        ],
-        combined_role([{"foo": "bar"}, {"foo": "not-bar"}], chisel_rules(), hammer_rules(), saw_rules()),
+        [hammer(BAR), chisel(BAR), saw(BAR), role("other-saw", NOT_BAR, saw_rules()), combined_role([BAR, NOT_BAR])],
+        combined_role([BAR, NOT_BAR], chisel_rules(), hammer_rules(), saw_rules()),
     ),
     (
         "no diff skip",
-        [role("hammer", {"foo": "bar"}, hammer_rules()), combined_role([{"foo": "bar"}], hammer_rules())],
+        [hammer(BAR), combined_role([BAR], hammer_rules())],
         None,
     ),
 ]
