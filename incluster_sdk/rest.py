@@ -19,26 +19,33 @@ if TYPE_CHECKING:
     from .aio_client import AsyncApiClient
     from .client import ApiClient
 
-JSON_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
+JSON = "application/json"
+JSON_HEADERS = {"Accept": JSON, "Content-Type": JSON}
 #: Seconds to wait for one answer (connect + read). A review or discovery document takes milliseconds; 30 s
 #: covers a loaded API server, and stops one that accepts connections but never answers from hanging a
 #: CLI command or a preflight forever. The client's own retry rules apply on top.
 REQUEST_TIMEOUT = 30.0
 
 
+def _headers(content_type: str) -> dict[str, str]:
+    return {"Accept": JSON, "Content-Type": content_type}
+
+
 def request(
-    client: ApiClient, method: str, path: str, body: Any = None, *, timeout: float = REQUEST_TIMEOUT, retry: bool = True
-) -> tuple[int, bytes]:
+    client: ApiClient, method: str, path: str, body: Any = None, *,
+    timeout: float = REQUEST_TIMEOUT, retry: bool = True, content_type: str = JSON,
+) -> tuple[int, bytes]:  # fmt: skip
     """``method path`` with a JSON ``body``; (HTTP status, raw body). ``timeout`` in seconds per attempt;
-    ``retry=False`` skips the client's retries of transient failures (429/5xx, resets), not its 401 rule."""
+    ``retry=False`` skips the client's retries of transient failures (429/5xx, resets), not its 401 rule.
+    ``content_type``: the body's media type, for the JSON dialects (a merge or strategic-merge patch, an apply
+    patch: pass the body pre-serialised as bytes when the client libraries would not pass it through)."""
     from kubernetes.client.exceptions import ApiException
 
-    headers = dict(JSON_HEADERS)
     try:
         response = client.call_api(
             method,
             f"{client.configuration.host}{path}",
-            headers,
+            _headers(content_type),
             body,
             _request_timeout=timeout,
             _incluster_retry=retry,
@@ -51,14 +58,9 @@ def request(
 
 
 async def async_request(
-    client: AsyncApiClient,
-    method: str,
-    path: str,
-    body: Any = None,
-    *,
-    timeout: float = REQUEST_TIMEOUT,
-    retry: bool = True,
-) -> tuple[int, bytes]:
+    client: AsyncApiClient, method: str, path: str, body: Any = None, *,
+    timeout: float = REQUEST_TIMEOUT, retry: bool = True, content_type: str = JSON,
+) -> tuple[int, bytes]:  # fmt: skip
     """:func:`request` for the asyncio client."""
     from kubernetes_asyncio.client.exceptions import ApiException
 
@@ -66,7 +68,7 @@ async def async_request(
         response = await client.request(
             method,
             f"{client.configuration.host}{path}",
-            headers=dict(JSON_HEADERS),
+            headers=_headers(content_type),
             body=body,
             _preload_content=False,
             _request_timeout=timeout,

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tenacity import RetryCallState, Retrying, wait_none
 
-from incluster_sdk.controller import objects
+from incluster_sdk.controller import calls, objects
 from incluster_sdk.controller.objects import (
     APPLY_PATCH,
     DEFAULT_CONFLICT_BACKOFF,
@@ -100,12 +100,12 @@ class FakeApi:
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     fake = FakeApi()
-    monkeypatch.setattr(objects, "send", lambda client, call, retry=True: fake(call))
+    monkeypatch.setattr(calls, "send", lambda client, call, retry=True: fake(call))
 
     async def async_send(client: Any, call: Call, retry: bool = True) -> tuple[int, bytes]:
         return fake(call)
 
-    monkeypatch.setattr(objects, "async_send", async_send)
+    monkeypatch.setattr(calls, "async_send", async_send)
     return fake
 
 

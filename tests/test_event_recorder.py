@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from incluster_sdk.controller import events
+from incluster_sdk.controller import calls, events
 from incluster_sdk.controller.events import (
     AGGREGATE_INTERVAL,
     AGGREGATE_MAX_EVENTS,
@@ -264,12 +264,12 @@ class FakeSink:
 @pytest.fixture
 def sink(monkeypatch: pytest.MonkeyPatch) -> FakeSink:
     fake = FakeSink()
-    monkeypatch.setattr(events, "send", fake)
+    monkeypatch.setattr(calls, "send", fake)
 
     async def async_send(client: Any, call: Call, retry: bool = True) -> tuple[int, bytes]:
         return fake(client, call, retry)
 
-    monkeypatch.setattr(events, "async_send", async_send)
+    monkeypatch.setattr(calls, "async_send", async_send)
     return fake
 
 
@@ -340,7 +340,7 @@ def test_write_errors_without_an_answer_are_retried_12_times(
 ) -> None:
     # event_test.go TestWriteEventError retry1/retry2 (12 tries) and succeedEventually
     fake = FakeSink(failures=failures)
-    monkeypatch.setattr(events, "send", fake)
+    monkeypatch.setattr(calls, "send", fake)
     with EventRecorder(None, "c", retry_sleep=0.0) as recorder:  # type: ignore[arg-type]
         recorder.event(POD, "Normal", "R", "m")
         assert recorder.flush(timeout=10)
@@ -351,7 +351,7 @@ def test_write_errors_without_an_answer_are_retried_12_times(
 def test_close_cuts_a_retry_wait_short(monkeypatch: pytest.MonkeyPatch) -> None:
     # event_test.go TestCancelEvent: once shut down, no more sleeping
     fake = FakeSink(failures=1000)
-    monkeypatch.setattr(events, "send", fake)
+    monkeypatch.setattr(calls, "send", fake)
     recorder = EventRecorder(None, "c", retry_sleep=60.0)  # type: ignore[arg-type]
     recorder.event(POD, "Normal", "R", "m")
     time.sleep(0.2)
@@ -378,7 +378,7 @@ def test_full_queue_drops_and_event_does_not_block(monkeypatch: pytest.MonkeyPat
         gate.wait(10)
         return answer(201, call.body)
 
-    monkeypatch.setattr(events, "send", slow)
+    monkeypatch.setattr(calls, "send", slow)
     recorder = EventRecorder(None, "c", queue_size=10)  # type: ignore[arg-type]
     timings = []
     for i in range(200):
@@ -415,7 +415,7 @@ async def test_async_recorder_retries_and_aclose_stops_waiting(monkeypatch: pyte
     async def async_send(client: Any, call: Call, retry: bool = True) -> tuple[int, bytes]:
         return fake(client, call, retry)
 
-    monkeypatch.setattr(events, "async_send", async_send)
+    monkeypatch.setattr(calls, "async_send", async_send)
     recorder = AsyncEventRecorder(None, "c", retry_sleep=60.0)  # type: ignore[arg-type]
     recorder.event(POD, "Normal", "R", "m")
     await asyncio.sleep(0.1)

@@ -16,25 +16,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from .loop import CacheSyncTimeout, LoopState, Mapper, Result, Stopped, leader_grace, owner_mapper
-from .reconciler import GATE_POLL, STOP_DEADLINE
+from ..flows import async_drive
+from .frontend import GATE_POLL, STOP_DEADLINE, SYNC_POLL, ControllerBase, log
+from .loop import Result, Stopped
 from .workqueue import AsyncRateLimitingQueue, ShutDown
 
 if TYPE_CHECKING:
     from ..leader import AsyncLeaderElector
-    from ..watch import AsyncInformer
+    from ..watch import AsyncInformer  # noqa: F401 - in the base class's parameters
 
-log = logging.getLogger("incluster_sdk.controller")
+__all__ = ["AsyncController", "AsyncReconcile"]
 
 AsyncReconcile = Callable[[str], "Awaitable[Result | None] | Result | None"]
 
 
-class AsyncController:
+class AsyncController(
+    ControllerBase["AsyncInformer", "AsyncRateLimitingQueue[str]", "AsyncLeaderElector", AsyncReconcile]
+):
     """A reconcile loop on asyncio tasks. The arguments are :class:`~.reconciler.Controller`'s, with
     :class:`~incluster_sdk.watch.AsyncInformer`, :class:`~.workqueue.AsyncRateLimitingQueue` and
     :class:`~incluster_sdk.leader.AsyncLeaderElector`; ``reconcile`` may be a coroutine function or a plain
@@ -44,82 +46,28 @@ class AsyncController:
     cancelled; a key cancelled by a loss of leadership is queued again for when this replica leads next.
     """
 
-    def __init__(
-        self,
-        name: str,
-        informer: AsyncInformer,
-        reconcile: AsyncReconcile,
-        *,
-        owns: Sequence[AsyncInformer] = (),
-        watches: Sequence[tuple[AsyncInformer, Mapper]] = (),
-        workers: int = 1,
-        queue: AsyncRateLimitingQueue[str] | None = None,
-        elector: AsyncLeaderElector | None = None,
-        grace: float | None = None,
-        sync_timeout: float | None = None,
-    ) -> None:
-        if workers < 1:
-            raise ValueError(f"workers must be at least 1, not {workers}")
-        self.name = name
-        self.informer = informer
-        self.reconcile = reconcile
-        self.workers = workers
-        self.queue: AsyncRateLimitingQueue[str] = AsyncRateLimitingQueue(name=name) if queue is None else queue
-        self.elector = elector
-        self.sync_timeout = sync_timeout
-        self.secondaries: list[tuple[AsyncInformer, Mapper]] = [
-            *((inf, owner_mapper(informer.store)) for inf in owns),
-            *watches,
-        ]
-        self.state = LoopState(name, self.queue, None if elector is None else lambda: elector.is_leader, time.monotonic)
-        if grace is None and elector is not None:
-            election = elector.election
-            grace = leader_grace(election.lease_duration, election.renew_deadline, election.retry_period)
-        self.grace = grace
-        if elector is not None:
-            self._wrap(elector)
+    def _new_queue(self, name: str) -> AsyncRateLimitingQueue[str]:
+        return AsyncRateLimitingQueue(name=name)
+
+    def _setup(self) -> None:
         self._wake: asyncio.Event | None = None  # created in start(): needs the running loop on Python 3.10
         self._running: dict[str, asyncio.Task[Any]] = {}  # key -> its reconcile task
         self._idle: asyncio.Event | None = None
         self._stop_requested: asyncio.Event | None = None
-        self._stopped: Stopped | None = None
         self._stopping: asyncio.Lock | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._own: list[AsyncInformer] = []
-        self._started = False
 
     # -- public -------------------------------------------------------------------------------------------
-    @property
-    def informers(self) -> list[AsyncInformer]:
-        return [self.informer, *(inf for inf, _ in self.secondaries)]
-
-    @property
-    def has_synced(self) -> bool:
-        return all(inf.has_synced for inf in self.informers)
-
-    @property
-    def is_active(self) -> bool:
-        """True while workers may start keys (not stopping; leading, with an elector)."""
-        return self.state.may_run()
-
     async def start(self) -> AsyncController:
         """:meth:`Controller.start <.reconciler.Controller.start>` for asyncio: handlers, informers, caches
         synced, worker tasks, then the elector. Raises :class:`~.loop.CacheSyncTimeout` after ``sync_timeout``
         and what the informers' preflight raises (:class:`~incluster_sdk.PermissionDeniedError`)."""
-        if self._started:
-            raise RuntimeError(f"controller {self.name} is already started: a controller runs once")
-        self._started = True
+        self._claim()
         self._wake, self._idle = asyncio.Event(), asyncio.Event()
         self._stop_requested, self._stopping = asyncio.Event(), asyncio.Lock()
         self._idle.set()
-        self.informer.add_handler(**self.state.primary_handlers())
-        for inf, mapper in self.secondaries:
-            inf.add_handler(**self.state.mapped_handlers(mapper))
-        for inf in self.informers:
-            if not inf.started and inf not in self._own:
-                inf.start()
-                self._own.append(inf)
-        if not await self._wait_for_sync():
+        self._register()
+        if not await async_drive(self._sync_flow(self._stop_requested), lambda inf: inf.wait_for_sync(SYNC_POLL)):
             return self
         self._tasks = [
             asyncio.create_task(self._work(), name=f"incluster-sdk-worker {self.name}-{i}") for i in range(self.workers)
@@ -145,17 +93,13 @@ class AsyncController:
         :data:`~.reconciler.STOP_DEADLINE`), cancel those still running, stop the elector (it hands the Lease
         back) and the informers this controller started. Idempotent: returns the first stop's result."""
         if self._stop_requested is None or self._stopping is None:  # never started
-            self.state.stop_taking()
-            self.queue.shutdown()
+            self._stop_taking()
             return self.state.report(0.0, "stopping")
         self._stop_requested.set()
         async with self._stopping:
             if self._stopped is not None:
                 return self._stopped
-            began = time.monotonic()
-            self.state.stop_taking()
-            self._notify()
-            self.queue.shutdown()
+            began = self._stop_taking()
             await self._wait_idle(deadline)
             stopped = self.state.report(time.monotonic() - began, "stopping")
             await self._abandon()
@@ -183,22 +127,14 @@ class AsyncController:
 
         elector.on_started_leading, elector.on_stopped_leading = started, stopped
 
-    def _lead(self) -> None:
-        queued = self.state.enqueue_all(self.informer.store, [(inf.store, m) for inf, m in self.secondaries])
-        if self.state.lead():
-            log.info("controller %s: leading; %d key(s) queued from the caches", self.name, queued)
-            self._notify()
-
     async def _follow(self) -> None:
         """Awaited by the elector before any other replica can lead: close the gate, give in-flight reconciles
         ``grace`` seconds, cancel the rest (their keys are queued again)."""
-        self.state.follow()
-        if self.state.stopping:
-            return
-        began = time.monotonic()
-        await self._wait_idle(self.grace or 0.0)
-        self.state.report(time.monotonic() - began, "stopped leading")
-        await self._abandon()
+        if self._leadership_lost():
+            began = time.monotonic()
+            await self._wait_idle(self.grace or 0.0)
+            self.state.report(time.monotonic() - began, "stopped leading")
+            await self._abandon()
 
     # -- workers --------------------------------------------------------------------------------------------
     async def _work(self) -> None:
@@ -263,18 +199,6 @@ class AsyncController:
         if self._running and seconds > 0:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), seconds)
-
-    async def _wait_for_sync(self) -> bool:
-        assert self._stop_requested is not None
-        began = time.monotonic()
-        while not self._stop_requested.is_set():
-            pending = [inf for inf in self.informers if not inf.has_synced]
-            if not pending:
-                return True
-            if self.sync_timeout is not None and time.monotonic() - began > self.sync_timeout:
-                raise CacheSyncTimeout(self.name, self.sync_timeout, [inf.resource.plural for inf in pending])
-            await pending[0].wait_for_sync(0.1)
-        return False
 
 
 async def _call(fn: Callable[[], Any] | None) -> None:

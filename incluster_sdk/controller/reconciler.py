@@ -17,27 +17,30 @@ The rules (keys, the gate, what an outcome does to the queue) are :mod:`.loop`'s
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
+from ..flows import drive
 from ..leader import LeaderElector
 from ..watch import Informer
-from .loop import CacheSyncTimeout, LoopState, Mapper, Result, Stopped, leader_grace, owner_mapper
+from .frontend import GATE_POLL, STOP_DEADLINE, SYNC_POLL, ControllerBase, log
+from .loop import CacheSyncTimeout, Mapper, Result, Stopped, owner_mapper
 from .workqueue import RateLimitingQueue, ShutDown
 
-log = logging.getLogger("incluster_sdk.controller")
+__all__ = [
+    "GATE_POLL",
+    "STOP_DEADLINE",
+    "CacheSyncTimeout",
+    "Controller",
+    "Mapper",
+    "Result",
+    "Stopped",
+    "owner_mapper",
+]
 
-#: How often an idle worker re-checks the gate, in seconds. It is woken at once when leadership starts or
-#: the controller stops; the poll only bounds the cost of a missed wake-up.
-GATE_POLL = 1.0
-#: Default ``stop(deadline=...)``, in seconds: Kubernetes' default terminationGracePeriodSeconds (30 s) is
-#: what a pod gets between SIGTERM and SIGKILL; a controller should be done well within it.
-STOP_DEADLINE = 25.0
 
-
-class Controller:
+class Controller(ControllerBase[Informer, "RateLimitingQueue[str]", LeaderElector, Callable[[str], "Result | None"]]):
     """A reconcile loop on threads (controller-runtime's ``Controller``, client-go's workqueue pattern).
 
     - ``name``: names the queue (and its metrics' ``name`` label) and every log line.
@@ -62,75 +65,24 @@ class Controller:
     from a factory) are left running. A controller runs once.
     """
 
-    def __init__(
-        self,
-        name: str,
-        informer: Informer,
-        reconcile: Callable[[str], Result | None],
-        *,
-        owns: Sequence[Informer] = (),
-        watches: Sequence[tuple[Informer, Mapper]] = (),
-        workers: int = 1,
-        queue: RateLimitingQueue[str] | None = None,
-        elector: LeaderElector | None = None,
-        grace: float | None = None,
-        sync_timeout: float | None = None,
-    ) -> None:
-        if workers < 1:
-            raise ValueError(f"workers must be at least 1, not {workers}")
-        self.name = name
-        self.informer = informer
-        self.reconcile = reconcile
-        self.workers = workers
-        self.queue: RateLimitingQueue[str] = RateLimitingQueue(name=name) if queue is None else queue
-        self.elector = elector
-        self.sync_timeout = sync_timeout
-        self.secondaries: list[tuple[Informer, Mapper]] = [
-            *((inf, owner_mapper(informer.store)) for inf in owns),
-            *watches,
-        ]
-        self.state = LoopState(name, self.queue, None if elector is None else lambda: elector.is_leader, time.monotonic)
-        self.grace = grace if grace is not None or elector is None else _grace_of(elector)
-        if elector is not None:
-            self._wrap(elector)
+    def _new_queue(self, name: str) -> RateLimitingQueue[str]:
+        return RateLimitingQueue(name=name)
+
+    def _setup(self) -> None:
         self._cond = threading.Condition()  # notified when the gate may have opened or a reconcile ended
         self._stop_requested = threading.Event()
         self._stop_lock = threading.Lock()
-        self._stopped: Stopped | None = None
         self._threads: list[threading.Thread] = []
-        self._own: list[Informer] = []
-        self._started = False
 
     # -- public -------------------------------------------------------------------------------------------
-    @property
-    def informers(self) -> list[Informer]:
-        return [self.informer, *(inf for inf, _ in self.secondaries)]
-
-    @property
-    def has_synced(self) -> bool:
-        return all(inf.has_synced for inf in self.informers)
-
-    @property
-    def is_active(self) -> bool:
-        """True while workers may start keys (not stopping; leading, with an elector)."""
-        return self.state.may_run()
-
     def start(self) -> Controller:
         """Register the handlers, start the informers that are not started, wait until every cache is synced
         (client-go's WaitForCacheSync), start the workers, then the elector. Blocks until then, or until
         :meth:`stop` is called from another thread. Raises :class:`CacheSyncTimeout` after ``sync_timeout``,
         and what an informer's start raises (:class:`~incluster_sdk.PermissionDeniedError`)."""
-        if self._started:
-            raise RuntimeError(f"controller {self.name} is already started: a controller runs once")
-        self._started = True
-        self.informer.add_handler(**self.state.primary_handlers())
-        for inf, mapper in self.secondaries:
-            inf.add_handler(**self.state.mapped_handlers(mapper))
-        for inf in self.informers:
-            if not inf.started and inf not in self._own:
-                inf.start()
-                self._own.append(inf)
-        if not self._wait_for_sync():
+        self._claim()
+        self._register()
+        if not drive(self._sync_flow(self._stop_requested), lambda inf: inf.wait_for_sync(SYNC_POLL)):
             return self
         for i in range(self.workers):
             thread = threading.Thread(target=self._work, name=f"incluster-sdk-worker {self.name}-{i}", daemon=True)
@@ -158,10 +110,7 @@ class Controller:
         with self._stop_lock:
             if self._stopped is not None:
                 return self._stopped
-            began = time.monotonic()
-            self.state.stop_taking()
-            self._notify()
-            self.queue.shutdown()
+            began = self._stop_taking()
             self._wait_idle(began + deadline)
             stopped = self.state.report(time.monotonic() - began, "stopping")
             if self.elector is not None:
@@ -191,21 +140,13 @@ class Controller:
 
         elector.on_started_leading, elector.on_stopped_leading = started, stopped
 
-    def _lead(self) -> None:
-        queued = self.state.enqueue_all(self.informer.store, [(inf.store, m) for inf, m in self.secondaries])
-        if self.state.lead():
-            log.info("controller %s: leading; %d key(s) queued from the caches", self.name, queued)
-            self._notify()
-
     def _follow(self) -> None:
         """On the elector's thread, before any other replica can lead: close the gate, wait for in-flight
         reconciles up to ``grace`` seconds."""
-        self.state.follow()
-        if self.state.stopping:
-            return  # stop() waited already, with its own deadline
-        began = time.monotonic()
-        self._wait_idle(began + (self.grace or 0.0))
-        self.state.report(time.monotonic() - began, "stopped leading")
+        if self._leadership_lost():
+            began = time.monotonic()
+            self._wait_idle(began + (self.grace or 0.0))
+            self.state.report(time.monotonic() - began, "stopped leading")
 
     # -- workers --------------------------------------------------------------------------------------------
     def _work(self) -> None:
@@ -239,19 +180,3 @@ class Controller:
         with self._cond:
             while self.state.busy() and (left := until - time.monotonic()) > 0:
                 self._cond.wait(min(left, GATE_POLL))
-
-    def _wait_for_sync(self) -> bool:
-        began = time.monotonic()
-        while not self._stop_requested.is_set():
-            pending = [inf.resource.plural for inf in self.informers if not inf.has_synced]
-            if not pending:
-                return True
-            if self.sync_timeout is not None and time.monotonic() - began > self.sync_timeout:
-                raise CacheSyncTimeout(self.name, self.sync_timeout, pending)
-            next(inf for inf in self.informers if not inf.has_synced).wait_for_sync(0.1)
-        return False
-
-
-def _grace_of(elector: LeaderElector) -> float:
-    election = elector.election
-    return leader_grace(election.lease_duration, election.renew_deadline, election.retry_period)
