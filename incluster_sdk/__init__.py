@@ -7,6 +7,7 @@ api = incluster_sdk.api_client(cfg)        # kubernetes.client.ApiClient with li
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -29,6 +30,10 @@ from .tokens import TokenClaims, decode_claims
 
 if TYPE_CHECKING:
     from .aio_client import AsyncApiClient, async_api_client
+
+# A library leaves the handlers to the app (the logging HOWTO's advice for libraries): without this, an app that
+# configures no logging would get the SDK's warnings on stderr through logging's "last resort" handler.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 #: Imported on first use: an app that never touches asyncio never loads kubernetes_asyncio and aiohttp.
 _LAZY = {"AsyncApiClient": "aio_client", "async_api_client": "aio_client"}
