@@ -28,10 +28,11 @@ import threading
 import time
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
 
 import incluster_sdk
 from incluster_sdk.controller.aio import AsyncController
@@ -62,6 +63,11 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": NAME}
 NAMESPACES = Resource("v1", "namespaces", namespaced=False)
 ROLEBINDINGS = Resource("rbac.authorization.k8s.io/v1", "rolebindings")
 ROLE_REF = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}
+#: How long a binding this process created may stay missing from the cache before a reconcile stops waiting
+#: for it (client-go's ControllerExpectations idea): the watch event of our own create usually arrives within
+#: milliseconds, and a reconcile in between (a resync, a re-queue) must not POST it again (a 409, and a
+#: needless write). Short, because a binding deleted before the cache ever saw it is repaired only after it.
+EXPECTATION_TIMEOUT = 10.0
 
 
 def subjects(namespace: str) -> list[dict[str, str]]:
@@ -144,6 +150,7 @@ class ReadonlyDefault:
     def __init__(self, namespaces: Any, bindings: Any, trace: str | None, slow: float, resync: float) -> None:
         self.namespaces, self.bindings = namespaces, bindings
         self.had_binding: set[str] = set()
+        self.created: dict[str, tuple[str, float]] = {}  # namespace -> (uid, when) of our create, until cached
         self.slow, self.resync = slow, resync
         self.registry = CollectorRegistry()
         self.writes = Counter("readonly_default_writes", "API writes made, by verb", ["verb"], registry=self.registry)
@@ -158,15 +165,22 @@ class ReadonlyDefault:
         self._trace_lock = threading.Lock()
         self.replica = f"{os.getpid()}"
 
-    def _observe(self, key: str) -> Plan | None:
-        """Read both caches (never the API server) and decide."""
+    def _observe(self, key: str) -> Plan | Result | None:
+        """Read both caches (never the API server) and decide; while our own create is not cached yet, wait."""
         binding = self.bindings.store.get(f"{key}/{NAME}")
         if binding is not None:
             self.had_binding.add(key)
+        uid, when = self.created.get(key, ("", 0.0))
+        unseen = uid and (binding is None or binding["metadata"].get("uid") != uid)
+        if unseen and time.monotonic() - when < EXPECTATION_TIMEOUT:
+            return Result(requeue_after=1.0)  # its watch event re-queues the key sooner
+        self.created.pop(key, None)
         return plan(self.namespaces.store.get(key), binding, key in self.had_binding)
 
     def _done(self, p: Plan, stored: Mapping[str, Any]) -> Result | None:
         self.had_binding.add(p.namespace)
+        if p.action != "update":
+            self.created[p.namespace] = (stored["metadata"]["uid"], time.monotonic())
         self.recorder.event(stored, "Normal", p.reason, p.message)
         self.repairs.labels(p.reason).inc()
         log.info("%s: %s RoleBinding %s/%s", p.reason.lower(), p.action, p.namespace, NAME)
@@ -175,6 +189,16 @@ class ReadonlyDefault:
     def _send(self, call: Call) -> Answer:
         self.writes.labels(call.method).inc()
         return send(self.client, call)
+
+    async def _async_send(self, call: Call) -> Answer:
+        self.writes.labels(call.method).inc()
+        return await async_send(self.client, call)
+
+    def _fix(self, binding: dict[str, Any]) -> dict[str, Any] | None:
+        fixed = fix_subjects(binding)
+        if fixed is not None:  # update_with_retry PUTs it (a re-read that finds it fixed sends nothing)
+            self.writes.labels("PUT").inc()
+        return fixed
 
     def _record(self, key: str, start: float) -> None:
         if self._trace is not None:
@@ -188,12 +212,10 @@ class ReadonlyDefault:
             if self.slow:
                 time.sleep(self.slow)
             p = self._observe(key)
-            if p is None:
-                return None
-            client = self.client
+            if not isinstance(p, Plan):
+                return p
             if p.action == "update":
-                self.writes.labels("PUT").inc()
-                stored = update_with_retry(client, ROLEBINDINGS, NAME, fix_subjects, namespace=p.namespace)
+                stored = update_with_retry(self.client, ROLEBINDINGS, NAME, self._fix, namespace=p.namespace)
             else:
                 stored = drive(create_flow(p), self._send)
             return self._done(p, stored)
@@ -206,20 +228,12 @@ class ReadonlyDefault:
             if self.slow:
                 await asyncio.sleep(self.slow)
             p = self._observe(key)
-            if p is None:
-                return None
-            client = self.client
+            if not isinstance(p, Plan):
+                return p
             if p.action == "update":
-                self.writes.labels("PUT").inc()
-                stored = await async_update_with_retry(client, ROLEBINDINGS, NAME, fix_subjects, namespace=p.namespace)
-            else:
-
-                async def perform(call: Call) -> Answer:
-                    self.writes.labels(call.method).inc()
-                    return await async_send(client, call)
-
-                stored = await async_drive(create_flow(p), perform)
-            return self._done(p, stored)
+                fixed = async_update_with_retry(self.client, ROLEBINDINGS, NAME, self._fix, namespace=p.namespace)
+                return self._done(p, await fixed)
+            return self._done(p, await async_drive(create_flow(p), self._async_send))
         finally:
             self._record(key, start)
 
@@ -232,38 +246,45 @@ class ReadonlyDefault:
             return False, "the service-account token has expired and no fresh one was found"
         return True, "ok"
 
-    def exposition(self) -> bytes:
-        self.leader.set(int(self.controller is not None and self.controller.is_active))
-        return generate_latest(self.registry)
+    def wsgi(self) -> Any:
+        """/healthz, and /metrics by prometheus_client's own WSGI app (the leader gauge read when scraped)."""
+        metrics = make_wsgi_app(self.registry)
+
+        def application(environ: dict[str, Any], start_response: Any) -> Any:
+            if environ.get("PATH_INFO") == "/metrics":
+                self.leader.set(int(self.controller is not None and self.controller.is_active))
+                return metrics(environ, start_response)
+            ok, reason = (
+                self.health() if environ.get("PATH_INFO") == "/healthz" else (False, "try /healthz or /metrics")
+            )
+            status = (
+                "200 OK"
+                if ok
+                else "503 Service Unavailable"
+                if reason != "try /healthz or /metrics"
+                else "404 Not Found"
+            )
+            start_response(status, [("Content-Type", "text/plain")])
+            return [(reason + "\n").encode()]
+
+        return application
 
     def close(self) -> None:
         if self._trace is not None:
             self._trace.close()
 
 
-def serve(app: ReadonlyDefault, port: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path == "/healthz":
-                ok, reason = app.health()
-                self._send(200 if ok else 503, "text/plain", (reason + "\n").encode())
-            elif self.path == "/metrics":
-                self._send(200, "text/plain; version=0.0.4", app.exposition())
-            else:
-                self._send(404, "text/plain", b"try /healthz or /metrics\n")
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass  # probes every few seconds would drown the log
 
-        def _send(self, status: int, content_type: str, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
 
-        def log_message(self, *args: Any) -> None:
-            pass  # probes every few seconds would drown the log
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
 
-    server = ThreadingHTTPServer(("", port), Handler)
-    server.daemon_threads = True
+
+def serve(app: ReadonlyDefault, port: int) -> WSGIServer:
+    server = make_server("", port, app.wsgi(), server_class=_Server, handler_class=_Quiet)
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server
 
@@ -273,43 +294,42 @@ def by_namespace(binding: Mapping[str, Any]) -> list[str]:
     return [binding["metadata"]["namespace"]]
 
 
-def informer_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    ns = {"label_selector": args.selector, "resync_period": args.resync or None}
-    rb = {"field_selector": f"metadata.name={NAME}"}  # one RoleBinding per namespace is all we cache
-    return ns, rb
+def build(args: argparse.Namespace, app: ReadonlyDefault, client: Any, flavour: str) -> Any:
+    """The informers, recorder, queue, elector and controller of one flavour ("threads" or "asyncio")."""
+    informer, recorder, queue, elector, controller, reconcile = {
+        "threads": (Informer, EventRecorder, RateLimitingQueue, LeaderElector, Controller, app.reconcile),
+        "asyncio": (AsyncInformer, AsyncEventRecorder, AsyncRateLimitingQueue, AsyncLeaderElector, AsyncController,
+                    app.areconcile),
+    }[flavour]  # fmt: skip
+    app.client = client
+    app.namespaces = informer(client, NAMESPACES, label_selector=args.selector, resync_period=args.resync or None)
+    app.bindings = informer(client, ROLEBINDINGS, field_selector=f"metadata.name={NAME}")  # one per namespace
+    app.recorder = recorder(client, COMPONENT)
+    timings = {"lease_duration": args.lease_duration, "renew_deadline": args.renew_deadline}
+    elect = elector(client, NAME, **timings, retry_period=args.retry_period, on_new_leader=_new_leader)
+    elect = elect if args.leader_elect else None
+    app.controller = controller(
+        NAME, app.namespaces, reconcile, watches=[(app.bindings, by_namespace)], workers=args.workers,
+        queue=queue(name=NAME, metrics=app.metrics), elector=elect,
+    )  # fmt: skip
+    return app.controller
 
 
-def elector_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "lease_duration": args.lease_duration,
-        "renew_deadline": args.renew_deadline,
-        "retry_period": args.retry_period,
-        "on_new_leader": lambda who: log.info("leader is now %s", who),
-    }
+def _new_leader(who: str) -> None:
+    log.info("leader is now %s", who)
 
 
 def run_threads(args: argparse.Namespace, config: incluster_sdk.Config, app: ReadonlyDefault) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    client = app.client = incluster_sdk.api_client(config)
-    ns_opts, rb_opts = informer_options(args)
-    app.namespaces = Informer(client, NAMESPACES, **ns_opts)
-    app.bindings = Informer(client, ROLEBINDINGS, **rb_opts)
-    app.recorder = EventRecorder(client, COMPONENT)
-    elector = LeaderElector(client, NAME, **elector_options(args)) if args.leader_elect else None
-    queue: RateLimitingQueue[str] = RateLimitingQueue(name=NAME, metrics=app.metrics)
-    controller = Controller(
-        NAME, app.namespaces, app.reconcile, watches=[(app.bindings, by_namespace)], workers=args.workers,
-        queue=queue, elector=elector,
-    )  # fmt: skip
-    app.controller = controller
+    controller = build(args, app, incluster_sdk.api_client(config), "threads")
     try:
         controller.start()  # checks list/watch permissions first: a clear error instead of a 403 loop
     except incluster_sdk.PermissionDeniedError as exc:
         log.error("%s", exc)
         return 3
-    who = f", leader election as {elector.identity}" if elector else ""
+    who = f", leader election as {controller.elector.identity}" if controller.elector else ""
     log.info("running: %d worker thread(s)%s", args.workers, who)
     stop.wait()
     log.info("stopping")
@@ -320,28 +340,18 @@ def run_threads(args: argparse.Namespace, config: incluster_sdk.Config, app: Rea
 
 async def run_asyncio(args: argparse.Namespace, config: incluster_sdk.Config, app: ReadonlyDefault) -> int:
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     async with await incluster_sdk.async_api_client(config) as client:
-        app.client = client
-        ns_opts, rb_opts = informer_options(args)
-        app.namespaces = AsyncInformer(client, NAMESPACES, **ns_opts)
-        app.bindings = AsyncInformer(client, ROLEBINDINGS, **rb_opts)
-        app.recorder = AsyncEventRecorder(client, COMPONENT)
-        elector = AsyncLeaderElector(client, NAME, **elector_options(args)) if args.leader_elect else None
-        queue: AsyncRateLimitingQueue[str] = AsyncRateLimitingQueue(name=NAME, metrics=app.metrics)
-        controller = AsyncController(
-            NAME, app.namespaces, app.areconcile, watches=[(app.bindings, by_namespace)], workers=args.workers,
-            queue=queue, elector=elector,
-        )  # fmt: skip
-        app.controller = controller
+        controller = build(args, app, client, "asyncio")
         try:
             await controller.start()
         except incluster_sdk.PermissionDeniedError as exc:
             log.error("%s", exc)
             return 3
-        log.info("running: %d worker task(s) (asyncio)%s", args.workers, " with leader election" if elector else "")
+        log.info(
+            "running: %d worker task(s) (asyncio)%s", args.workers, " with leader election" if args.leader_elect else ""
+        )
         await stop.wait()
         log.info("stopping")
         await controller.stop(deadline=args.stop_deadline)
@@ -365,8 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     testing = parser.add_argument_group("for tests and demos")
     testing.add_argument("--trace", help="append each reconcile's key, start and end (monotonic) to this file")
     testing.add_argument("--slow", type=float, default=0.0, help="sleep this long in each reconcile")
-    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = parser.parse_args(argv)
     try:
         config = incluster_sdk.load_config()
     except incluster_sdk.ConfigError as exc:

@@ -4,7 +4,8 @@
 
 The names below are re-exported from the modules that define them: the loop (:mod:`.reconciler`,
 :mod:`.aio`, :mod:`.loop`), the object helpers (:mod:`.objects`), Events (:mod:`.events`) and the work
-queue with its rate limiters (:mod:`.workqueue`, :mod:`.ratelimit`). See the Controllers page of the docs.
+queue with its rate limiters (:mod:`.workqueue`, which re-exports :mod:`.ratelimit`'s).
+See the Controllers page of the docs.
 """
 
 from __future__ import annotations
@@ -12,12 +13,8 @@ from __future__ import annotations
 from .aio import AsyncController
 from .events import NORMAL, WARNING, AsyncEventRecorder, EventRecorder
 from .loop import CacheSyncTimeout, Result, Stopped, owner_mapper
+from .object_errors import AlreadyOwnedError, ConflictError, NotFoundError, ObjectApiError, ObjectError
 from .objects import (
-    AlreadyOwnedError,
-    ConflictError,
-    NotFoundError,
-    ObjectApiError,
-    ObjectError,
     add_finalizer,
     async_add_finalizer,
     async_get_or_create,
@@ -27,19 +24,21 @@ from .objects import (
     get_or_create,
     remove_finalizer,
     server_side_apply,
-    set_owner_reference,
     update_with_retry,
 )
-from .ratelimit import (
+from .owners import set_owner_reference
+from .reconciler import Controller
+from .workqueue import (  # the queues, with the rate limiters they re-export from .ratelimit
+    AsyncRateLimitingQueue,
     BucketRateLimiter,
     ItemExponentialFailureRateLimiter,
     ItemFastSlowRateLimiter,
     MaxOfRateLimiter,
     RateLimiter,
+    RateLimitingQueue,
+    ShutDown,
     default_controller_rate_limiter,
 )
-from .reconciler import Controller
-from .workqueue import AsyncRateLimitingQueue, RateLimitingQueue, ShutDown
 
 __all__ = [
     "NORMAL",

@@ -10,20 +10,8 @@ from typing import Any
 import pytest
 
 import incluster_sdk
+from incluster_sdk import controller
 from incluster_sdk.controller.events import AsyncEventRecorder, EventRecorder
-from incluster_sdk.controller.objects import (
-    ConflictError,
-    ObjectApiError,
-    add_finalizer,
-    async_get_or_create,
-    async_server_side_apply,
-    async_update_with_retry,
-    get_or_create,
-    remove_finalizer,
-    server_side_apply,
-    set_owner_reference,
-    update_with_retry,
-)
 from incluster_sdk.resource import Resource
 from incluster_sdk.testing import LocalCluster
 
@@ -44,9 +32,9 @@ def configmap(name: str, namespace: str, data: dict[str, str] | None = None) -> 
 
 def test_get_or_create_creates_once_then_reads(local_cluster: LocalCluster, cluster_namespace: str) -> None:
     client = incluster_sdk.api_client(local_cluster.admin_config())
-    obj, created = get_or_create(client, CONFIGMAPS, configmap("web", cluster_namespace, {"a": "1"}))
+    obj, created = controller.get_or_create(client, CONFIGMAPS, configmap("web", cluster_namespace, {"a": "1"}))
     assert created and obj["data"] == {"a": "1"} and obj["metadata"]["uid"]
-    again, created = get_or_create(client, CONFIGMAPS, configmap("web", cluster_namespace, {"a": "2"}))
+    again, created = controller.get_or_create(client, CONFIGMAPS, configmap("web", cluster_namespace, {"a": "2"}))
     assert not created and again["metadata"]["uid"] == obj["metadata"]["uid"] and again["data"] == {"a": "1"}
 
 
@@ -57,7 +45,10 @@ async def test_async_get_or_create_races_resolve_to_one_object(
 
     async with await incluster_sdk.async_api_client(local_cluster.admin_config()) as client:
         results = await asyncio.gather(
-            *(async_get_or_create(client, CONFIGMAPS, configmap("race", cluster_namespace)) for _ in range(8))
+            *(
+                controller.async_get_or_create(client, CONFIGMAPS, configmap("race", cluster_namespace))
+                for _ in range(8)
+            )
         )
     assert sum(created for _, created in results) == 1  # the others read it (409 AlreadyExists or a later GET)
     assert len({obj["metadata"]["uid"] for obj, _ in results}) == 1
@@ -65,20 +56,20 @@ async def test_async_get_or_create_races_resolve_to_one_object(
 
 def test_update_with_retry_resolves_a_real_conflict(local_cluster: LocalCluster, cluster_namespace: str) -> None:
     client = incluster_sdk.api_client(local_cluster.admin_config())
-    get_or_create(client, CONFIGMAPS, configmap("counter", cluster_namespace, {"n": "0"}))
+    controller.get_or_create(client, CONFIGMAPS, configmap("counter", cluster_namespace, {"n": "0"}))
     other = incluster_sdk.api_client(local_cluster.admin_config())
     calls: list[str] = []
 
     def increment(obj: dict[str, Any]) -> dict[str, Any]:
         calls.append(obj["metadata"]["resourceVersion"])
         if len(calls) == 1:  # a second writer changes it between our read and our write: our PUT gets 409
-            update_with_retry(
+            controller.update_with_retry(
                 other, CONFIGMAPS, "counter", lambda o: {**o, "data": {"n": "10"}}, namespace=cluster_namespace
             )
         obj["data"]["n"] = str(int(obj["data"]["n"]) + 1)
         return obj
 
-    stored = update_with_retry(client, CONFIGMAPS, "counter", increment, namespace=cluster_namespace)
+    stored = controller.update_with_retry(client, CONFIGMAPS, "counter", increment, namespace=cluster_namespace)
     assert stored["data"] == {"n": "11"}  # re-read and re-applied on top of the other write
     assert len(calls) == 2 and calls[0] != calls[1]
 
@@ -87,14 +78,14 @@ def test_update_with_retry_under_concurrent_writers_loses_no_increment(
     local_cluster: LocalCluster, cluster_namespace: str
 ) -> None:
     client = incluster_sdk.api_client(local_cluster.admin_config())
-    get_or_create(client, CONFIGMAPS, configmap("shared", cluster_namespace, {"n": "0"}))
+    controller.get_or_create(client, CONFIGMAPS, configmap("shared", cluster_namespace, {"n": "0"}))
     errors: list[BaseException] = []
 
     def writer() -> None:
         own = incluster_sdk.api_client(local_cluster.admin_config())
         for _ in range(5):
             try:
-                update_with_retry(
+                controller.update_with_retry(
                     own,
                     CONFIGMAPS,
                     "shared",
@@ -111,53 +102,55 @@ def test_update_with_retry_under_concurrent_writers_loses_no_increment(
     for thread in threads:
         thread.join()
     assert not errors
-    final = get_or_create(client, CONFIGMAPS, configmap("shared", cluster_namespace))[0]
+    final = controller.get_or_create(client, CONFIGMAPS, configmap("shared", cluster_namespace))[0]
     assert final["data"]["n"] == "20"
 
 
 def test_update_with_retry_gives_up_with_conflict_error(local_cluster: LocalCluster, cluster_namespace: str) -> None:
     client = incluster_sdk.api_client(local_cluster.admin_config())
     other = incluster_sdk.api_client(local_cluster.admin_config())
-    get_or_create(client, CONFIGMAPS, configmap("hot", cluster_namespace, {"n": "0"}))
+    controller.get_or_create(client, CONFIGMAPS, configmap("hot", cluster_namespace, {"n": "0"}))
     tries = 0
 
     def always_raced(obj: dict[str, Any]) -> dict[str, Any]:
         nonlocal tries
         tries += 1
-        update_with_retry(
+        controller.update_with_retry(
             other, CONFIGMAPS, "hot", lambda o: {**o, "data": {"n": str(tries)}}, namespace=cluster_namespace
         )
         return {**obj, "data": {"n": "mine"}}
 
-    with pytest.raises(ConflictError, match=r"configmaps \"hot\".*409 Conflict on each of 5 tries"):
-        update_with_retry(client, CONFIGMAPS, "hot", always_raced, namespace=cluster_namespace)
+    with pytest.raises(controller.ConflictError, match=r"configmaps \"hot\".*409 Conflict on each of 5 tries"):
+        controller.update_with_retry(client, CONFIGMAPS, "hot", always_raced, namespace=cluster_namespace)
     assert tries == 5
 
 
 def test_no_change_makes_no_write(local_cluster: LocalCluster, cluster_namespace: str) -> None:
     client = incluster_sdk.api_client(local_cluster.admin_config())
-    obj, _ = get_or_create(client, CONFIGMAPS, configmap("still", cluster_namespace, {"a": "1"}))
-    same = update_with_retry(client, CONFIGMAPS, "still", lambda o: None, namespace=cluster_namespace)
+    obj, _ = controller.get_or_create(client, CONFIGMAPS, configmap("still", cluster_namespace, {"a": "1"}))
+    same = controller.update_with_retry(client, CONFIGMAPS, "still", lambda o: None, namespace=cluster_namespace)
     assert same["metadata"]["resourceVersion"] == obj["metadata"]["resourceVersion"]
-    same = update_with_retry(client, CONFIGMAPS, "still", lambda o: o, namespace=cluster_namespace)
+    same = controller.update_with_retry(client, CONFIGMAPS, "still", lambda o: o, namespace=cluster_namespace)
     assert same["metadata"]["resourceVersion"] == obj["metadata"]["resourceVersion"]
 
 
 async def test_server_side_apply_field_managers_and_force(local_cluster: LocalCluster, cluster_namespace: str) -> None:
     client = incluster_sdk.api_client(local_cluster.admin_config())
-    applied = server_side_apply(
+    applied = controller.server_side_apply(
         client, CONFIGMAPS, configmap("ssa", cluster_namespace, {"a": "1"}), field_manager="example.com/first"
     )
     assert applied["data"] == {"a": "1"}
     managers = {entry["manager"] for entry in applied["metadata"]["managedFields"]}
     assert managers == {"example.com/first"}
     # a second manager setting the same field: 409 with the fields and their owner, unless forced
-    with pytest.raises(ConflictError, match=r"apply configmaps \"ssa\".*HTTP 409.*example.com/first.*force=True"):
-        server_side_apply(
+    with pytest.raises(
+        controller.ConflictError, match=r"apply configmaps \"ssa\".*HTTP 409.*example.com/first.*force=True"
+    ):
+        controller.server_side_apply(
             client, CONFIGMAPS, configmap("ssa", cluster_namespace, {"a": "2"}), field_manager="example.com/second"
         )
     async with await incluster_sdk.async_api_client(local_cluster.admin_config()) as aclient:
-        forced = await async_server_side_apply(
+        forced = await controller.async_server_side_apply(
             aclient,
             CONFIGMAPS,
             configmap("ssa", cluster_namespace, {"a": "2"}),
@@ -168,7 +161,7 @@ async def test_server_side_apply_field_managers_and_force(local_cluster: LocalCl
     owners = {entry["manager"] for entry in forced["metadata"]["managedFields"]}
     assert "example.com/second" in owners
     # the first manager dropping its field: fields it alone owned go, the taken-over one stays
-    again = server_side_apply(
+    again = controller.server_side_apply(
         client, CONFIGMAPS, configmap("ssa", cluster_namespace, {"b": "x"}), field_manager="example.com/first"
     )
     assert again["data"] == {"a": "2", "b": "x"}
@@ -176,32 +169,32 @@ async def test_server_side_apply_field_managers_and_force(local_cluster: LocalCl
 
 def test_finalizers_added_and_removed_idempotently(local_cluster: LocalCluster, cluster_namespace: str) -> None:
     client = incluster_sdk.api_client(local_cluster.admin_config())
-    obj, _ = get_or_create(client, CONFIGMAPS, configmap("fin", cluster_namespace))
-    first = add_finalizer(client, CONFIGMAPS, obj, "example.com/cleanup")
+    obj, _ = controller.get_or_create(client, CONFIGMAPS, configmap("fin", cluster_namespace))
+    first = controller.add_finalizer(client, CONFIGMAPS, obj, "example.com/cleanup")
     assert first["metadata"]["finalizers"] == ["example.com/cleanup"]
-    second = add_finalizer(client, CONFIGMAPS, "fin", "example.com/cleanup", namespace=cluster_namespace)
+    second = controller.add_finalizer(client, CONFIGMAPS, "fin", "example.com/cleanup", namespace=cluster_namespace)
     assert second["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]  # no write
-    add_finalizer(client, CONFIGMAPS, obj, "example.com/other")
+    controller.add_finalizer(client, CONFIGMAPS, obj, "example.com/other")
     # deleting: the object stays (finalizers), and no new finalizer may be added
     local_cluster.delete(f"/api/v1/namespaces/{cluster_namespace}/configmaps/fin")
-    with pytest.raises(ObjectApiError, match=r"update configmaps \"fin\".*422"):
-        add_finalizer(client, CONFIGMAPS, obj, "example.com/third")
-    left = remove_finalizer(client, CONFIGMAPS, obj, "example.com/cleanup")
+    with pytest.raises(controller.ObjectApiError, match=r"update configmaps \"fin\".*422"):
+        controller.add_finalizer(client, CONFIGMAPS, obj, "example.com/third")
+    left = controller.remove_finalizer(client, CONFIGMAPS, obj, "example.com/cleanup")
     assert left is not None and left["metadata"]["finalizers"] == ["example.com/other"]
-    last = remove_finalizer(client, CONFIGMAPS, obj, "example.com/other")
+    last = controller.remove_finalizer(client, CONFIGMAPS, obj, "example.com/other")
     assert last is None or not last["metadata"].get("finalizers")
     # the last finalizer gone: the server deletes it, and removing again is a no-op
-    assert remove_finalizer(client, CONFIGMAPS, obj, "example.com/other") is None
+    assert controller.remove_finalizer(client, CONFIGMAPS, obj, "example.com/other") is None
     status = local_cluster.request("GET", f"/api/v1/namespaces/{cluster_namespace}/configmaps")
     assert [item["metadata"]["name"] for item in status["items"]] == []
 
 
 def test_owner_reference_is_stored(local_cluster: LocalCluster, cluster_namespace: str) -> None:
     client = incluster_sdk.api_client(local_cluster.admin_config())
-    owner, _ = get_or_create(client, CONFIGMAPS, configmap("owner", cluster_namespace))
+    owner, _ = controller.get_or_create(client, CONFIGMAPS, configmap("owner", cluster_namespace))
     child = configmap("child", cluster_namespace)
-    set_owner_reference(child, owner)
-    stored, _ = get_or_create(client, CONFIGMAPS, child)
+    controller.set_owner_reference(child, owner)
+    stored, _ = controller.get_or_create(client, CONFIGMAPS, child)
     # no garbage collector runs locally (no controller manager): the stored reference is what is checked
     assert stored["metadata"]["ownerReferences"] == [
         {
@@ -215,9 +208,9 @@ def test_owner_reference_is_stored(local_cluster: LocalCluster, cluster_namespac
     ]
     namespace = local_cluster.request("GET", f"/api/v1/namespaces/{cluster_namespace}")
     cluster_child = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{cluster_namespace}-child"}}
-    set_owner_reference(cluster_child, namespace)  # a cluster-scoped owner of a cluster-scoped object
+    controller.set_owner_reference(cluster_child, namespace)  # a cluster-scoped owner of a cluster-scoped object
     try:
-        stored, _ = get_or_create(client, NAMESPACES, cluster_child)
+        stored, _ = controller.get_or_create(client, NAMESPACES, cluster_child)
         assert stored["metadata"]["ownerReferences"][0]["uid"] == namespace["metadata"]["uid"]
     finally:
         local_cluster.delete(f"/api/v1/namespaces/{cluster_namespace}-child")
@@ -230,7 +223,7 @@ def _events(local_cluster: LocalCluster, namespace: str) -> list[dict[str, Any]]
 
 def test_events_are_created_then_deduplicated_into_a_count(local_cluster: LocalCluster, cluster_namespace: str) -> None:
     client = incluster_sdk.api_client(local_cluster.admin_config())
-    obj, _ = get_or_create(client, CONFIGMAPS, configmap("watched", cluster_namespace))
+    obj, _ = controller.get_or_create(client, CONFIGMAPS, configmap("watched", cluster_namespace))
     with EventRecorder(client, "example.com/test-controller", host="pod-1") as recorder:
         for _ in range(5):
             recorder.event(obj, "Normal", "Repaired", "re-created the thing")
@@ -254,7 +247,7 @@ async def test_async_recorder_in_a_pod_with_least_privilege(
     local_cluster: LocalCluster, cluster_namespace: str, in_pod: Any
 ) -> None:
     admin = incluster_sdk.api_client(local_cluster.admin_config())
-    obj, _ = get_or_create(admin, CONFIGMAPS, configmap("podside", cluster_namespace))
+    obj, _ = controller.get_or_create(admin, CONFIGMAPS, configmap("podside", cluster_namespace))
     in_pod(["create,patch:events"])  # all a recorder needs
     config = incluster_sdk.load_config()
     assert config.source.startswith("in-cluster")
@@ -273,7 +266,7 @@ def test_recorder_without_permission_logs_the_fix_and_never_raises(
     local_cluster: LocalCluster, cluster_namespace: str, in_pod: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     admin = incluster_sdk.api_client(local_cluster.admin_config())
-    obj, _ = get_or_create(admin, CONFIGMAPS, configmap("denied", cluster_namespace))
+    obj, _ = controller.get_or_create(admin, CONFIGMAPS, configmap("denied", cluster_namespace))
     in_pod(["get:configmaps"])
     client = incluster_sdk.api_client(incluster_sdk.load_config())
     with EventRecorder(client, "example.com/denied") as recorder:
@@ -285,8 +278,8 @@ def test_recorder_without_permission_logs_the_fix_and_never_raises(
 
 async def test_async_update_with_retry(local_cluster: LocalCluster, cluster_namespace: str) -> None:
     async with await incluster_sdk.async_api_client(local_cluster.admin_config()) as client:
-        await async_get_or_create(client, CONFIGMAPS, configmap("aupd", cluster_namespace, {"n": "1"}))
-        stored = await async_update_with_retry(
+        await controller.async_get_or_create(client, CONFIGMAPS, configmap("aupd", cluster_namespace, {"n": "1"}))
+        stored = await controller.async_update_with_retry(
             client, CONFIGMAPS, "aupd", lambda o: {**o, "data": {"n": "2"}}, namespace=cluster_namespace
         )
     assert stored["data"] == {"n": "2"}

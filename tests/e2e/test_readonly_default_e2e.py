@@ -7,12 +7,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import uuid
@@ -26,6 +24,8 @@ import yaml
 
 from incluster_sdk.cli import main as cli
 from incluster_sdk.testing import LocalCluster
+
+from ..support.output import Lines
 
 pytestmark = pytest.mark.e2e
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "readonly-default"
@@ -94,6 +94,8 @@ def installed(local_cluster: LocalCluster) -> LocalCluster:
 
 
 class App:
+    """The example as a child process: its output (tests/support/output.Lines), its /metrics."""
+
     def __init__(self, *args: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(EXAMPLE / "app.py"), "--port", "0", *args],
@@ -102,24 +104,26 @@ class App:
             text=True,
             env=os.environ.copy(),
         )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
         assert self.proc.stdout is not None
-        stdout = self.proc.stdout
-        threading.Thread(target=lambda: [self.lines.put(line.rstrip()) for line in stdout], daemon=True).start()
-        self.port = int(self.expect(r"serving /healthz and /metrics on port (\d+)").group(1))
+        self.output = Lines(self.proc.stdout)
+        self._port = 0
+
+    @property
+    def seen(self) -> list[str]:
+        return self.output.read
+
+    @property
+    def port(self) -> int:
+        if not self._port:
+            pattern = r"serving /healthz and /metrics on port (\d+)"
+            self._port = int(self.output.first(lambda line: re.search(pattern, line), 30).group(1))  # type: ignore[union-attr]
+        return self._port
 
     def expect(self, pattern: str, timeout: float = 30) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            self.seen.append(line)
-            if match := re.search(pattern, line):
-                return match
-        raise AssertionError(f"{pattern!r} never printed; output: {self.seen[-30:]}")
+        match = self.output.next(lambda line: re.search(pattern, line), timeout)
+        if match is None:
+            raise AssertionError(f"{pattern!r} never printed; output: {self.seen[-30:]}")
+        return match
 
     def metric(self, name: str) -> float:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
@@ -129,12 +133,8 @@ class App:
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         assert self.proc.wait(30) == 0, self.seen[-20:]
-        self.drain()
+        self.expect(r"stopped$", 5)  # the reader thread may lag behind the exit
         assert self.seen[-1].endswith("stopped"), self.seen[-5:]
-
-    def drain(self) -> None:
-        while not self.lines.empty():
-            self.seen.append(self.lines.get())
 
 
 def make_namespaces(cluster: LocalCluster, run: str, count: int, prefix: str = "ro") -> list[str]:
@@ -291,6 +291,16 @@ def overlaps(trace: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     return found
 
 
+def leading(apps: list[App], timeout: float) -> int:
+    """The index of the app that printed "started leading" first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for index, app in enumerate(apps):
+            if app.output.first(lambda line: "started leading" in line or None, 0.1):
+                return index
+    raise AssertionError(f"no replica leads after {timeout}s: {[app.seen[-10:] for app in apps]}")
+
+
 def test_two_replicas_hand_over_without_a_key_reconciled_twice_at_once(
     installed: LocalCluster, pod: Any, tmp_path: Path
 ) -> None:
@@ -298,10 +308,11 @@ def test_two_replicas_hand_over_without_a_key_reconciled_twice_at_once(
     names = make_namespaces(cluster, run, 80)
     timings = ("--lease-duration", "4", "--renew-deadline", "3", "--retry-period", "0.5")
     common = ("--leader-elect", "--selector", f"e2e-run={run}", "--workers", "4", "--slow", "0.1", *timings)
-    first = App(*common, "--trace", str(tmp_path / "first.jsonl"))
-    first.expect(r"started leading", timeout=20)
-    second = App(*common, "--trace", str(tmp_path / "second.jsonl"))
+    # both start at once (their start-ups overlap); whichever takes the Lease is "first"
+    apps = [App(*common, "--trace", str(tmp_path / f"{i}.jsonl")) for i in (0, 1)]
     try:
+        leader = leading(apps, 30)
+        first, second = apps[leader], apps[1 - leader]
         second.expect(r"running: ", timeout=20)
         until(lambda: len(bindings(cluster, names)) >= 10, 20, "the first leader at work")
         handover = time.monotonic()
@@ -312,13 +323,11 @@ def test_two_replicas_hand_over_without_a_key_reconciled_twice_at_once(
         until(lambda: second.metric("workqueue_depth") == 0, 20, "the new leader's queue drained")
         second.stop()
     finally:
-        first.proc.kill()
-        second.proc.kill()
-    trace = [
-        json.loads(line) for f in ("first", "second") for line in (tmp_path / f"{f}.jsonl").read_text().splitlines()
-    ]
+        for app in apps:
+            app.proc.kill()
+    trace = [json.loads(line) for i in (0, 1) for line in (tmp_path / f"{i}.jsonl").read_text().splitlines()]
     assert len({e["replica"] for e in trace}) == 2, "both replicas reconciled"
-    second_keys = {json.loads(line)["key"] for line in (tmp_path / "second.jsonl").read_text().splitlines()}
+    second_keys = {json.loads(line)["key"] for line in (tmp_path / f"{1 - leader}.jsonl").read_text().splitlines()}
     assert second_keys >= set(names), "the new leader re-queued every key from its warm cache"
     assert overlaps(trace) == []
     assert all(correct(b, ns) for ns, b in bindings(cluster, names).items())
