@@ -1,4 +1,4 @@
-"""The watch response on the wire, sans-I/O: bytes in, decoded event dicts out (the shape of h11).
+"""LIST and watch responses on the wire, sans-I/O: bytes in, decoded objects out (the shape of h11).
 
     decoder = WatchDecoder(chunked=True)      # raw socket bytes; chunked=False for an already de-chunked body
     decoder.receive_data(data)                # b"" when the connection closed
@@ -11,6 +11,11 @@ thread reading through it would wake once per event however many have arrived; t
 what the connection holds and this module strips the framing. (h11 does this too, but it must own the
 connection from its first byte; there urllib3 has already read the response head.)
 
+A LIST response is one JSON object whose ``items`` can be hundreds of megabytes (kube-apiserver answers
+``resourceVersion=0`` from its watch cache in one response, whatever the ``limit``). :class:`ListDecoder`
+returns its items one by one as they arrive, so neither the whole body nor all its decoded objects are ever
+held at once (see its docstring for how items are found without a JSON tokenizer in Python).
+
 Anything that is not a stream of JSON objects raises :class:`WatchProtocolError`, and nothing else escapes:
 the informer then reconnects. This module imports nothing from the rest of the watch package.
 """
@@ -18,7 +23,8 @@ the informer then reconnects. This module imports nothing from the rest of the w
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 import orjson
@@ -175,3 +181,198 @@ class WatchDecoder:
                 yield event
             pos = end + 1
         self._pos = max(pos, self._pos)
+
+
+#: How far into a LIST body its ``"items"`` must begin: the list's kind, apiVersion and metadata come first
+#: (kube-apiserver's typed lists) and are small; further than this, the body is not a list as we know it.
+MAX_LIST_HEAD = 2**20
+_ITEMS = b'"items":'
+_FIRST_KEY = re.compile(rb'\{"((?:[^"\\]|\\.)*)":', re.DOTALL)
+
+
+class ListDecoder:
+    """Bytes of a LIST response in (any cut), its items out one at a time, as each is complete.
+
+        decoder = ListDecoder(chunked=True)       # raw socket bytes; chunked=False for a de-chunked body
+        decoder.receive_data(data)                # b"" when the connection closed
+        for item in decoder.items(): ...          # the items complete so far (after the end: the last ones)
+        decoder.done, decoder.header              # once over: {"kind", "apiVersion", "metadata"} of the list
+
+    Finding where each item ends needs no JSON tokenizer in Python (which would cost more than decoding):
+    kube-apiserver writes compact JSON, so items are separated by ``},{"KEY":`` where KEY is an item's first
+    key (``metadata`` in typed lists; ``apiVersion`` in custom resources' lists, whose keys Go sorts). That
+    text never occurs inside a JSON string (an unescaped quote ends a string, and a key cannot follow a
+    closing quote), so each occurrence closes an object. When that object is nested in the item (an array of
+    objects that begin with KEY, e.g. a StatefulSet's volumeClaimTemplates), the piece up to it is not valid
+    JSON, and the search goes on to the next occurrence: a piece that decodes is exactly one item, as no
+    prefix of an object and no run of two is valid JSON. An item that begins with another key is found the
+    first time it is passed over: the piece then holds whole items and decodes as an array, and its key is
+    searched for from then on.
+
+    Bodies of another shape (pretty-printed, ``"items": null``) are decoded whole at the end, as is the rest
+    of a body whose separators cannot be found within :data:`MAX_EVENT_BYTES`: correct, only not streamed.
+    """
+
+    def __init__(self, *, chunked: bool = False, max_item_bytes: int = MAX_EVENT_BYTES) -> None:
+        self._framing = ChunkedDecoder() if chunked else None
+        self._max = max_item_bytes
+        self._buffer = b""  # the bytes from the next item on (before the items: the head so far)
+        self._pos = 0  # where the next item starts in _buffer
+        self._scan = 0  # where the search for the next separator resumes
+        self._keys: list[bytes] = []  # the items' first keys (as written), each making a separator
+        self._search: re.Pattern[bytes] | None = None  # for several keys
+        self._streaming: bool | None = None  # None: the head is not read yet
+        #: Bytes kept whole, to decode at the end: the whole body (not streaming), or the items from _pos on
+        #: once no separator could be found (streaming).
+        self._whole: list[bytes] | None = None
+        self._closed = False
+        self.done = False
+        #: The list's kind, apiVersion and metadata: what precedes the items as soon as they start (typed
+        #: lists), all of it once :attr:`done`.
+        self.header: dict[str, Any] = {}
+
+    def receive_data(self, data: bytes) -> None:
+        """Bytes as they came off the connection; ``b""`` means the connection closed."""
+        if not data:
+            if self._framing is not None and not self._framing.done:
+                raise WatchProtocolError("the connection closed in the middle of the LIST response")
+            self._closed = True
+            return
+        if self._framing is not None:
+            data = self._framing.feed(data)
+            self._closed = self._framing.done
+        if self._whole is not None:
+            self._whole.append(data)
+            return
+        rest = self._buffer[self._pos :] if self._pos else self._buffer
+        self._scan -= self._pos
+        self._buffer, self._pos = (rest + data if rest else data), 0
+
+    def items(self) -> Iterator[dict[str, Any]]:
+        """The items complete so far, in order; once the body is over, the rest, and then :attr:`done`."""
+        if self._streaming is None and not self._read_head():
+            return
+        if self._streaming and self._whole is None:
+            yield from self._separated()
+        if self._closed and not self.done:
+            yield from self._finish()
+            self.done = True
+
+    def _read_head(self) -> bool:
+        """Find where the items begin and decode what precedes them; False: not enough bytes yet."""
+        buffer = self._buffer
+        at = buffer.find(_ITEMS)
+        if at == -1:
+            if len(buffer) > MAX_LIST_HEAD or self._closed:
+                self._keep_whole(streaming=False)  # not a list as kube-apiserver writes one
+                return True
+            return False
+        start = at + len(_ITEMS)
+        if len(buffer) < start + 1 and not self._closed:
+            return False
+        try:
+            head = orjson.loads(buffer[:at] + b'"items":[]}')
+        except orjson.JSONDecodeError:
+            head = None
+        if type(head) is not dict or buffer[start : start + 1] != b"[":
+            self._keep_whole(streaming=False)  # pretty-printed, "items": null...
+            return True
+        head.pop("items")
+        self.header, self._streaming = head, True
+        self._buffer, self._pos, self._scan = buffer[start + 1 :], 0, 0
+        return True
+
+    def _keep_whole(self, *, streaming: bool) -> None:
+        """Decode what is left at the end: the whole body (``streaming`` False), or the items from _pos on."""
+        self._whole, self._streaming = [self._buffer[self._pos :]], streaming
+        self._buffer, self._pos = b"", 0
+
+    def _learn(self, key: bytes) -> None:
+        if key not in self._keys:
+            self._keys.append(key)
+            if len(self._keys) > 1:
+                keys = b"|".join(re.escape(k) for k in self._keys)
+                self._search = re.compile(rb'\},\{"(?:' + keys + rb')":')
+
+    def _next_separator(self, buffer: bytes, scan: int) -> int:
+        """Where the next ``},{"KEY":`` (any known KEY) begins at or after ``scan``, or -1."""
+        if self._search is None:
+            return buffer.find(b'},{"' + self._keys[0] + b'":', scan)
+        found = self._search.search(buffer, scan)
+        return -1 if found is None else found.start()
+
+    def _separated(self) -> Iterator[dict[str, Any]]:
+        buffer, pos = self._buffer, self._pos
+        if not self._keys:
+            first = _FIRST_KEY.match(buffer, pos)
+            if first is None:
+                if buffer[pos : pos + 1] != b"]" and (len(buffer) - pos > 4096 or self._closed):
+                    self._keep_whole(streaming=True)  # items that do not start {"KEY": (whitespace, say)
+                return  # no items (_finish reads what follows), or the first key has not arrived yet
+            self._learn(first.group(1))
+        view, scan = memoryview(buffer), max(self._scan, pos)
+        while (end := self._next_separator(buffer, scan)) != -1:
+            piece = view[pos : end + 1]
+            try:
+                run = [orjson.loads(piece)]
+            except orjson.JSONDecodeError:
+                try:  # items that begin with a key not searched for yet
+                    run = orjson.loads(b"[" + piece + b"]")
+                except orjson.JSONDecodeError:
+                    scan = end + 1  # an object nested in the item ended there: look further
+                    continue
+                for item in run:
+                    if type(item) is dict and item:
+                        self._learn(orjson.dumps(next(iter(item)))[1:-1])
+            pos = scan = self._pos = end + 2
+            for item in run:
+                if type(item) is not dict:
+                    raise WatchProtocolError("LIST item is not an object")
+                yield item
+        self._pos, self._scan = pos, max(scan, len(buffer) - 1 - max(map(len, self._keys)) - 5)
+        if len(buffer) - pos > self._max:
+            self._keep_whole(streaming=True)  # no separator for this long: decode the rest at the end
+
+    def _finish(self) -> Iterator[dict[str, Any]]:
+        """The body is over: its last items and what follows them (custom resources' lists put their kind
+        and metadata there), or, for a body of another shape, all of it."""
+        tail = self._buffer[self._pos :] + b"".join(self._whole or ())
+        self._buffer, self._pos, self._whole = b"", 0, None
+        if not self._streaming:
+            body = _loads(tail, "LIST response")
+            items = body.pop("items", None)
+            if not isinstance(items, list) and items is not None:
+                raise WatchProtocolError("LIST response's items are not a list")
+            self.header = body
+            yield from _objects(items or ())
+            return
+        close = tail.rfind(b"]")
+        if close == -1:
+            raise WatchProtocolError("LIST response ended before its items did")
+        rest = tail[:close]
+        if rest.strip():
+            try:
+                run = [orjson.loads(rest)]
+            except orjson.JSONDecodeError:
+                run = _loads(b'{"items":[' + rest + b"]}", "LIST items")["items"]
+            yield from _objects(run)
+        trailer = _loads(b'{"items":0' + tail[close + 1 :], "LIST response")
+        trailer.pop("items")
+        self.header.update(trailer)
+
+
+def _objects(items: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    for item in items:
+        if type(item) is not dict:
+            raise WatchProtocolError("LIST item is not an object")
+        yield item
+
+
+def _loads(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise WatchProtocolError(f"{what} is not JSON: {exc}") from None
+    if type(value) is not dict:
+        raise WatchProtocolError(f"{what} is not an object")
+    return value
