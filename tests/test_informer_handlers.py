@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -124,8 +125,11 @@ def test_a_blocked_handler_and_a_failing_one_hold_up_no_one(
         release.set()
         wait_until(lambda: len(seen["slow"]) == len(events))
         assert seen["slow"] == events  # in order, nothing lost
-    failures = [r for r in caplog.records if "informer handler" in r.getMessage()]
+    failures = [r for r in caplog.records if "handler" in r.getMessage() and "failed for" in r.getMessage()]
     assert len(failures) == len(events) // 3
+    # the line names the informer, the handler and the object's key
+    assert all(r.getMessage().startswith("informer pods: handler ") for r in failures)
+    assert all(re.search(r"failed for ns/p\d+$", r.getMessage()) for r in failures)
     assert all(r.exc_info is not None and "handler bug number" in str(r.exc_info[1]) for r in failures)
 
 
@@ -211,17 +215,19 @@ def test_hand_off_waits_for_a_handler_that_keeps_up_and_not_for_one_that_lags() 
 
     gate = threading.Event()
     calls: list[str] = []
-    runner = ThreadRunner(Handler(on_add=lambda obj, initial: (gate.wait(10), calls.append(obj))), "test")
+    runner = ThreadRunner(
+        Handler(on_add=lambda obj, initial: (gate.wait(10), calls.append(obj["n"]))), "test", orjson.loads
+    )
     try:
         gate.set()
-        runner.put([("add", "a", False)])
+        runner.put([("add", {"n": "a"}, b"", False)], True)
         runner.hand_off()
         assert calls == ["a"]  # it ran before hand_off returned
         gate.clear()
-        runner.put([("add", "b", False)])
+        runner.put([("add", None, b'{"n":"b"}', False)])
         started = time.monotonic()
         runner.hand_off()  # waits HANDOFF_WAIT, gives up: the handler is now lagging
-        runner.put([("add", "c", False)])
+        runner.put([("add", None, b'{"n":"c"}', False)])
         runner.hand_off()  # not waited for at all
         runner.hand_off()
         assert time.monotonic() - started < HANDOFF_WAIT + 0.5

@@ -22,8 +22,9 @@ from incluster_sdk.watch.machine import (
     WATCH_TIMEOUT_MIN,
     Applied,
     Deleted,
+    ListDone,
+    Listed,
     Listing,
-    Restarted,
     Streaming,
     Watching,
     WatchMachine,
@@ -43,9 +44,16 @@ def page(items: list[dict[str, Any]], rv: str = "100", cont: str | None = None) 
     return {"kind": "PodList", "apiVersion": "v1", "metadata": meta, "items": items}
 
 
+def feed(w: WatchMachine, body: dict[str, Any]) -> tuple[list[dict[str, Any]], ListDone | None]:
+    """A LIST page as the drivers give it to the machine: each item, then the list's header."""
+    kind = str(body.get("kind", "")).removesuffix("List")
+    listed = [w.list_item(item, kind, body.get("apiVersion")).obj for item in body.get("items") or ()]
+    return listed, w.list_page({k: v for k, v in body.items() if k != "items"})
+
+
 def synced(w: WatchMachine, rv: str = "100") -> None:
     assert isinstance(w.next_request(), ListRequest)
-    w.list_page(page([pod("a", "1")], rv=rv))
+    feed(w, page([pod("a", "1")], rv=rv))
 
 
 class FakeClock:
@@ -60,12 +68,12 @@ def test_paged_list_then_watch_from_list_rv() -> None:
     w = WatchMachine(initial_list=InitialList.LIST, page_size=2)
     first = w.next_request()
     assert first == ListRequest("0", None, 2)  # first list: from the watch cache
-    assert w.list_page(page([pod("a", "1"), pod("b", "2")], cont="c1")) is None
+    listed, done = feed(w, page([pod("a", "1"), pod("b", "2")], cont="c1"))
+    assert done is None and [o["metadata"]["name"] for o in listed] == ["a", "b"]
     assert w.next_request() == ListRequest("0", "c1", 2)
-    restarted = w.list_page(page([pod("c", "3")], rv="50"))
-    assert isinstance(restarted, Restarted)
-    assert [o["metadata"]["name"] for o in restarted.objects] == ["a", "b", "c"]
-    assert restarted.objects[0]["kind"] == "Pod"  # list items made to look like watch objects
+    listed, done = feed(w, page([pod("c", "3")], rv="50"))
+    assert done == ListDone("50")
+    assert listed[0]["kind"] == "Pod" and listed[0]["apiVersion"] == "v1"  # made to look like watch objects
     request = w.next_request()
     assert isinstance(request, WatchRequest) and request.resource_version == "50"
     assert WATCH_TIMEOUT_MIN <= request.timeout_seconds < WATCH_TIMEOUT_MAX
@@ -100,11 +108,11 @@ def test_410_relists_consistently_never_same_rv(form: str) -> None:
 def test_expired_continue_token_restarts_the_list() -> None:
     w = WatchMachine(initial_list=InitialList.LIST, page_size=1)
     w.next_request()
-    w.list_page(page([pod("a", "1")], cont="c1"))
+    feed(w, page([pod("a", "1")], cont="c1"))
     w.failed(410)  # the continue token expired
     assert w.next_request() == ListRequest("", None, 1)  # from the first page, consistently
-    restarted = w.list_page(page([pod("a", "1"), pod("b", "2")]))
-    assert restarted is not None and len(restarted.objects) == 2  # no duplicate first page
+    listed, done = feed(w, page([pod("a", "1"), pod("b", "2")]))
+    assert done is not None and len(listed) == 2
 
 
 def test_transient_errors_back_off_without_relist() -> None:
@@ -147,7 +155,10 @@ def test_backoff_grows_with_full_jitter_caps_and_resets_after_healthy_period() -
 def test_garbage_is_a_protocol_error() -> None:
     w = WatchMachine(initial_list=InitialList.LIST)
     with pytest.raises(WatchProtocolError):
-        w.list_page({"kind": "Status"})
+        w.list_page({"kind": "Status", "metadata": "no"})
+    for item in (1, {"metadata": {"name": 3}}, {"metadata": {"namespace": ["a"]}}):
+        with pytest.raises(WatchProtocolError):
+            w.list_item(item, "Pod", "v1")
     synced(w)
     with pytest.raises(WatchProtocolError):
         w.watch_event({"type": "WHAT", "object": pod("a", "2")})
@@ -173,12 +184,11 @@ def test_streaming_list_builds_the_initial_state_then_watches_on_the_same_connec
     request = w.next_request()
     assert isinstance(request, WatchRequest) and request.send_initial_events and request.resource_version == ""
     assert isinstance(w.state, Streaming)
-    assert w.watch_event({"type": "ADDED", "object": pod("a", "5")}) is None  # held until complete
-    assert w.watch_event({"type": "ADDED", "object": pod("b", "6")}) is None
+    assert w.watch_event({"type": "ADDED", "object": pod("a", "5")}) == Listed(pod("a", "5"))  # part of the list
+    assert w.watch_event({"type": "ADDED", "object": pod("b", "6")}) == Listed(pod("b", "6"))
+    assert w.watch_event({"type": "DELETED", "object": pod("b", "7")}) == Deleted(pod("b", "7"))
     assert w.watch_event({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "7"}}}) is None
-    restarted = w.watch_event(end_bookmark("9"))
-    assert isinstance(restarted, Restarted) and restarted.resource_version == "9"
-    assert [o["metadata"]["name"] for o in restarted.objects] == ["a", "b"]
+    assert w.watch_event(end_bookmark("9")) == ListDone("9")
     assert isinstance(w.state, Watching)
     assert w.watch_event({"type": "MODIFIED", "object": pod("a", "10")}) == Applied(pod("a", "10"))
     w.watch_ended()  # the live part times out normally: a plain re-watch from the last RV
@@ -194,9 +204,8 @@ def test_streaming_list_410_restarts_the_stream_and_transient_error_discards_par
     assert isinstance(w.next_request(), Sleep)
     request = w.next_request()
     assert isinstance(request, WatchRequest) and request.send_initial_events
-    w.watch_event({"type": "ADDED", "object": pod("b", "6")})
-    restarted = w.watch_event(end_bookmark("8"))
-    assert isinstance(restarted, Restarted) and [o["metadata"]["name"] for o in restarted.objects] == ["b"]
+    assert w.watch_event({"type": "ADDED", "object": pod("b", "6")}) == Listed(pod("b", "6"))
+    assert w.watch_event(end_bookmark("8")) == ListDone("8")  # the cache drops "a" (tests/test_informer_state.py)
     w.watch_event({"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}})
     assert w.relists == 1
     relist = w.next_request()
@@ -209,7 +218,7 @@ def test_streaming_list_refused_falls_back_to_paged_list_for_good(status: int) -
     w.next_request()
     w.failed(status)  # 1.27+ with the WatchList feature gate off answers 422
     assert w.next_request() == ListRequest("0", None, 500)  # no backoff: nothing is wrong
-    w.list_page(page([pod("a", "1")]))
+    feed(w, page([pod("a", "1")]))
     w.watch_event({"type": "ERROR", "object": {"kind": "Status", "code": 410}})
     assert w.next_request() == ListRequest("", None, 500)  # a relist stays a LIST
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from incluster_sdk.watch.store import DeletedFinalStateUnknown, Store
@@ -37,13 +38,29 @@ def test_indexers_follow_updates_and_deletes() -> None:
         store.by_index("zone", "x")
 
 
-def test_objects_are_read_only() -> None:
-    store = Store()
+@pytest.mark.parametrize("compress", [False, True])
+def test_no_read_can_change_the_cache(compress: bool) -> None:
+    """Every read is a private copy, however deep the change (the issue's example: labels set on a nested
+    dict of an object from get() used to change the cache for every reader)."""
+    store = Store({"node": lambda o: [o["spec"]["nodeName"]]}, compress=compress)
     store.upsert(pod("a", "1"))
-    obj = store.get("ns/a")
-    assert obj is not None
-    with pytest.raises(TypeError):
-        obj["metadata"] = {}  # type: ignore[index]
+    for obj in [store.get("ns/a"), *store.list(), *store.by_index("node", "n1"), *store.by_index("namespace", "ns")]:
+        assert obj is not None
+        obj["metadata"].setdefault("labels", {})["x"] = "y"
+        obj["spec"]["nodeName"] = "elsewhere"
+    assert store.get("ns/a") == pod("a", "1")
+    assert [o["metadata"]["name"] for o in store.by_index("node", "n1")] == ["a"]
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_both_codecs_keep_objects_exactly(compress: bool) -> None:
+    store = Store(compress=compress)
+    objects = [pod(f"p{i}", str(i), node=f"n{i % 3}") for i in range(50)] + [{"metadata": {"name": "é\u2028"}}]
+    for obj in objects:
+        store.upsert(obj)
+    assert sorted(store.list(), key=str) == sorted(objects, key=str)
+    if compress:  # similar objects compress well against the first one
+        assert sum(map(len, store.encoded())) < sum(len(orjson.dumps(o)) for o in objects) / 2
 
 
 def test_user_indexers_follow_updates_and_the_namespace_index_follows_adds_and_deletes() -> None:

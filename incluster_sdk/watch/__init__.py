@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 from .cache import compact, strip_managed_fields
 from .factory import AsyncInformerFactory, InformerFactory
 from .informer import Informer
-from .machine import Applied, Deleted, Restarted, WatchMachine
+from .machine import Applied, Deleted, ListDone, Listed, WatchMachine
 from .options import InformerOptions, InitialList
 from .resource import PODS, Resource
 from .store import DeletedFinalStateUnknown, Store
@@ -39,8 +39,9 @@ __all__ = [
     "InformerFactory",
     "InformerOptions",
     "InitialList",
+    "ListDone",
+    "Listed",
     "Resource",
-    "Restarted",
     "Store",
     "WatchMachine",
     "compact",

@@ -21,10 +21,10 @@ import aiohttp
 
 from ..flows import async_drive
 from .driver import InformerDriver
-from .endpoints import READ_BYTES, HTTPStatusError, ListRequest, Sleep, VersionRequest, WatchRequest, list_body
+from .endpoints import LIST_READ_BYTES, READ_BYTES, HTTPStatusError, ListRequest, Sleep, VersionRequest, WatchRequest
 from .handlers import Handler, HandlerCall, TaskRunner
 from .state import TRANSIENT
-from .wire import WatchDecoder
+from .wire import ListDecoder, WatchDecoder
 
 if TYPE_CHECKING:
     from ..aio_client import AsyncApiClient
@@ -52,7 +52,7 @@ class AsyncInformer(InformerDriver["AsyncApiClient", TaskRunner]):
         on_delete: Callable[..., Any] | None = None,
     ) -> None:
         """Call these for every change, in order. Added after start, a handler first gets the cache as adds."""
-        self._join(TaskRunner(Handler(on_add, on_update, on_delete), self.resource.plural))
+        self._join(TaskRunner(Handler(on_add, on_update, on_delete), self.resource.plural, self.store.codec.decode))
 
     async def wait_for_sync(self, timeout: float | None = None) -> bool:
         """True once the cache is complete; False after ``timeout``. Raises
@@ -104,7 +104,7 @@ class AsyncInformer(InformerDriver["AsyncApiClient", TaskRunner]):
             )  # ends the task if denied
         machine = self.state.machine
         while True:
-            request = machine.next_request()
+            request = self.state.next_request()
             try:
                 if isinstance(request, Sleep):
                     self.state.sleeping(request.seconds, request.reason)
@@ -112,11 +112,27 @@ class AsyncInformer(InformerDriver["AsyncApiClient", TaskRunner]):
                 elif isinstance(request, VersionRequest):
                     await async_drive(self.state.version(request), self._data)
                 elif isinstance(request, ListRequest):
-                    self._deliver(self.state.list_page(list_body(await self._data(request))))
+                    await self._list(request)
                 elif await self._watch(request):
                     machine.watch_ended()
             except Exception as exc:
                 self.state.failed(exc, _TRANSIENT)
+
+    async def _list(self, request: ListRequest) -> None:
+        """Apply a LIST page's items as they arrive, at most LIST_READ_BYTES at a time, then the page's end."""
+        response = await self._get(request)
+        try:
+            decoder = ListDecoder()  # aiohttp has removed the chunked framing
+            async for data in response.content.iter_chunked(LIST_READ_BYTES):
+                decoder.receive_data(data)
+                self._deliver(self.state.list_read(decoder.items(), decoder.header))
+                if self._runners:
+                    await asyncio.sleep(0)
+            decoder.receive_data(b"")
+            self._deliver(self.state.list_read(decoder.items(), decoder.header))
+            self._deliver(self.state.list_page(decoder.header))
+        finally:
+            response.close()
 
     async def _watch(self, request: WatchRequest) -> bool:
         """Apply the watch's events, at most READ_BYTES at a time; True if the server ended it normally."""
@@ -154,8 +170,8 @@ class AsyncInformer(InformerDriver["AsyncApiClient", TaskRunner]):
         """Queue a read's calls to every handler task (they run when the watch loop yields: no hand-off to wait
         for, unlike threads); then, the first time the cache is complete, say so."""
         if calls:
-            for runner in self._runners:
-                runner.put(calls)
+            for index, runner in enumerate(self._runners):
+                runner.put(calls, index == 0)  # the first handler has the decoded objects; the others copies
         if self.state.synced and not self._synced.is_set():
             self._synced.set()
 

@@ -50,7 +50,7 @@ class InformerDriver(OptionAttributes, Generic[ClientT, RunnerT]):
         self.options = options = InformerOptions.of(options, overrides)
         self.client = client
         self.resource = resource
-        self.store = Store(options.indexers)
+        self.store = Store(options.indexers, compress=options.compress)
         self.state = InformerState(resource, options, self.store)
         self.endpoint = Endpoint(
             resource, options.namespace, options.label_selector, options.field_selector, options.metadata_only

@@ -12,7 +12,6 @@ import orjson
 
 from ..errors import InclusterSDKError
 from ..resource import Resource
-from .wire import WatchProtocolError
 
 #: Connecting to the API server should take milliseconds; 10 s covers a loaded server without letting a
 #: black-holed address stall the informer for the OS default (minutes).
@@ -34,6 +33,11 @@ VERSION_UNAVAILABLE = frozenset({401, 403, 404})
 #: cost the threaded one 11% with the collector off (a fifth with handlers called inline), so batching
 #: more to save thread wake-ups loses (docs/performance.md).
 READ_BYTES = 65536
+#: The most one network read takes off a LIST response (about 250 pods): each read's items are stored and
+#: handed to the handlers before the next read. Larger than a watch's reads because a LIST arrives as fast as
+#: the server can write it (one hand-off to the handlers per 64 KiB read would cost more than it gives), and
+#: small enough that a read's decoded objects never weigh much (measured: docs/performance.md).
+LIST_READ_BYTES = 2**20
 
 VERSION_PATH = "/version"
 JSON = "application/json"
@@ -147,17 +151,6 @@ def watch_params(request: WatchRequest) -> dict[str, Any]:
 
 
 # -- reading the answers ----------------------------------------------------------------------------------
-def list_body(data: bytes) -> dict[str, Any]:
-    """A LIST page's JSON; not an object is a :class:`WatchProtocolError`."""
-    try:
-        body = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise WatchProtocolError(f"LIST response is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise WatchProtocolError("LIST response is not an object")
-    return body
-
-
 def server_version(data: bytes | None) -> tuple[int, int] | None:
     """``{"major": "1", "minor": "27+"}`` (managed clusters add "+") → (1, 27); None if unreadable."""
     try:

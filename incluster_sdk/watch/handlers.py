@@ -14,26 +14,32 @@ import inspect
 import logging
 import queue
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from .store import DeletedFinalStateUnknown, object_key
 
 log = logging.getLogger(__name__)
 
 OnAdd = Callable[[Mapping[str, Any], bool], Any]
 OnUpdate = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
 OnDelete = Callable[[Any], Any]
+Decode = Callable[[bytes], dict[str, Any]]
 
-# One handler call is one flat tuple, tagged with the callback it is for: (ADD, obj, initial),
-# (UPDATE, old, new), (DELETE, obj or DeletedFinalStateUnknown). Tuples, not objects: every container alive
-# when CPython's collector runs costs a traversal, and building a class instance per event costs 0.3-1 µs
-# more than a tuple (measured), on a path that takes about 15 µs per event (docs/performance.md).
+# One handler call is one flat tuple, tagged with the callback it is for, carrying the object twice: the dict
+# decoded off the wire (or None) and its encoding in the store. The first handler gets the dict (nobody else
+# holds it); every other handler decodes its own copy, so no handler can change what another one sees.
+#   (ADD, obj, data, initial)   (UPDATE, new_obj, new_data, old_data)   (DELETE, obj, data, tombstone_key)
+# tombstone_key is set when the delete was noticed only by a relist: the handler then gets a
+# DeletedFinalStateUnknown. Tuples, not objects: every container alive when CPython's collector runs costs a
+# traversal, and building a class instance per event costs 0.3-1 µs more than a tuple (measured).
 ADD: Literal["add"] = "add"
 UPDATE: Literal["update"] = "update"
 DELETE: Literal["delete"] = "delete"
-AddCall = tuple[Literal["add"], Mapping[str, Any], bool]
-UpdateCall = tuple[Literal["update"], Mapping[str, Any], Mapping[str, Any]]
-DeleteCall = tuple[Literal["delete"], Any]
+AddCall = tuple[Literal["add"], "dict[str, Any] | None", bytes, bool]
+UpdateCall = tuple[Literal["update"], "dict[str, Any] | None", bytes, bytes]
+DeleteCall = tuple[Literal["delete"], "dict[str, Any] | None", bytes, "str | None"]
 HandlerCall = AddCall | UpdateCall | DeleteCall
 
 
@@ -62,8 +68,10 @@ HANDOFF_WAIT = 0.002
 class ThreadRunner:
     """One handler on its own thread, fed batches in order."""
 
-    def __init__(self, handler: Handler, name: str) -> None:
+    def __init__(self, handler: Handler, name: str, decode: Decode) -> None:
         self._callbacks = handler.by_tag()
+        self._name = name
+        self._decode = decode
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._idle = threading.Event()  # nothing queued: everything put so far has run
         self._idle.set()
@@ -71,9 +79,10 @@ class ThreadRunner:
         self._thread = threading.Thread(target=self._run, name=f"incluster-sdk-handler {name}", daemon=True)
         self._thread.start()
 
-    def put(self, batch: list[HandlerCall]) -> None:
+    def put(self, batch: list[HandlerCall], owner: bool = False) -> None:
+        """Queue a batch; ``owner``: this handler may have the batch's decoded dicts (one handler only)."""
         self._idle.clear()
-        self._queue.put(batch)
+        self._queue.put((batch, owner))
 
     def hand_off(self, timeout: float = HANDOFF_WAIT) -> None:
         """Let the handler run what was just put, if it has kept up (see :data:`HANDOFF_WAIT`)."""
@@ -82,9 +91,13 @@ class ThreadRunner:
         self._lagging = not self._idle.wait(timeout)
 
     def _run(self) -> None:
-        while (batch := self._queue.get()) is not _STOP:
-            _call(self._callbacks, batch)
-            batch = None  # the replaced objects go now, before the watch thread reads on
+        while (item := self._queue.get()) is not _STOP:
+            for callback, args in _arguments(self._callbacks, item[0], item[1], self._decode, self._name):
+                try:
+                    callback(*args)
+                except Exception:  # logged, never silently dropped; the next event still comes
+                    _failed(self._name, callback, args)
+            item = None  # the replaced objects go now, before the watch thread reads on
             if self._queue.empty():
                 self._idle.set()
 
@@ -96,28 +109,26 @@ class ThreadRunner:
 class TaskRunner:
     """One handler in its own asyncio task, fed batches in order; callbacks may be plain or async."""
 
-    def __init__(self, handler: Handler, name: str) -> None:
+    def __init__(self, handler: Handler, name: str, decode: Decode) -> None:
         self._callbacks = handler.by_tag()
+        self._name = name
+        self._decode = decode
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self.task = asyncio.create_task(self._run(), name=f"incluster-sdk-handler {name}")
 
-    def put(self, batch: list[HandlerCall]) -> None:
-        self._queue.put_nowait(batch)
+    def put(self, batch: list[HandlerCall], owner: bool = False) -> None:
+        self._queue.put_nowait((batch, owner))
 
     async def _run(self) -> None:
-        callbacks = self._callbacks
-        while (batch := await self._queue.get()) is not _STOP:
-            for call in batch:
-                callback = callbacks[call[0]]
-                if callback is None:
-                    continue
+        while (item := await self._queue.get()) is not _STOP:
+            for callback, args in _arguments(self._callbacks, item[0], item[1], self._decode, self._name):
                 try:
-                    result = callback(*call[1:])
+                    result = callback(*args)
                     if result is not None and inspect.isawaitable(result):
                         await result
                 except Exception:  # logged, never silently dropped; the next event still comes
-                    log.exception("informer handler on_%s failed", call[0])
-            batch = None  # the replaced objects go now, not when the next read comes
+                    _failed(self._name, callback, args)
+            item = None  # the replaced objects go now, not when the next read comes
 
     async def stop(self) -> None:
         """Run what is queued, then end."""
@@ -125,12 +136,32 @@ class TaskRunner:
         await asyncio.gather(self.task, return_exceptions=True)
 
 
-def _call(callbacks: dict[str, Callable[..., Any] | None], batch: list[HandlerCall]) -> None:
-    for call in batch:
-        callback = callbacks[call[0]]
+def _arguments(
+    callbacks: dict[str, Callable[..., Any] | None], batch: list[HandlerCall], owner: bool, decode: Decode, name: str
+) -> Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]:
+    """Each call of ``batch`` that has a callback, with its arguments: this handler's own objects (the
+    batch's dicts if ``owner``, else copies decoded from the store's bytes; see the call format above)."""
+    for tag, obj, data, extra in batch:
+        callback = callbacks[tag]
         if callback is None:
             continue
         try:
-            callback(*call[1:])
-        except Exception:  # logged, never silently dropped; the next event still comes
-            log.exception("informer handler on_%s failed", call[0])
+            new = obj if owner and obj is not None else decode(data)
+            if tag is ADD:
+                args: tuple[Any, ...] = (new, extra)
+            elif tag is UPDATE:
+                args = (new if extra is data else decode(extra), new)  # type: ignore[arg-type]
+            else:
+                args = (new if extra is None else DeletedFinalStateUnknown(extra, new),)  # type: ignore[arg-type]
+        except Exception:  # a stored object that cannot be decoded: a bug, but the next event still comes
+            log.exception("informer %s: cannot decode a cached object for on_%s", name, tag)
+            continue
+        yield callback, args
+
+
+def _failed(name: str, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    """Log a handler's failure with the informer, the handler and the object's key."""
+    last = args[-1] if len(args) > 1 and not isinstance(args[-1], bool) else args[0]
+    target = last.obj if isinstance(last, DeletedFinalStateUnknown) else last
+    key = object_key(target) if isinstance(target, Mapping) else "?"
+    log.exception("informer %s: handler %s failed for %s", name, getattr(callback, "__qualname__", repr(callback)), key)

@@ -9,7 +9,9 @@ informer.store.by_index("namespace", "default")
 One watch event, top to bottom: :meth:`Informer._watch` reads what the socket holds (:func:`socket_reads`),
 the sans-I/O :class:`~.wire.WatchDecoder` turns the bytes into event dicts, :meth:`~.state.InformerState.
 watch_read` runs each through the machine into the store and returns the read's handler calls, and
-:meth:`Informer._deliver` queues them to each handler's :class:`~.handlers.ThreadRunner`.
+:meth:`Informer._deliver` queues them to each handler's :class:`~.handlers.ThreadRunner`. A LIST response
+takes the same path, through :class:`~.wire.ListDecoder` and :meth:`~.state.InformerState.list_read`, a read
+at a time: its items reach the store and the handlers while the rest of it is still arriving.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from kubernetes.client.exceptions import ApiException
 from ..client import ApiClient
 from ..flows import drive
 from .driver import InformerDriver
-from .endpoints import READ_BYTES, HTTPStatusError, ListRequest, Sleep, VersionRequest, WatchRequest, list_body
+from .endpoints import LIST_READ_BYTES, READ_BYTES, HTTPStatusError, ListRequest, Sleep, VersionRequest, WatchRequest
 from .handlers import Handler, HandlerCall, OnAdd, OnDelete, OnUpdate, ThreadRunner
 from .state import TRANSIENT
-from .wire import END, WatchDecoder
+from .wire import END, ListDecoder, WatchDecoder
 
 _TRANSIENT: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError, *TRANSIENT)
 #: ``read1`` on a non-blocking socket with nothing to read: None (plain sockets), these (TLS).
@@ -62,7 +64,7 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
         self, on_add: OnAdd | None = None, on_update: OnUpdate | None = None, on_delete: OnDelete | None = None
     ) -> None:
         """Call these for every change, in order. Added after start, a handler first gets the cache as adds."""
-        self._join(ThreadRunner(Handler(on_add, on_update, on_delete), self.resource.plural))
+        self._join(ThreadRunner(Handler(on_add, on_update, on_delete), self.resource.plural, self.store.codec.decode))
 
     def wait_for_sync(self, timeout: float | None = None) -> bool:
         return self._synced.wait(timeout)
@@ -110,7 +112,7 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
     def _run(self) -> None:
         machine = self.state.machine
         while not self._stop.is_set():
-            request = machine.next_request()
+            request = self.state.next_request()
             try:
                 if isinstance(request, Sleep):
                     self.state.sleeping(request.seconds, request.reason)
@@ -118,9 +120,7 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
                 elif isinstance(request, VersionRequest):
                     drive(self.state.version(request), self._data)
                 elif isinstance(request, ListRequest):
-                    body = list_body(self._data(request))
-                    with self._lock:
-                        self._deliver(self.state.list_page(body))
+                    self._list(request)
                 elif self._watch(request):
                     machine.watch_ended()
             except _Stopped:
@@ -131,6 +131,23 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
                 self.state.failed(exc, _TRANSIENT)
             finally:
                 self._close_response()
+
+    def _list(self, request: ListRequest) -> None:
+        """Apply a LIST page's items as they arrive, one network read at a time, then the page's end."""
+        chunked, reads = urllib3_reads(self._get(request), LIST_READ_BYTES)
+        decoder = ListDecoder(chunked=chunked)
+        for data in reads:
+            decoder.receive_data(data)
+            with self._lock:
+                self._deliver(self.state.list_read(decoder.items(), decoder.header))
+            if decoder.done or self._stop.is_set():
+                break
+        if not decoder.done:
+            decoder.receive_data(b"")  # raises if the response ended before its last chunk
+            with self._lock:
+                self._deliver(self.state.list_read(decoder.items(), decoder.header))
+        with self._lock:
+            self._deliver(self.state.list_page(decoder.header))
 
     def _watch(self, request: WatchRequest) -> bool:
         """Apply the watch's events one network read at a time; True if the server ended it normally."""
@@ -156,8 +173,8 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
     def _deliver(self, calls: list[HandlerCall]) -> None:
         """Queue a read's calls to every handler, in order; then, the first time the cache is complete, say so."""
         if calls:
-            for runner in self._runners:
-                runner.put(calls)
+            for index, runner in enumerate(self._runners):
+                runner.put(calls, index == 0)  # the first handler has the decoded objects; the others copies
             for runner in self._runners:
                 runner.hand_off()
         if self.state.synced and not self._synced.is_set():
@@ -205,14 +222,14 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
 
 
 # -- reading a urllib3 response the way a socket delivers it ---------------------------------------------------
-def urllib3_reads(response: Any) -> tuple[bool, Iterator[bytes]]:
-    """(chunked, reads) for a streaming urllib3 response: its raw bytes as the socket delivers them (chunked
-    framing included, ``b""`` when the connection closed), or, where that is not possible, urllib3's own
-    decoded ``stream()`` (chunked False)."""
+def urllib3_reads(response: Any, max_bytes: int = READ_BYTES) -> tuple[bool, Iterator[bytes]]:
+    """(chunked, reads) for a streaming urllib3 response: its raw bytes as the socket delivers them, at most
+    ``max_bytes`` a read (chunked framing included, ``b""`` when the connection closed), or, where that is not
+    possible, urllib3's own decoded ``stream()`` (chunked False)."""
     raw = _socket_file(response)
     if raw is None:
-        return False, response.stream(READ_BYTES, decode_content=True)
-    return True, socket_reads(*raw)
+        return False, response.stream(max_bytes, decode_content=True)
+    return True, socket_reads(*raw, max_bytes)
 
 
 def socket_reads(file: io.BufferedReader, sock: socket.socket, max_bytes: int = READ_BYTES) -> Iterator[bytes]:

@@ -30,13 +30,12 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .backoff import Backoff
 from .endpoints import ListRequest, Request, Sleep, VersionRequest, WatchRequest
 from .options import InitialList
-from .store import object_key
 from .wire import WatchProtocolError
 
 log = logging.getLogger(__name__)
@@ -70,18 +69,16 @@ class Probing:
 
 @dataclass(slots=True)
 class Listing:
-    """Paging through a LIST from ``resource_version``; ``pages`` holds the items of the pages so far."""
+    """Paging through a LIST from ``resource_version`` (its items go to the cache as they arrive)."""
 
     resource_version: str
     continue_token: str | None = None
-    pages: list[Obj] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class Streaming:
-    """Receiving a streaming list's initial events (by key), until the end bookmark."""
+    """Receiving a streaming list's initial events, until the end bookmark."""
 
-    initial: dict[str, Obj] = field(default_factory=dict)
     resource_version: str = ""
 
 
@@ -105,10 +102,17 @@ State = Probing | Listing | Streaming | Watching | BackingOff
 
 # -- events (machine -> cache) ---------------------------------------------------------------------------
 @dataclass(slots=True)
-class Restarted:
-    """A complete, consistent set of objects: replace the cache with it (and diff)."""
+class Listed:
+    """An object of the list being read (LIST items, a streaming list's initial events): store it, and note
+    that the list had it."""
 
-    objects: list[Obj]
+    obj: Obj
+
+
+@dataclass(slots=True)
+class ListDone:
+    """The list is complete: objects it did not have are gone (deleted while we were not watching)."""
+
     resource_version: str
 
 
@@ -122,7 +126,7 @@ class Deleted:
     obj: Obj
 
 
-Event = Restarted | Applied | Deleted
+Event = Listed | ListDone | Applied | Deleted
 
 
 def _is_metadata(meta: object) -> bool:
@@ -186,33 +190,34 @@ class WatchMachine:
         self.state = self._from_scratch()
 
     # -- outcomes ----------------------------------------------------------------------------------------
-    def list_page(self, body: Obj) -> Restarted | None:
-        """One LIST page; the whole list as :class:`Restarted` after its last page."""
+    def list_item(self, item: Any, kind: str, api_version: Any) -> Listed:
+        """One item of a LIST page (``kind``: the list's kind without ``List``). Raises WatchProtocolError for
+        an item that is not an object with string name and namespace."""
+        if type(item) is not dict or not _is_metadata(item.get("metadata") or {}):
+            raise WatchProtocolError("LIST response has an item that is not an object with string name/namespace")
+        # list items omit kind/apiVersion; watch events carry them: make both look the same
+        if kind and "kind" not in item:
+            item["kind"] = kind
+        if api_version and "apiVersion" not in item:
+            item["apiVersion"] = api_version
+        return Listed(item)
+
+    def list_page(self, header: Obj) -> ListDone | None:
+        """A LIST page has been read (its items given to :meth:`list_item`); ``header`` is the list's kind,
+        apiVersion and metadata. The list is complete (:class:`ListDone`) after its last page."""
         state = self.state
         if not isinstance(state, Listing):
             raise RuntimeError(f"list_page() while {type(state).__name__}")
-        items = body.get("items")
-        meta = body.get("metadata") or {}
-        if not isinstance(items, list) or not isinstance(meta, dict):
-            raise WatchProtocolError("LIST response has no items/metadata")
+        meta = header.get("metadata") or {}
+        if not isinstance(meta, dict):
+            raise WatchProtocolError("LIST response has no metadata")
         self.backoff.succeeded()
-        kind = str(body.get("kind", "")).removesuffix("List")
-        api_version = body.get("apiVersion")
-        if not all(isinstance(item, dict) and _is_metadata(item.get("metadata") or {}) for item in items):
-            raise WatchProtocolError("LIST response has an item that is not an object with string name/namespace")
-        for item in items:
-            # list items omit kind/apiVersion; watch events carry them: make both look the same
-            if kind and "kind" not in item:
-                item["kind"] = kind
-            if api_version and "apiVersion" not in item:
-                item["apiVersion"] = api_version
-        state.pages.extend(items)
         if continue_token := meta.get("continue"):
             state.continue_token = str(continue_token)
             return None
         resource_version = str(meta.get("resourceVersion") or "")
         self.state = Watching(resource_version)
-        return Restarted(state.pages, resource_version)
+        return ListDone(resource_version)
 
     def watch_event(self, event: Obj) -> Event | None:
         """One decoded watch event; what it means for the cache, if anything. After an ERROR event that
@@ -248,19 +253,18 @@ class WatchMachine:
             return None
         raise WatchProtocolError(f"unknown watch event type {kind!r}")
 
-    def _initial_event(self, state: Streaming, kind: Any, obj: Obj, meta: dict[str, Any]) -> Restarted | None:
+    def _initial_event(self, state: Streaming, kind: Any, obj: Obj, meta: dict[str, Any]) -> Event | None:
         if kind in ("ADDED", "MODIFIED"):
-            state.initial[object_key(obj)] = obj
-        elif kind == "DELETED":
-            state.initial.pop(object_key(obj), None)
-        elif kind == "BOOKMARK":
+            return Listed(obj)
+        if kind == "DELETED":
+            return Deleted(obj)
+        if kind == "BOOKMARK":
             annotations = meta.get("annotations")
             if isinstance(annotations, dict) and annotations.get(INITIAL_EVENTS_END) == "true":
                 self.state = Watching(state.resource_version)  # the same connection now carries the live stream
-                return Restarted(list(state.initial.values()), state.resource_version)
-        else:
-            raise WatchProtocolError(f"unknown watch event type {kind!r}")
-        return None
+                return ListDone(state.resource_version)
+            return None
+        raise WatchProtocolError(f"unknown watch event type {kind!r}")
 
     @property
     def reading(self) -> bool:

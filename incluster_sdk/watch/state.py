@@ -1,23 +1,33 @@
 """The informer's state, sans-I/O: the watch machine and the cache it keeps, turning what the server said
 into batches of handler calls. Both drivers hold one; it calls nothing back: every method returns its calls.
 
+    request = state.next_request()                # what to do next (the machine's, noting where lists start)
     calls = state.watch_read(decoder.events())    # one network read's events → its handler calls
+    calls = state.list_read(decoder.items(), decoder.header)   # one read of a LIST response
     runners.deliver(calls)                        # the driver hands them on (handlers.py)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Mapping
 from typing import Any
 
 from ..resource import Resource
 from .cache import Transform
-from .endpoints import VERSION_UNAVAILABLE, HTTPStatusError, VersionRequest, server_version
+from .endpoints import (
+    VERSION_UNAVAILABLE,
+    HTTPStatusError,
+    ListRequest,
+    Request,
+    VersionRequest,
+    WatchRequest,
+    server_version,
+)
 from .handlers import ADD, DELETE, UPDATE, HandlerCall
-from .machine import Applied, Deleted, Restarted, WatchMachine
+from .machine import Applied, Deleted, ListDone, Listed, WatchMachine
 from .options import InformerOptions
-from .store import Store
+from .store import Store, object_key
 from .wire import WatchProtocolError
 
 log = logging.getLogger("incluster_sdk.watch.informer")
@@ -29,7 +39,11 @@ TRANSIENT: tuple[type[Exception], ...] = (OSError, WatchProtocolError)
 
 
 class InformerState:
-    """The machine, the store, and the rule that turns each change into handler calls."""
+    """The machine, the store, and the rule that turns each change into handler calls.
+
+    Handler calls carry each object twice: the dict decoded off the wire (for the first handler, which then
+    owns it) and its encoding in the store (each other handler decodes its own copy): see handlers.py.
+    """
 
     def __init__(self, resource: Resource, options: InformerOptions, store: Store) -> None:
         self.resource = resource
@@ -41,56 +55,105 @@ class InformerState:
         self.has_handlers = False
         #: True once the cache has been complete (the first list or streaming list applied).
         self.synced = False
+        #: The keys the list being read has had so far (None between lists).
+        self._listed: set[str] | None = None
+
+    def next_request(self) -> Request:
+        """The machine's next request. A request that starts a list (a first LIST page, a streaming list)
+        starts counting what the list has: whatever it lacks at its end is gone."""
+        request = self.machine.next_request()
+        if (isinstance(request, ListRequest) and request.continue_token is None) or (
+            isinstance(request, WatchRequest) and request.send_initial_events
+        ):
+            self._listed = set()
+        return request
 
     # -- what the server said → handler calls --------------------------------------------------------------
-    def list_page(self, body: Obj) -> list[HandlerCall]:
-        restarted = self.machine.list_page(body)
-        return self._restart(restarted) if restarted is not None else []
+    def list_read(self, items: Iterable[Any], header: Mapping[str, Any]) -> list[HandlerCall]:
+        """Apply one network read's LIST items (``header``: the list's kind and apiVersion, as far as known)."""
+        calls: list[HandlerCall] = []
+        machine = self.machine
+        kind, api_version = str(header.get("kind", "")).removesuffix("List"), header.get("apiVersion")
+        for item in items:
+            self._listed_object(machine.list_item(item, kind, api_version).obj, calls)
+        return calls
+
+    def list_page(self, header: Obj) -> list[HandlerCall]:
+        """A LIST page is over (``header``: its kind, apiVersion and metadata); after the last, the list is."""
+        done = self.machine.list_page(header)
+        return self._list_done() if done is not None else []
 
     def watch_read(self, events: Iterable[Obj]) -> list[HandlerCall]:
         """Apply one network read's watch events. Stops early when the machine is done with the stream
         (a 410): then ``machine.reading`` is False and the driver drops the connection."""
         calls: list[HandlerCall] = []
         collect = self.has_handlers
-        machine, store, transform = self.machine, self.store, self.transform  # this loop runs for every event
-        for event in events:
+        machine, store, transform, encode = self.machine, self.store, self.transform, self.store.codec.encode
+        for event in events:  # this loop runs for every event
             change = machine.watch_event(event)
             if type(change) is Applied:
-                previous, current = store.upsert(transform(change.obj) if transform else change.obj)
+                obj = transform(change.obj) if transform else change.obj
+                data = encode(obj)
+                old = store.put(object_key(obj), obj, data)
                 if collect:
-                    calls.append((ADD, current, False) if previous is None else (UPDATE, previous, current))
+                    calls.append((ADD, obj, data, False) if old is None else (UPDATE, obj, data, old))
             elif type(change) is Deleted:
-                store.delete(change.obj)
+                obj = transform(change.obj) if transform else change.obj
+                key = object_key(obj)
+                store.remove(key)
+                if self._listed is not None:
+                    self._listed.discard(key)
                 if collect:
-                    calls.append((DELETE, change.obj))
-            elif change is not None:
-                assert type(change) is Restarted
-                calls.extend(self._restart(change))
+                    calls.append((DELETE, obj, encode(obj), None))
+            elif type(change) is Listed:
+                self._listed_object(change.obj, calls)
+            elif type(change) is ListDone:
+                calls.extend(self._list_done())
             elif not machine.reading:
                 break  # 410 in the stream: relist now
             change = None  # the replaced object goes with its call, not with the next event
         return calls
 
-    def _restart(self, restarted: Restarted) -> list[HandlerCall]:
-        transform = self.transform
-        objects = [transform(o) for o in restarted.objects] if transform else restarted.objects
-        diff = self.store.replace(objects)
-        initial, self.synced = not self.synced, True
-        if not self.has_handlers:
-            return []
-        calls: list[HandlerCall] = [(ADD, obj, initial) for obj in diff.added]
-        calls.extend((UPDATE, old, new) for old, new in diff.updated)
-        calls.extend((DELETE, tombstone) for tombstone in diff.deleted)
+    def _listed_object(self, obj: Obj, calls: list[HandlerCall]) -> None:
+        """Store an object of the list being read; an add, or an update if it changed since we last saw it.
+
+        A list's calls carry only the stored bytes (each handler decodes its own copy), unlike a watch
+        event's. A LIST read is a megabyte: holding its 250 decoded objects until the handler runs has
+        CPython's collector promote them and run full collections (measured with 10,000 pods: 1.19-1.47 s to
+        sync with the dicts, 1.04-1.28 s without, and no full collection). A watch read is 64 KiB: there the
+        decode saved is worth more (10-15% less CPU per event, measured)."""
+        if self.transform:
+            obj = self.transform(obj)
+        key, data = object_key(obj), self.store.codec.encode(obj)
+        if self._listed is not None:
+            self._listed.add(key)
+        old = self.store.put(key, obj, data)
+        if self.has_handlers:
+            if old is None:
+                calls.append((ADD, None, data, not self.synced))
+            elif old != data:
+                calls.append((UPDATE, None, data, old))
+
+    def _list_done(self) -> list[HandlerCall]:
+        """The list is complete: what it did not have is gone (``DeletedFinalStateUnknown`` to handlers)."""
+        listed, self._listed = self._listed or set(), None
+        calls: list[HandlerCall] = []
+        keys = self.store.keys()  # a copy: the loop removes keys
+        for key in [k for k in keys if k not in listed]:
+            old = self.store.remove(key)
+            if old is not None and self.has_handlers:
+                calls.append((DELETE, None, old, key))
+        self.synced = True
         return calls
 
     # -- the cache as calls ------------------------------------------------------------------------------
     def snapshot(self) -> list[HandlerCall]:
         """The cache as adds (``initial=True``), for a handler that joins late."""
-        return [(ADD, obj, True) for obj in self.store.list()] if self.synced else []
+        return [(ADD, None, data, True) for data in self.store.encoded()] if self.synced else []
 
     def resync(self) -> list[HandlerCall]:
         """The cache as ``on_update(obj, obj)``: a resync replays memory, it never relists."""
-        return [(UPDATE, obj, obj) for obj in self.store.list()] if self.synced else []
+        return [(UPDATE, None, data, data) for data in self.store.encoded()] if self.synced else []
 
     # -- the server's version -----------------------------------------------------------------------------
     def version(self, request: VersionRequest) -> Generator[VersionRequest, bytes, None]:
