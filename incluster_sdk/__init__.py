@@ -11,7 +11,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .client import ApiClient, api_client
 from .config import Config, load_config, load_in_cluster_config
 from .credentials import Credentials, TokenFile
 from .errors import (
@@ -30,13 +29,22 @@ from .tokens import TokenClaims, decode_claims
 
 if TYPE_CHECKING:
     from .aio_client import AsyncApiClient, async_api_client
+    from .client import ApiClient, api_client
 
 # A library leaves the handlers to the app (the logging HOWTO's advice for libraries): without this, an app that
 # configures no logging would get the SDK's warnings on stderr through logging's "last resort" handler.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-#: Imported on first use: an app that never touches asyncio never loads kubernetes_asyncio and aiohttp.
-_LAZY = {"AsyncApiClient": "aio_client", "async_api_client": "aio_client"}
+#: Imported on first use. The clients load the official libraries (``import kubernetes.client`` takes 0.2-0.4 s:
+#: its package imports kubeconfig loading, google-auth, requests-oauthlib...): ``import incluster_sdk`` stays
+#: cheap for apps that only read their config, and an app that never touches asyncio never loads
+#: kubernetes_asyncio and aiohttp.
+_LAZY = {
+    "ApiClient": "client",
+    "api_client": "client",
+    "AsyncApiClient": "aio_client",
+    "async_api_client": "aio_client",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -47,6 +55,10 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 __all__ = [

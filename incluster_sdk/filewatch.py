@@ -20,11 +20,10 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
-from watchdog.observers.polling import PollingObserver
+if TYPE_CHECKING:
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +36,15 @@ POLL_FALLBACK_INTERVAL = 1.0
 Reload = Callable[[str], object]
 
 
-class _Handler(FileSystemEventHandler):
+class _Handler:
+    """What a watchdog observer calls (its ``dispatch``) for each event in one directory. Not a subclass of
+    watchdog's handler class, so that watchdog loads only when a first watch is scheduled (``import
+    incluster_sdk`` stays cheap: watchdog's observers take 20-30 ms to import)."""
+
     def __init__(self, directory: Path) -> None:
         self._directory = directory
 
-    def on_any_event(self, event: FileSystemEvent) -> None:
+    def dispatch(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
             return
         names = {Path(str(event.src_path)).name, Path(str(getattr(event, "dest_path", "") or "")).name}
@@ -85,6 +88,8 @@ _fallback_logged = False
 def _shared_observer() -> Any:
     global _observer
     if _observer is None:
+        from watchdog.observers import Observer
+
         observer = Observer()
         observer.daemon = True
         observer.start()
@@ -94,7 +99,8 @@ def _shared_observer() -> Any:
 
 def _schedule(entry: _Entry) -> None:
     global _fallback_logged
-    handler = _Handler(entry.directory)
+    # watchdog calls only the handler's dispatch(): duck-typed, see _Handler
+    handler = cast("FileSystemEventHandler", _Handler(entry.directory))
     try:
         entry.observer = _shared_observer()
         entry.watch = entry.observer.schedule(handler, str(entry.directory), recursive=False)
@@ -108,6 +114,8 @@ def _schedule(entry: _Entry) -> None:
                 exc.strerror or exc,
                 POLL_FALLBACK_INTERVAL,
             )
+        from watchdog.observers.polling import PollingObserver
+
         observer = PollingObserver(timeout=POLL_FALLBACK_INTERVAL)
         observer.daemon = True
         observer.schedule(handler, str(entry.directory), recursive=False)

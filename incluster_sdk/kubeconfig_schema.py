@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from .errors import KubeconfigError
-from .kubeconfig_yaml import load_yaml
 
 #: The cluster extension whose content an exec plugin receives as ``spec.cluster.config``
 #: (client-go ``clientcmd``'s ``clusterExtensionKey``).
@@ -294,6 +293,8 @@ def decode_file(path: Path) -> KubeconfigFile:
         KubeconfigError: unreadable file, invalid YAML, a field of the wrong type, invalid base64, or a
             name defined twice in one section. The message names the file, the entry and the field.
     """
+    from .kubeconfig_yaml import load_yaml  # PyYAML loads only when a kubeconfig is read (not in a pod)
+
     doc = load_yaml(path)
     shown = os.path.abspath(path)
     top = _Fields(doc, f"kubeconfig {shown}")
