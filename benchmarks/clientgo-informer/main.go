@@ -10,7 +10,11 @@
 // Built by `bash scripts/install-kube-binaries.sh --bench` against the client-go vendored in Debian's
 // kubernetes 1.20.2 tree (the tree kube-apiserver is built from), cached beside kube-apiserver.
 //
-//	informer-bench --kubeconfig admin.kubeconfig --namespace bench [--resource pods] [--protobuf]
+//	informer-bench --kubeconfig admin.kubeconfig --namespace bench [--protobuf] [--lag-seconds S]
+//
+// With --lag-seconds it then watches for that long and prints a second line, {"seen": [[sent, got], ...]}:
+// for each update whose annotation bench/sent holds its send time (Unix seconds, as text), when the handler
+// got it. (benchmarks/informer_sync.py patches pods meanwhile.)
 package main
 
 import (
@@ -22,6 +26,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +62,7 @@ func main() {
 	namespace := flag.String("namespace", "bench", "namespace to watch")
 	protobuf := flag.Bool("protobuf", false, "ask for protobuf instead of JSON")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after this long")
+	lagSeconds := flag.Float64("lag-seconds", 0, "then record update lags for this many seconds")
 	flag.Parse()
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
@@ -72,8 +78,20 @@ func main() {
 	lw := cache.NewListWatchFromClient(clientset.CoreV1().RESTClient(), "pods", *namespace, fields.Everything())
 	informer := cache.NewSharedIndexInformer(lw, &v1.Pod{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 	var adds int64
+	var seenMu sync.Mutex
+	seen := [][2]interface{}{}
 	informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj interface{}) { atomic.AddInt64(&adds, 1) },
+		UpdateFunc: func(old, new interface{}) {
+			sent := new.(*v1.Pod).Annotations["bench/sent"]
+			if sent == "" {
+				return
+			}
+			got := float64(time.Now().UnixNano()) / 1e9
+			seenMu.Lock()
+			seen = append(seen, [2]interface{}{sent, got})
+			seenMu.Unlock()
+		},
 	})
 
 	stop := make(chan struct{})
@@ -104,8 +122,20 @@ func main() {
 		"rss_bytes":      procStatusBytes("VmRSS"),
 		"peak_rss_bytes": peak,
 	}
-	close(stop)
 	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
 		os.Exit(1)
 	}
+	if *lagSeconds > 0 {
+		seenMu.Lock()
+		seen = seen[:0]
+		seenMu.Unlock()
+		time.Sleep(time.Duration(*lagSeconds * float64(time.Second)))
+		seenMu.Lock()
+		err := json.NewEncoder(os.Stdout).Encode(map[string]interface{}{"seen": seen})
+		seenMu.Unlock()
+		if err != nil {
+			os.Exit(1)
+		}
+	}
+	close(stop)
 }

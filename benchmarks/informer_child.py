@@ -1,0 +1,133 @@
+"""One informer in a fresh interpreter, run by informer_sync.py: sync, memory, collector pauses, handler lag.
+
+    python benchmarks/informer_child.py KUBECONFIG NAMESPACE [--compress] [--asyncio] [--lag-seconds S]
+
+Prints one JSON line once synced (``{"synced": ...}``) and, with ``--lag-seconds``, a second one after that
+many seconds of watching (the parent patches pods meanwhile, each patch carrying its send time in the
+annotation ``bench/sent``). Alone in its process, so that resident memory and the collector's work are the
+informer's (plus the interpreter and the libraries, measured before the start: ``base_rss_bytes``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import statistics
+import sys
+import time
+from typing import Any
+
+import incluster_sdk
+from incluster_sdk.watch import PODS, Informer
+
+
+def status_bytes(key: str) -> int:
+    """One ``Key: N kB`` line of /proc/self/status, in bytes (VmRSS: resident now; VmHWM: the peak so far)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return -1
+
+
+def full_collection_ms(times: int = 5) -> float:
+    """The median time of a full collection (what every thread waits for when CPython runs one)."""
+    samples = []
+    for _ in range(times):
+        start = time.perf_counter()
+        gc.collect()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+class Recorder:
+    """Counts the initial adds; records each update's lag from the send time in its annotation."""
+
+    def __init__(self) -> None:
+        self.adds = 0
+        self.seen: list[tuple[str, float]] = []  # (the patch's send time as sent, when the handler got it)
+
+    def on_add(self, obj: Any, initial: bool) -> None:
+        self.adds += 1
+
+    def on_update(self, old: Any, new: Any) -> None:
+        sent = ((new.get("metadata") or {}).get("annotations") or {}).get("bench/sent")
+        if sent:
+            self.seen.append((sent, time.time()))
+
+
+def report(recorder: Recorder, started: float, store_len: int, base_rss: int, gc_before: float) -> dict[str, Any]:
+    synced = time.perf_counter() - started
+    peak = status_bytes("VmHWM")
+    gc.collect()
+    return {
+        "synced": True,
+        "sync_seconds": synced,
+        "objects": store_len,
+        "base_rss_bytes": base_rss,
+        "rss_bytes": status_bytes("VmRSS"),
+        "peak_rss_bytes": peak,
+        "gc_full_ms_empty": gc_before,
+        "gc_full_ms": full_collection_ms(),
+    }
+
+
+def lag_report(recorder: Recorder, seconds: float) -> dict[str, Any]:
+    """After ``seconds``: every update seen (its send time, when the handler got it), and the collector's work."""
+    time.sleep(seconds)
+    return {"seen": recorder.seen, "gc_collections": [s["collections"] for s in gc.get_stats()]}
+
+
+def run_threads(kubeconfig: str, namespace: str, compress: bool, lag_seconds: float) -> None:
+    client = incluster_sdk.api_client(incluster_sdk.load_config(kubeconfig=kubeconfig))
+    informer = Informer(client, PODS, namespace=namespace, compress=compress, preflight=False, initial_list="list")
+    recorder = Recorder()
+    informer.add_handler(on_add=recorder.on_add, on_update=recorder.on_update)
+    gc.collect()
+    base_rss, gc_before = status_bytes("VmRSS"), full_collection_ms()
+    started = time.perf_counter()
+    informer.start()
+    assert informer.wait_for_sync(900)
+    while recorder.adds < len(informer.store):
+        time.sleep(0.001)
+    print(json.dumps(report(recorder, started, len(informer.store), base_rss, gc_before)), flush=True)
+    if lag_seconds:
+        recorder.seen.clear()
+        print(json.dumps(lag_report(recorder, lag_seconds)), flush=True)
+    informer.stop()
+
+
+def run_asyncio(kubeconfig: str, namespace: str, compress: bool, lag_seconds: float) -> None:
+    from incluster_sdk.watch import AsyncInformer
+
+    async def main() -> None:
+        cfg = incluster_sdk.load_config(kubeconfig=kubeconfig)
+        async with await incluster_sdk.async_api_client(cfg) as client:
+            informer = AsyncInformer(
+                client, PODS, namespace=namespace, compress=compress, preflight=False, initial_list="list"
+            )
+            recorder = Recorder()
+            informer.add_handler(on_add=recorder.on_add, on_update=recorder.on_update)
+            gc.collect()
+            base_rss, gc_before = status_bytes("VmRSS"), full_collection_ms()
+            started = time.perf_counter()
+            informer.start()
+            assert await informer.wait_for_sync(900)
+            while recorder.adds < len(informer.store):  # noqa: ASYNC110 - a counter the handler task bumps
+                await asyncio.sleep(0.001)
+            print(json.dumps(report(recorder, started, len(informer.store), base_rss, gc_before)), flush=True)
+            if lag_seconds:
+                recorder.seen.clear()
+                await asyncio.sleep(lag_seconds)  # the handler tasks run meanwhile
+                print(json.dumps(lag_report(recorder, 0)), flush=True)
+            await informer.stop()
+
+    asyncio.run(main())
+
+
+if __name__ == "__main__":
+    kubeconfig, namespace = sys.argv[1], sys.argv[2]
+    lag = float(sys.argv[sys.argv.index("--lag-seconds") + 1]) if "--lag-seconds" in sys.argv else 0.0
+    runner = run_asyncio if "--asyncio" in sys.argv else run_threads
+    runner(kubeconfig, namespace, "--compress" in sys.argv, lag)
