@@ -283,3 +283,106 @@ def test_a_handler_joining_in_the_middle_of_a_read_waits_for_its_end(
         cached = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in informer.store.list()}
     assert history.impossible() == []
     assert replica == cached
+
+
+def test_a_removed_handler_gets_nothing_more_and_the_others_carry_on(
+    streaming: StreamingServer, tmp_path: Path
+) -> None:
+    """client-go's RemoveEventHandler: the registration add_handler returns stops that handler's calls."""
+    informer = Informer(client_for(streaming.port, tmp_path), PODS, namespace="ns", preflight=False)
+    kept: list[str] = []
+    removed: list[str] = []
+    registration = informer.add_handler(on_add=lambda obj, initial: removed.append(obj["metadata"]["name"]))
+    informer.add_handler(on_add=lambda obj, initial: kept.append(obj["metadata"]["name"]))
+    with informer:
+        assert informer.wait_for_sync(5)
+        wait_until(lambda: registration.has_synced)
+        streaming.send(("ADDED", "a"))
+        wait_until(lambda: kept == ["a"] and removed == ["a"])
+        registration.remove()
+        registration.remove()  # twice: nothing more
+        streaming.send(("ADDED", "b"))
+        wait_until(lambda: kept == ["a", "b"])
+        time.sleep(0.05)
+        assert removed == ["a"]
+        wait_until(lambda: sum(t.name.startswith("incluster-sdk-handler") for t in threading.enumerate()) == 1)
+    assert sum(t.name.startswith("incluster-sdk-handler") for t in threading.enumerate()) == 0
+
+
+def test_has_synced_means_this_handler_has_seen_the_initial_state(streaming: StreamingServer, tmp_path: Path) -> None:
+    """Per handler, as client-go's registration.HasSynced: a slow handler is not synced until it has run the
+    initial adds, even though the informer is; a late one is synced once it has run the cache it was given."""
+    informer = Informer(client_for(streaming.port, tmp_path), PODS, namespace="ns", preflight=False)
+    gate = threading.Event()
+    slow = informer.add_handler(on_add=lambda obj, initial: gate.wait(10))
+    with informer:
+        assert informer.wait_for_sync(5)
+        streaming.send(("ADDED", "a"), ("ADDED", "b"))
+        wait_until(lambda: len(informer.store) == 2)
+        gate.set()
+        wait_until(lambda: slow.has_synced)
+        gate.clear()
+        seen: list[bool] = []
+        late = informer.add_handler(on_add=lambda obj, initial: (gate.wait(10), seen.append(initial)))
+        time.sleep(0.05)
+        assert not late.has_synced  # still running the two cached objects it was given
+        gate.set()
+        wait_until(lambda: late.has_synced)
+        assert seen == [True, True]
+
+
+def test_each_handler_gets_its_own_objects(streaming: StreamingServer, tmp_path: Path) -> None:
+    """A handler that edits the object it was given changes neither the cache nor what another handler sees."""
+    informer = Informer(client_for(streaming.port, tmp_path), PODS, namespace="ns", preflight=False)
+    seen: list[dict[str, Any]] = []
+
+    def vandal(obj: dict[str, Any], initial: bool) -> None:
+        obj["metadata"].setdefault("labels", {})["x"] = "y"
+        obj["spec"] = "gone"
+
+    informer.add_handler(on_add=vandal)
+    informer.add_handler(on_add=lambda obj, initial: seen.append(obj))
+    informer.add_handler(on_add=vandal)
+    with informer:
+        assert informer.wait_for_sync(5)
+        streaming.send(("ADDED", "a"))
+        wait_until(lambda: len(seen) == 1)
+        time.sleep(0.05)
+    assert "labels" not in seen[0]["metadata"] and "spec" not in seen[0]
+    cached = informer.store.get("ns/a")
+    assert cached is not None and "labels" not in cached["metadata"] and "spec" not in cached
+
+
+async def test_asyncio_registrations_remove_and_sync(streaming: StreamingServer, tmp_path: Path) -> None:
+    import asyncio
+
+    import incluster_sdk
+    from incluster_sdk.watch import AsyncInformer
+
+    client_for(streaming.port, tmp_path)  # writes tmp_path/kc for the server
+    cfg = incluster_sdk.load_config(kubeconfig=tmp_path / "kc")
+    async with await incluster_sdk.async_api_client(cfg) as client:
+        informer = AsyncInformer(client, PODS, namespace="ns", preflight=False)
+        kept: list[str] = []
+        removed: list[str] = []
+
+        async def keep(obj: dict[str, Any], initial: bool) -> None:
+            kept.append(obj["metadata"]["name"])
+
+        registration = informer.add_handler(on_add=lambda obj, initial: removed.append(obj["metadata"]["name"]))
+        informer.add_handler(on_add=keep)
+        async with informer:
+            assert await informer.wait_for_sync(5)
+            streaming.send(("ADDED", "a"))
+            for _ in range(200):
+                if kept == ["a"] and removed == ["a"] and registration.has_synced:
+                    break
+                await asyncio.sleep(0.01)
+            assert registration.has_synced
+            registration.remove()
+            streaming.send(("ADDED", "b"))
+            for _ in range(200):
+                if kept == ["a", "b"]:
+                    break
+                await asyncio.sleep(0.01)
+            assert kept == ["a", "b"] and removed == ["a"]

@@ -3,6 +3,7 @@
 from typing import TYPE_CHECKING, Any
 
 from .cache import compact, strip_managed_fields
+from .driver import HandlerRegistration
 from .factory import AsyncInformerFactory, InformerFactory
 from .informer import Informer
 from .machine import Applied, Deleted, ListDone, Listed, WatchMachine
@@ -35,6 +36,7 @@ __all__ = [
     "AsyncInformerFactory",
     "Deleted",
     "DeletedFinalStateUnknown",
+    "HandlerRegistration",
     "Informer",
     "InformerFactory",
     "InformerOptions",

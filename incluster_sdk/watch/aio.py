@@ -14,15 +14,14 @@ through the machine into the store and returns the handler calls, and each handl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from ..flows import async_drive
-from .driver import InformerDriver
+from .driver import HandlerRegistration, InformerDriver
 from .endpoints import LIST_READ_BYTES, READ_BYTES, HTTPStatusError, ListRequest, Sleep, VersionRequest, WatchRequest
-from .handlers import Handler, HandlerCall, TaskRunner
+from .handlers import Handler, HandlerCall, OnAdd, OnDelete, OnUpdate, TaskRunner
 from .state import TRANSIENT
 from .wire import ListDecoder, WatchDecoder
 
@@ -46,13 +45,14 @@ class AsyncInformer(InformerDriver["AsyncApiClient", TaskRunner]):
         self._synced = asyncio.Event()
 
     def add_handler(
-        self,
-        on_add: Callable[..., Any] | None = None,
-        on_update: Callable[..., Any] | None = None,
-        on_delete: Callable[..., Any] | None = None,
-    ) -> None:
-        """Call these for every change, in order. Added after start, a handler first gets the cache as adds."""
-        self._join(TaskRunner(Handler(on_add, on_update, on_delete), self.resource.plural, self.store.codec.decode))
+        self, on_add: OnAdd | None = None, on_update: OnUpdate | None = None, on_delete: OnDelete | None = None
+    ) -> HandlerRegistration:
+        """Call these for every change, in order, in the handler's own task; plain or coroutine functions (see
+        :mod:`~.handlers` for the signatures). Added after start, a handler first gets the cache as adds.
+        Returns the registration: ``remove()`` it to stop the calls; ``has_synced`` once it has seen the
+        initial state."""
+        runner = TaskRunner(Handler(on_add, on_update, on_delete), self.resource.plural, self.store.codec.decode)
+        return self._join(runner)
 
     async def wait_for_sync(self, timeout: float | None = None) -> bool:
         """True once the cache is complete; False after ``timeout``. Raises
@@ -173,7 +173,7 @@ class AsyncInformer(InformerDriver["AsyncApiClient", TaskRunner]):
             for index, runner in enumerate(self._runners):
                 runner.put(calls, index == 0)  # the first handler has the decoded objects; the others copies
         if self.state.synced and not self._synced.is_set():
-            self._synced.set()
+            self._mark_synced()
 
     # -- HTTP ------------------------------------------------------------------------------------------------
     async def _get(self, request: ListRequest | WatchRequest | VersionRequest) -> Any:

@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ..resource import Resource
 from .endpoints import Endpoint
+from .handlers import TaskRunner, ThreadRunner
 from .options import InformerKeywords, InformerOptions, OptionAttributes
 from .state import InformerState
 from .store import Store
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
-
-    from .handlers import TaskRunner, ThreadRunner
 
 ClientT = TypeVar("ClientT")
 RunnerT = TypeVar("RunnerT", "ThreadRunner", "TaskRunner")
@@ -31,6 +30,27 @@ class Flag(Protocol):
     def is_set(self) -> bool: ...
 
     def set(self) -> None: ...
+
+
+class HandlerRegistration:
+    """What :meth:`add_handler` returns (client-go's ``ResourceEventHandlerRegistration``): the handle to
+    remove the handler, and whether it has seen the initial state."""
+
+    def __init__(self, informer: InformerDriver[Any, Any], runner: ThreadRunner | TaskRunner) -> None:
+        self._informer = informer
+        self._runner = runner
+
+    @property
+    def has_synced(self) -> bool:
+        """True once the informer has synced and this handler has run every call of the initial state (the
+        first list, or the cache it was given when added later)."""
+        return self._runner.synced
+
+    def remove(self) -> None:
+        """Stop calling this handler. Calls already queued for it still run (on its own thread or task, which
+        then ends); later changes are not given to it. Removing twice does nothing."""
+        if self._informer._leave(self._runner):
+            self._runner.close()
 
 
 class InformerDriver(OptionAttributes, Generic[ClientT, RunnerT]):
@@ -71,13 +91,31 @@ class InformerDriver(OptionAttributes, Generic[ClientT, RunnerT]):
     def has_synced(self) -> bool:
         return self._synced.is_set()
 
-    def _join(self, runner: RunnerT) -> None:
+    def _join(self, runner: RunnerT) -> HandlerRegistration:
         """Give a new handler's runner the cache so far (as adds), then every later batch."""
         with self._lock:
             if snapshot := self.state.snapshot():
                 runner.put(snapshot)
+            if self.state.synced:
+                runner.mark_synced()
             self._runners.append(runner)
             self.state.has_handlers = True
+        return HandlerRegistration(self, runner)
+
+    def _leave(self, runner: RunnerT) -> bool:
+        """Stop giving ``runner`` batches; False if it had left already."""
+        with self._lock:
+            if runner not in self._runners:
+                return False
+            self._runners.remove(runner)
+            self.state.has_handlers = bool(self._runners)
+            return True
+
+    def _mark_synced(self) -> None:
+        """The cache is complete and its calls are queued: each handler is synced once it has run them."""
+        for runner in self._runners:
+            runner.mark_synced()
+        self._synced.set()
 
     @property
     def watcher(self) -> Any:

@@ -22,9 +22,15 @@ from .store import DeletedFinalStateUnknown, object_key
 
 log = logging.getLogger(__name__)
 
-OnAdd = Callable[[Mapping[str, Any], bool], Any]
-OnUpdate = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
-OnDelete = Callable[[Any], Any]
+#: ``on_add(obj, initial)``: ``initial`` is True for the objects of the first list (and of the cache given
+#: to a handler added later). Objects are the handler's own dicts. The asyncio informer also takes coroutine
+#: functions (the return value is awaited when it is awaitable).
+OnAdd = Callable[[dict[str, Any], bool], object]
+#: ``on_update(old, new)``: ``old`` is what the cache held before (the same dict as ``new`` on a resync).
+OnUpdate = Callable[[dict[str, Any], dict[str, Any]], object]
+#: ``on_delete(obj)``: the object's final state, or a :class:`DeletedFinalStateUnknown` (its last known state)
+#: when the delete was noticed only by a relist.
+OnDelete = Callable[["dict[str, Any] | DeletedFinalStateUnknown"], object]
 Decode = Callable[[bytes], dict[str, Any]]
 
 # One handler call is one flat tuple, tagged with the callback it is for, carrying the object twice: the dict
@@ -54,6 +60,9 @@ class Handler:
 
 
 _STOP = object()
+#: Queued after the calls that make the cache complete (or after a late handler's snapshot): once a runner
+#: reaches it, its handler has seen every object of the initial state (client-go's per-handler HasSynced).
+_SYNCED = object()
 
 #: How long the watch thread lets a handler that has kept up run the batch it was just given, before it
 #: reads on. Without this, the handler thread gets the GIL only when CPython's 5 ms switch interval
@@ -76,6 +85,8 @@ class ThreadRunner:
         self._idle = threading.Event()  # nothing queued: everything put so far has run
         self._idle.set()
         self._lagging = False
+        #: True once the handler has run every call of the initial state (see :data:`_SYNCED`).
+        self.synced = False
         self._thread = threading.Thread(target=self._run, name=f"incluster-sdk-handler {name}", daemon=True)
         self._thread.start()
 
@@ -90,8 +101,15 @@ class ThreadRunner:
             return
         self._lagging = not self._idle.wait(timeout)
 
+    def mark_synced(self) -> None:
+        """Queue the marker that sets :attr:`synced` once everything queued before it has run."""
+        self._queue.put(_SYNCED)
+
     def _run(self) -> None:
         while (item := self._queue.get()) is not _STOP:
+            if item is _SYNCED:
+                self.synced = True
+                continue
             for callback, args in _arguments(self._callbacks, item[0], item[1], self._decode, self._name):
                 try:
                     callback(*args)
@@ -101,9 +119,15 @@ class ThreadRunner:
             if self._queue.empty():
                 self._idle.set()
 
-    def stop(self, timeout: float | None = None) -> None:
+    def close(self) -> None:
+        """Run what is queued, then end, without waiting for it."""
         self._queue.put(_STOP)
-        self._thread.join(timeout)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Run what is queued, then end (waits up to ``timeout``; not at all from the handler's own thread)."""
+        self.close()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
 
 
 class TaskRunner:
@@ -114,13 +138,20 @@ class TaskRunner:
         self._name = name
         self._decode = decode
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.synced = False
         self.task = asyncio.create_task(self._run(), name=f"incluster-sdk-handler {name}")
 
     def put(self, batch: list[HandlerCall], owner: bool = False) -> None:
         self._queue.put_nowait((batch, owner))
 
+    def mark_synced(self) -> None:
+        self._queue.put_nowait(_SYNCED)
+
     async def _run(self) -> None:
         while (item := await self._queue.get()) is not _STOP:
+            if item is _SYNCED:
+                self.synced = True
+                continue
             for callback, args in _arguments(self._callbacks, item[0], item[1], self._decode, self._name):
                 try:
                     result = callback(*args)
@@ -130,9 +161,13 @@ class TaskRunner:
                     _failed(self._name, callback, args)
             item = None  # the replaced objects go now, not when the next read comes
 
+    def close(self) -> None:
+        """Run what is queued, then end, without waiting for it."""
+        self._queue.put_nowait(_STOP)
+
     async def stop(self) -> None:
         """Run what is queued, then end."""
-        self._queue.put_nowait(_STOP)
+        self.close()
         await asyncio.gather(self.task, return_exceptions=True)
 
 

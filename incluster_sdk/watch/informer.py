@@ -28,7 +28,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ..client import ApiClient
 from ..flows import drive
-from .driver import InformerDriver
+from .driver import HandlerRegistration, InformerDriver
 from .endpoints import LIST_READ_BYTES, READ_BYTES, HTTPStatusError, ListRequest, Sleep, VersionRequest, WatchRequest
 from .handlers import Handler, HandlerCall, OnAdd, OnDelete, OnUpdate, ThreadRunner
 from .state import TRANSIENT
@@ -62,9 +62,13 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
     # -- public --------------------------------------------------------------------------------------------
     def add_handler(
         self, on_add: OnAdd | None = None, on_update: OnUpdate | None = None, on_delete: OnDelete | None = None
-    ) -> None:
-        """Call these for every change, in order. Added after start, a handler first gets the cache as adds."""
-        self._join(ThreadRunner(Handler(on_add, on_update, on_delete), self.resource.plural, self.store.codec.decode))
+    ) -> HandlerRegistration:
+        """Call these for every change, in order, on the handler's own thread (see :mod:`~.handlers` for the
+        callbacks' signatures). Added after start, a handler first gets the cache as adds (``initial=True``).
+        Returns the registration: ``remove()`` it to stop the calls; ``has_synced`` once it has seen the
+        initial state."""
+        runner = ThreadRunner(Handler(on_add, on_update, on_delete), self.resource.plural, self.store.codec.decode)
+        return self._join(runner)
 
     def wait_for_sync(self, timeout: float | None = None) -> bool:
         return self._synced.wait(timeout)
@@ -178,7 +182,7 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
             for runner in self._runners:
                 runner.hand_off()
         if self.state.synced and not self._synced.is_set():
-            self._synced.set()
+            self._mark_synced()
 
     def _resync_loop(self) -> None:
         """Replay the cache as on_update(obj, obj) every resync_period: from memory, never a relist."""

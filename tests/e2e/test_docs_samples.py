@@ -8,12 +8,15 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from incluster_sdk.testing import LocalCluster
+from tests.support.crds import widget_crd
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +39,9 @@ SAMPLES = samples()
 CONFTEST = next(s.values[0] for s in SAMPLES if s.values[0].startswith("# conftest.py\n"))
 POD_RULES = ["get,list,watch:pods"]
 LEASE_RULES = ["get,create,update:leases.coordination.k8s.io"]
+#: docs/informers.md watches ConfigMaps, Namespaces and a custom resource (widgets.example.com)
+KIND_RULES = ["get,list,watch:configmaps", "get,list,watch:widgets.example.com"]
+CLUSTER_KIND_RULES = ["list,watch:namespaces"]
 
 
 def test_the_docs_have_samples() -> None:
@@ -48,11 +54,23 @@ def test_every_python_fence_is_a_sample() -> None:
     assert fences == len(SAMPLES)
 
 
+@pytest.fixture(scope="module")
+def widgets(local_cluster: LocalCluster) -> Iterator[None]:
+    """The custom resource docs/informers.md watches (widgets.example.com), served."""
+    local_cluster.apply(widget_crd("example.com", scope="Namespaced", versions={"v1": True}))
+    deadline = time.monotonic() + 30
+    while local_cluster.catalog(refresh=True).lookup("example.com", "widgets") is None:
+        assert time.monotonic() < deadline, "widgets.example.com was never served"
+        time.sleep(0.2)
+    yield
+    local_cluster.delete("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")
+
+
 @pytest.mark.parametrize("code", [s for s in SAMPLES if "def test_" not in s.values[0]])
 def test_script_sample_runs_in_a_pod(
-    code: str, local_cluster: LocalCluster, cluster_namespace: str, in_pod: Any, tmp_path: Path
+    code: str, local_cluster: LocalCluster, cluster_namespace: str, in_pod: Any, tmp_path: Path, widgets: None
 ) -> None:
-    in_pod(POD_RULES + LEASE_RULES, cluster_needs=POD_RULES)
+    in_pod(POD_RULES + LEASE_RULES + KIND_RULES, cluster_needs=POD_RULES + CLUSTER_KIND_RULES)
     script = tmp_path / "sample.py"
     script.write_text(code)
     proc = subprocess.run(
