@@ -57,71 +57,64 @@ class Recorder:
             self.seen.append((sent, time.time()))
 
 
-def report(recorder: Recorder, started: float, store_len: int, base_rss: int, gc_before: float) -> dict[str, Any]:
-    synced = time.perf_counter() - started
-    peak = status_bytes("VmHWM")
-    gc.collect()
-    return {
-        "synced": True,
-        "sync_seconds": synced,
-        "objects": store_len,
-        "base_rss_bytes": base_rss,
-        "rss_bytes": status_bytes("VmRSS"),
-        "peak_rss_bytes": peak,
-        "gc_full_ms_empty": gc_before,
-        "gc_full_ms": full_collection_ms(),
-    }
+class Run:
+    """One informer measured: a recording handler, memory and collector figures from before its start."""
 
+    def __init__(self, informer: Any) -> None:
+        self.informer, self.recorder = informer, Recorder()
+        informer.add_handler(on_add=self.recorder.on_add, on_update=self.recorder.on_update)
+        gc.collect()
+        self.base_rss, self.gc_before = status_bytes("VmRSS"), full_collection_ms()
+        self.started = time.perf_counter()
 
-def lag_report(recorder: Recorder, seconds: float) -> dict[str, Any]:
-    """After ``seconds``: every update seen (its send time, when the handler got it), and the collector's work."""
-    time.sleep(seconds)
-    return {"seen": recorder.seen, "gc_collections": [s["collections"] for s in gc.get_stats()]}
+    def caught_up(self) -> bool:
+        """Has the handler had every initial add?"""
+        return self.recorder.adds >= len(self.informer.store)
+
+    def report_sync(self) -> None:
+        synced = time.perf_counter() - self.started
+        peak = status_bytes("VmHWM")
+        gc.collect()
+        figures = {"sync_seconds": synced, "objects": len(self.informer.store), "base_rss_bytes": self.base_rss}
+        figures.update(rss_bytes=status_bytes("VmRSS"), peak_rss_bytes=peak, gc_full_ms_empty=self.gc_before)
+        print(json.dumps({**figures, "gc_full_ms": full_collection_ms()}), flush=True)
+        self.recorder.seen.clear()
+
+    def report_lag(self) -> None:
+        """Every update seen since the sync (its send time, when the handler got it), and the collector's work."""
+        collections = [s["collections"] for s in gc.get_stats()]
+        print(json.dumps({"seen": self.recorder.seen, "gc_collections": collections}), flush=True)
 
 
 def run_threads(kubeconfig: str, namespace: str, compress: bool, lag_seconds: float) -> None:
     client = incluster_sdk.api_client(incluster_sdk.load_config(kubeconfig=kubeconfig))
-    informer = Informer(client, PODS, namespace=namespace, compress=compress, preflight=False, initial_list="list")
-    recorder = Recorder()
-    informer.add_handler(on_add=recorder.on_add, on_update=recorder.on_update)
-    gc.collect()
-    base_rss, gc_before = status_bytes("VmRSS"), full_collection_ms()
-    started = time.perf_counter()
-    informer.start()
-    assert informer.wait_for_sync(900)
-    while recorder.adds < len(informer.store):
+    run = Run(Informer(client, PODS, namespace=namespace, compress=compress, preflight=False, initial_list="list"))
+    run.informer.start()
+    assert run.informer.wait_for_sync(900)
+    while not run.caught_up():
         time.sleep(0.001)
-    print(json.dumps(report(recorder, started, len(informer.store), base_rss, gc_before)), flush=True)
+    run.report_sync()
     if lag_seconds:
-        recorder.seen.clear()
-        print(json.dumps(lag_report(recorder, lag_seconds)), flush=True)
-    informer.stop()
+        time.sleep(lag_seconds)  # the handler thread runs meanwhile
+        run.report_lag()
+    run.informer.stop()
 
 
 def run_asyncio(kubeconfig: str, namespace: str, compress: bool, lag_seconds: float) -> None:
     from incluster_sdk.watch import AsyncInformer
 
     async def main() -> None:
-        cfg = incluster_sdk.load_config(kubeconfig=kubeconfig)
-        async with await incluster_sdk.async_api_client(cfg) as client:
-            informer = AsyncInformer(
-                client, PODS, namespace=namespace, compress=compress, preflight=False, initial_list="list"
-            )
-            recorder = Recorder()
-            informer.add_handler(on_add=recorder.on_add, on_update=recorder.on_update)
-            gc.collect()
-            base_rss, gc_before = status_bytes("VmRSS"), full_collection_ms()
-            started = time.perf_counter()
-            informer.start()
-            assert await informer.wait_for_sync(900)
-            while recorder.adds < len(informer.store):  # noqa: ASYNC110 - a counter the handler task bumps
-                await asyncio.sleep(0.001)
-            print(json.dumps(report(recorder, started, len(informer.store), base_rss, gc_before)), flush=True)
-            if lag_seconds:
-                recorder.seen.clear()
+        async with await incluster_sdk.async_api_client(incluster_sdk.load_config(kubeconfig=kubeconfig)) as client:
+            options: dict[str, Any] = {"namespace": namespace, "compress": compress, "initial_list": "list"}
+            run = Run(AsyncInformer(client, PODS, preflight=False, **options))
+            async with run.informer:
+                assert await run.informer.wait_for_sync(900)
+                while not run.caught_up():  # noqa: ASYNC110 - a counter the handler task bumps
+                    await asyncio.sleep(0.001)
+                run.report_sync()
                 await asyncio.sleep(lag_seconds)  # the handler tasks run meanwhile
-                print(json.dumps(lag_report(recorder, 0)), flush=True)
-            await informer.stop()
+                if lag_seconds:
+                    run.report_lag()
 
     asyncio.run(main())
 

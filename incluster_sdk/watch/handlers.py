@@ -74,24 +74,55 @@ _SYNCED = object()
 HANDOFF_WAIT = 0.002
 
 
-class ThreadRunner:
-    """One handler on its own thread, fed batches in order."""
+class _Runner:
+    """What both runners share: the handler's callbacks, the queue protocol, the sync marker."""
 
     def __init__(self, handler: Handler, name: str, decode: Decode) -> None:
         self._callbacks = handler.by_tag()
         self._name = name
         self._decode = decode
+        #: True once the handler has run every call of the initial state (see :data:`_SYNCED`).
+        self.synced = False
+
+    def _enqueue(self, item: object) -> None:
+        raise NotImplementedError
+
+    def put(self, batch: list[HandlerCall], owner: bool = False) -> None:
+        """Queue a batch; ``owner``: this handler may have the batch's decoded dicts (one handler only)."""
+        self._enqueue((batch, owner))
+
+    def mark_synced(self) -> None:
+        """Queue the marker that sets :attr:`synced` once everything queued before it has run."""
+        self._enqueue(_SYNCED)
+
+    def close(self) -> None:
+        """Run what is queued, then end, without waiting for it."""
+        self._enqueue(_STOP)
+
+    def _calls(self, item: Any) -> Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]:
+        """The calls a queued item holds, with their arguments (none for the sync marker, which it records)."""
+        if item is _SYNCED:
+            self.synced = True
+            return iter(())
+        return _arguments(self._callbacks, item[0], item[1], self._decode, self._name)
+
+
+class ThreadRunner(_Runner):
+    """One handler on its own thread, fed batches in order."""
+
+    def __init__(self, handler: Handler, name: str, decode: Decode) -> None:
+        super().__init__(handler, name, decode)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._idle = threading.Event()  # nothing queued: everything put so far has run
         self._idle.set()
         self._lagging = False
-        #: True once the handler has run every call of the initial state (see :data:`_SYNCED`).
-        self.synced = False
         self._thread = threading.Thread(target=self._run, name=f"incluster-sdk-handler {name}", daemon=True)
         self._thread.start()
 
+    def _enqueue(self, item: object) -> None:
+        self._queue.put(item)
+
     def put(self, batch: list[HandlerCall], owner: bool = False) -> None:
-        """Queue a batch; ``owner``: this handler may have the batch's decoded dicts (one handler only)."""
         self._idle.clear()
         self._queue.put((batch, owner))
 
@@ -101,16 +132,9 @@ class ThreadRunner:
             return
         self._lagging = not self._idle.wait(timeout)
 
-    def mark_synced(self) -> None:
-        """Queue the marker that sets :attr:`synced` once everything queued before it has run."""
-        self._queue.put(_SYNCED)
-
     def _run(self) -> None:
         while (item := self._queue.get()) is not _STOP:
-            if item is _SYNCED:
-                self.synced = True
-                continue
-            for callback, args in _arguments(self._callbacks, item[0], item[1], self._decode, self._name):
+            for callback, args in self._calls(item):
                 try:
                     callback(*args)
                 except Exception:  # logged, never silently dropped; the next event still comes
@@ -119,10 +143,6 @@ class ThreadRunner:
             if self._queue.empty():
                 self._idle.set()
 
-    def close(self) -> None:
-        """Run what is queued, then end, without waiting for it."""
-        self._queue.put(_STOP)
-
     def stop(self, timeout: float | None = None) -> None:
         """Run what is queued, then end (waits up to ``timeout``; not at all from the handler's own thread)."""
         self.close()
@@ -130,29 +150,20 @@ class ThreadRunner:
             self._thread.join(timeout)
 
 
-class TaskRunner:
+class TaskRunner(_Runner):
     """One handler in its own asyncio task, fed batches in order; callbacks may be plain or async."""
 
     def __init__(self, handler: Handler, name: str, decode: Decode) -> None:
-        self._callbacks = handler.by_tag()
-        self._name = name
-        self._decode = decode
+        super().__init__(handler, name, decode)
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self.synced = False
         self.task = asyncio.create_task(self._run(), name=f"incluster-sdk-handler {name}")
 
-    def put(self, batch: list[HandlerCall], owner: bool = False) -> None:
-        self._queue.put_nowait((batch, owner))
-
-    def mark_synced(self) -> None:
-        self._queue.put_nowait(_SYNCED)
+    def _enqueue(self, item: object) -> None:
+        self._queue.put_nowait(item)
 
     async def _run(self) -> None:
         while (item := await self._queue.get()) is not _STOP:
-            if item is _SYNCED:
-                self.synced = True
-                continue
-            for callback, args in _arguments(self._callbacks, item[0], item[1], self._decode, self._name):
+            for callback, args in self._calls(item):
                 try:
                     result = callback(*args)
                     if result is not None and inspect.isawaitable(result):
@@ -160,10 +171,6 @@ class TaskRunner:
                 except Exception:  # logged, never silently dropped; the next event still comes
                     _failed(self._name, callback, args)
             item = None  # the replaced objects go now, not when the next read comes
-
-    def close(self) -> None:
-        """Run what is queued, then end, without waiting for it."""
-        self._queue.put_nowait(_STOP)
 
     async def stop(self) -> None:
         """Run what is queued, then end."""

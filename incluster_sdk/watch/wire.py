@@ -109,6 +109,16 @@ class ChunkedDecoder:
         return b"".join(body)
 
 
+def _unframed(framing: ChunkedDecoder | None, data: bytes, what: str) -> bytes | None:
+    """``data`` without its chunked framing (if ``framing``); None for ``b""``, the connection closed, which
+    is a :class:`WatchProtocolError` before the last chunk (``what``: the response, for the message)."""
+    if not data:
+        if framing is not None and not framing.done:
+            raise WatchProtocolError(f"the connection closed in the middle of the {what}")
+        return None
+    return framing.feed(data) if framing is not None else data
+
+
 def _chunk_size(line: bytes) -> int:
     digits = line.split(b";", 1)[0].strip(b" \t") if b";" in line else line
     if not digits or len(digits) > 16 or digits.strip(_HEX_DIGITS):
@@ -136,13 +146,10 @@ class WatchDecoder:
 
     def receive_data(self, data: bytes) -> None:
         """Bytes as they came off the connection; ``b""`` means the connection closed."""
-        if not data:
-            if self._framing is not None and not self._framing.done:
-                raise WatchProtocolError("the connection closed in the middle of the response")
+        if (body := _unframed(self._framing, data, "response")) is None:
             self._closed = True
             return
-        if self._framing is not None:
-            data = self._framing.feed(data)
+        data = body
         rest = self._buffer[self._pos :]
         buffer = rest + data if rest else data
         stop = buffer.rfind(b"\n")
@@ -233,14 +240,10 @@ class ListDecoder:
 
     def receive_data(self, data: bytes) -> None:
         """Bytes as they came off the connection; ``b""`` means the connection closed."""
-        if not data:
-            if self._framing is not None and not self._framing.done:
-                raise WatchProtocolError("the connection closed in the middle of the LIST response")
+        if (body := _unframed(self._framing, data, "LIST response")) is None:
             self._closed = True
             return
-        if self._framing is not None:
-            data = self._framing.feed(data)
-            self._closed = self._framing.done
+        data, self._closed = body, self._framing is not None and self._framing.done
         if self._whole is not None:
             self._whole.append(data)
             return
