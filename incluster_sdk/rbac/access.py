@@ -247,14 +247,9 @@ async def async_check_need(client: AsyncApiClient, need: Need, namespace: str | 
 
 
 async def async_can_i(
-    client: AsyncApiClient,
-    verb: str,
-    resource: str,
-    namespace: str | None = None,
-    name: str | None = None,
-    group: str = "",
-    subresource: str | None = None,
-) -> Decision:
+    client: AsyncApiClient, verb: str, resource: str, namespace: str | None = None,
+    name: str | None = None, group: str = "", subresource: str | None = None,
+) -> Decision:  # fmt: skip
     """:func:`can_i` for the asyncio client."""
     flow = can_i_flow(_spec(verb, resource, name, group, subresource), namespace)
     return await async_drive(flow, lambda step: async_perform(client, step))

@@ -177,12 +177,9 @@ def check_access(
 
 
 async def async_check_access(
-    client: AsyncApiClient,
-    resource: Resource,
-    namespace: str | None,
-    verbs: Sequence[str] = INFORMER_VERBS,
-    field_selector: str | None = None,
-) -> None:
+    client: AsyncApiClient, resource: Resource, namespace: str | None,
+    verbs: Sequence[str] = INFORMER_VERBS, field_selector: str | None = None,
+) -> None:  # fmt: skip
     """:func:`check_access` for the asyncio client."""
 
     async def answer(step: Step | WhoamiStep) -> Any:
