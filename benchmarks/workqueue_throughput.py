@@ -20,11 +20,45 @@ import queue
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from incluster_sdk.controller.workqueue import AsyncRateLimitingQueue, RateLimitingQueue, ShutDown
 
 STOP = None
+
+
+def run_threads(
+    work: Callable[[int], None],
+    workers: int,
+    produce: Callable[[int], None],
+    producers: int,
+    stop: Callable[[], object],
+) -> None:
+    """Start the worker and producer threads, wait for the producers, ``stop`` the workers, wait for them."""
+    ts = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
+    ps = [threading.Thread(target=produce, args=(p,)) for p in range(producers)]
+    for t in ts + ps:
+        t.start()
+    for t in ps:
+        t.join()
+    stop()
+    for t in ts:
+        t.join()
+
+
+async def run_tasks(
+    work: Callable[[int], Coroutine[Any, Any, None]],
+    workers: int,
+    produce: Callable[[int], Awaitable[None]],
+    producers: int,
+    stop: Callable[[], Awaitable[object]],
+) -> None:
+    """The asyncio twin of :func:`run_threads`, with tasks."""
+    ts = [asyncio.create_task(work(w)) for w in range(workers)]
+    await asyncio.gather(*(produce(p) for p in range(producers)))
+    await stop()
+    await asyncio.gather(*ts)
 
 
 def sdk_threads(keys: int, producers: int, workers: int) -> int:
@@ -45,15 +79,7 @@ def sdk_threads(keys: int, producers: int, workers: int) -> int:
             got[w] += 1
             q.done(k)
 
-    ts = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
-    ps = [threading.Thread(target=produce, args=(p,)) for p in range(producers)]
-    for t in ts + ps:
-        t.start()
-    for t in ps:
-        t.join()
-    q.shutdown_with_drain()
-    for t in ts:
-        t.join()
+    run_threads(work, workers, produce, producers, stop=q.shutdown_with_drain)
     return sum(got)
 
 
@@ -78,16 +104,11 @@ def baseline_threads(keys: int, producers: int, workers: int) -> int:
                 queued.discard(k)
             got[w] += 1
 
-    ts = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
-    ps = [threading.Thread(target=produce, args=(p,)) for p in range(producers)]
-    for t in ts + ps:
-        t.start()
-    for t in ps:
-        t.join()
-    for _ in ts:
-        q.put(STOP)
-    for t in ts:
-        t.join()
+    def stop() -> None:
+        for _ in range(workers):
+            q.put(STOP)
+
+    run_threads(work, workers, produce, producers, stop)
     return sum(got)
 
 
@@ -111,10 +132,7 @@ async def sdk_asyncio(keys: int, producers: int, workers: int) -> int:
             got[w] += 1
             q.done(k)
 
-    ts = [asyncio.create_task(work(w)) for w in range(workers)]
-    await asyncio.gather(*(produce(p) for p in range(producers)))
-    await q.shutdown_with_drain()
-    await asyncio.gather(*ts)
+    await run_tasks(work, workers, produce, producers, stop=q.shutdown_with_drain)
     return sum(got)
 
 
@@ -137,11 +155,11 @@ async def baseline_asyncio(keys: int, producers: int, workers: int) -> int:
             queued.discard(k)
             got[w] += 1
 
-    ts = [asyncio.create_task(work(w)) for w in range(workers)]
-    await asyncio.gather(*(produce(p) for p in range(producers)))
-    for _ in ts:
-        q.put_nowait(STOP)
-    await asyncio.gather(*ts)
+    async def stop() -> None:
+        for _ in range(workers):
+            q.put_nowait(STOP)
+
+    await run_tasks(work, workers, produce, producers, stop)
     return sum(got)
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from typing import TypeVar
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -26,6 +27,7 @@ from incluster_sdk.controller.workqueue import (
 )
 from incluster_sdk.errors import InclusterSDKError
 
+T = TypeVar("T", bound=Hashable)
 JOIN = 30.0  # seconds a broken test may hang before it fails; never reached by a passing one
 
 
@@ -44,6 +46,29 @@ def _get_now(q: RateLimitingQueue[str]) -> str:
     return q.get(timeout=0)
 
 
+def _serve(q: RateLimitingQueue[T], handle: Callable[[T], object], timeout: float | None = None) -> None:
+    """A worker thread's loop: take items until the queue is shut down (or none comes within ``timeout``),
+    pass each to ``handle``, then mark it done."""
+    while True:
+        try:
+            item = q.get(timeout)
+        except (ShutDown, TimeoutError):
+            return
+        handle(item)
+        q.done(item)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def q(clock: FakeClock) -> RateLimitingQueue[str]:
+    """A queue on the fake clock."""
+    return RateLimitingQueue(clock=clock)
+
+
 # -- queue_test.go ---------------------------------------------------------------------------------------------
 
 
@@ -57,18 +82,12 @@ def test_basic_producers_and_consumers() -> None:
             q.add(i)
             time.sleep(0.0001)
 
-    def consume() -> None:
-        while True:
-            try:
-                item = q.get()
-            except ShutDown:
-                return
-            if item == "added after shutdown!":
-                errors.append("got an item added after shutdown")
-            q.done(item)
+    def check(item: object) -> None:
+        if item == "added after shutdown!":
+            errors.append("got an item added after shutdown")
 
     producers = [threading.Thread(target=produce, args=(i,)) for i in range(50)]
-    consumers = [threading.Thread(target=consume) for _ in range(10)]
+    consumers = [threading.Thread(target=_serve, args=(q, check)) for _ in range(10)]
     for t in producers + consumers:
         t.start()
     for t in producers:
@@ -89,15 +108,13 @@ def test_add_while_processing() -> None:
 
     def consume() -> None:
         counters: dict[int, int] = {}
-        while True:
-            try:
-                item = q.get(timeout=0.2)
-            except (ShutDown, TimeoutError):
-                return
+
+        def readd(item: int) -> None:
             counters[item] = counters.get(item, 0) + 1
             if counters[item] < 2:
                 q.add(item)
-            q.done(item)
+
+        _serve(q, readd, timeout=0.2)
 
     consumers = [threading.Thread(target=consume) for _ in range(10)]
     for t in consumers:
@@ -136,66 +153,55 @@ def test_reinsert() -> None:
 # -- delaying_queue_test.go (fake clock) ------------------------------------------------------------------------
 
 
-def test_simple_delayed_queue() -> None:
-    """TestSimpleQueue: not before the delay, once after it, and nothing more past a heartbeat."""
-    clock = FakeClock()
-    q: RateLimitingQueue[str] = RateLimitingQueue(clock=clock)
-    q.add_after("foo", 0.050)
+def _one_ready_after(q: RateLimitingQueue[str], clock: FakeClock, wait: float, then: float) -> None:
+    """None is ready now; ``wait`` seconds later exactly one, taken and done; ``then`` seconds on, none."""
     assert len(q) == 0
-    clock.step(0.060)
+    clock.step(wait)
     assert len(q) == 1
     q.done(_get_now(q))
-    clock.step(10)  # client-go: "step past the next heartbeat"
+    clock.step(then)
     assert len(q) == 0
 
 
-def test_deduping() -> None:
+def _next_after(q: RateLimitingQueue[str], clock: FakeClock, wait: float) -> str:
+    """``wait`` seconds on, exactly one item is ready: taken (not done)."""
+    clock.step(wait)
+    assert len(q) == 1
+    return _get_now(q)
+
+
+def test_simple_delayed_queue(clock: FakeClock, q: RateLimitingQueue[str]) -> None:
+    """TestSimpleQueue: not before the delay, once after it, and nothing more past a heartbeat."""
+    q.add_after("foo", 0.050)
+    _one_ready_after(q, clock, 0.060, 10)  # client-go: "step past the next heartbeat"
+
+
+def test_deduping(clock: FakeClock, q: RateLimitingQueue[str]) -> None:
     """TestDeduping: a later add_after keeps the earlier ready time; an earlier one replaces a later."""
-    clock = FakeClock()
-    q: RateLimitingQueue[str] = RateLimitingQueue(clock=clock)
     q.add_after("foo", 0.050)
     q.add_after("foo", 0.070)
-    assert len(q) == 0
-    clock.step(0.060)  # past the first: we should receive now
-    assert len(q) == 1
-    q.done(_get_now(q))
-    clock.step(0.020)  # past the second add: nothing, it was merged into the first
-    assert len(q) == 0
+    # past the first: we should receive now; 0.020 later, past the second add: nothing, it was merged
+    _one_ready_after(q, clock, 0.060, 0.020)
 
     # again, but this time the earlier should override
     q.add_after("foo", 0.050)
     q.add_after("foo", 0.030)
-    assert len(q) == 0
-    clock.step(0.040)
-    assert len(q) == 1
-    q.done(_get_now(q))
-    clock.step(0.020)
-    assert len(q) == 0
+    _one_ready_after(q, clock, 0.040, 0.020)
 
 
-def test_add_two_fire_early() -> None:
+def test_add_two_fire_early(clock: FakeClock, q: RateLimitingQueue[str]) -> None:
     """TestAddTwoFireEarly: items come out in ready order, whatever the order of the add_after calls."""
-    clock = FakeClock()
-    q: RateLimitingQueue[str] = RateLimitingQueue(clock=clock)
     q.add_after("foo", 1)
     q.add_after("bar", 0.050)
     assert len(q) == 0
-    clock.step(0.060)
-    assert len(q) == 1
-    assert _get_now(q) == "bar"
+    assert _next_after(q, clock, 0.060) == "bar"
     q.add_after("baz", 2)
-    clock.step(1)
-    assert len(q) == 1
-    assert _get_now(q) == "foo"
-    clock.step(2)
-    assert len(q) == 1
-    assert _get_now(q) == "baz"
+    assert _next_after(q, clock, 1) == "foo"
+    assert _next_after(q, clock, 2) == "baz"
 
 
-def test_copy_shifting() -> None:
+def test_copy_shifting(clock: FakeClock, q: RateLimitingQueue[str]) -> None:
     """TestCopyShifting: three delays that all pass at once come out earliest first."""
-    clock = FakeClock()
-    q: RateLimitingQueue[str] = RateLimitingQueue(clock=clock)
     q.add_after("foo", 1)
     q.add_after("bar", 0.5)
     q.add_after("baz", 0.25)
@@ -205,8 +211,7 @@ def test_copy_shifting() -> None:
     assert [_get_now(q) for _ in range(3)] == ["baz", "bar", "foo"]
 
 
-def test_add_after_zero_or_negative_adds_now() -> None:
-    q: RateLimitingQueue[str] = RateLimitingQueue(clock=FakeClock())
+def test_add_after_zero_or_negative_adds_now(q: RateLimitingQueue[str]) -> None:
     q.add_after("a", 0)
     q.add_after("b", -5)
     assert [_get_now(q), _get_now(q)] == ["a", "b"]
@@ -243,9 +248,7 @@ def test_rate_limiting_queue() -> None:
     _ready_exactly_after(q, clock, 0.001)
 
 
-def test_default_rate_limiter_is_client_gos() -> None:
-    clock = FakeClock()
-    q: RateLimitingQueue[str] = RateLimitingQueue(clock=clock)
+def test_default_rate_limiter_is_client_gos(clock: FakeClock, q: RateLimitingQueue[str]) -> None:
     q.add_rate_limited("k")
     _ready_exactly_after(q, clock, 0.005)
     q.add_rate_limited("k")
@@ -351,9 +354,7 @@ def test_metrics_without_prometheus_client_names_the_extra(monkeypatch: pytest.M
 # -- the sync front-end: shutdown, drain, errors ----------------------------------------------------------------
 
 
-def test_shutdown_ignores_adds_drops_waiting_and_drains_the_queue() -> None:
-    clock = FakeClock()
-    q: RateLimitingQueue[str] = RateLimitingQueue(clock=clock)
+def test_shutdown_ignores_adds_drops_waiting_and_drains_the_queue(clock: FakeClock, q: RateLimitingQueue[str]) -> None:
     q.add("a")
     q.add("b")
     q.add_after("later", 1)
@@ -440,16 +441,7 @@ def test_shutdown_with_drain_waits_for_in_flight_items() -> None:
     assert q.shutdown_with_drain(timeout=0) is False  # "b" is still queued
     release = threading.Event()
 
-    def worker() -> None:
-        while True:
-            try:
-                key = q.get()
-            except ShutDown:
-                return
-            release.wait(JOIN)
-            q.done(key)
-
-    t = threading.Thread(target=worker)
+    t = threading.Thread(target=_serve, args=(q, lambda _: release.wait(JOIN)))
     t.start()
     drained: list[bool] = []
     drainer = threading.Thread(target=lambda: drained.append(q.shutdown_with_drain()))
@@ -497,6 +489,15 @@ class Tracker:
             self.in_flight.add(item)
             self.seen[item] = max(self.seen.get(item, 0), self.generation.get(item, 0))
 
+    def add(self, q: RateLimitingQueue[int] | AsyncRateLimitingQueue[int], seed: int, j: int) -> None:
+        """Producer ``seed``'s ``j``-th add: the 20 items in turn, every third add rate-limited."""
+        item = (seed * 7 + j) % 20
+        self.before_add(item)
+        if j % 3 == 0:
+            q.add_rate_limited(item)
+        else:
+            q.add(item)
+
     def finish(self, item: Hashable) -> None:
         with self.lock:
             self.in_flight.discard(item)
@@ -514,26 +515,15 @@ def test_threads_several_workers_several_producers() -> None:
 
     def produce(seed: int) -> None:
         for j in range(300):
-            item = (seed * 7 + j) % 20
-            tracker.before_add(item)
-            if j % 3 == 0:
-                q.add_rate_limited(item)
-            else:
-                q.add(item)
+            tracker.add(q, seed, j)
 
-    def work() -> None:
-        while True:
-            try:
-                item = q.get()
-            except ShutDown:
-                return
-            tracker.start(item)
-            time.sleep(0)
-            tracker.finish(item)
-            q.forget(item)
-            q.done(item)
+    def work(item: int) -> None:
+        tracker.start(item)
+        time.sleep(0)
+        tracker.finish(item)
+        q.forget(item)
 
-    workers = [threading.Thread(target=work) for _ in range(6)]
+    workers = [threading.Thread(target=_serve, args=(q, work)) for _ in range(6)]
     producers = [threading.Thread(target=produce, args=(i,)) for i in range(4)]
     for t in workers + producers:
         t.start()
@@ -555,12 +545,7 @@ async def test_asyncio_several_workers_several_producers() -> None:
 
     async def produce(seed: int) -> None:
         for j in range(300):
-            item = (seed * 7 + j) % 20
-            tracker.before_add(item)
-            if j % 3 == 0:
-                q.add_rate_limited(item)
-            else:
-                q.add(item)
+            tracker.add(q, seed, j)
             if j % 10 == 0:
                 await asyncio.sleep(0)
 

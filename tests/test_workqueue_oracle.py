@@ -25,18 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from incluster_sdk.controller.ratelimit import (
-    DEFAULT_BASE_DELAY,
-    DEFAULT_BURST,
-    DEFAULT_MAX_DELAY,
-    DEFAULT_QPS,
-    BucketRateLimiter,
-    ItemExponentialFailureRateLimiter,
-    ItemFastSlowRateLimiter,
-    MaxOfRateLimiter,
-    RateLimiter,
-    default_controller_rate_limiter,
-)
+from incluster_sdk.controller import ratelimit
+from incluster_sdk.controller.ratelimit import RateLimiter
 from incluster_sdk.controller.workqueue import RateLimitingQueue, ShutDown
 
 ORACLE_ENV = "INCLUSTER_SDK_WORKQUEUE_ORACLE"
@@ -138,15 +128,15 @@ OPS = st.lists(
 def _ours(spec: dict[str, Any], clock: FakeClock) -> RateLimiter:
     kind = spec["kind"]
     if kind == "exponential":
-        return ItemExponentialFailureRateLimiter(spec["base_ns"] / 1e9, spec["max_ns"] / 1e9)
+        return ratelimit.ItemExponentialFailureRateLimiter(spec["base_ns"] / 1e9, spec["max_ns"] / 1e9)
     if kind == "fastslow":
-        return ItemFastSlowRateLimiter(spec["fast_ns"] / 1e9, spec["slow_ns"] / 1e9, spec["attempts"])
+        return ratelimit.ItemFastSlowRateLimiter(spec["fast_ns"] / 1e9, spec["slow_ns"] / 1e9, spec["attempts"])
     if kind == "bucket":
-        return BucketRateLimiter(spec["qps"], spec["burst"], clock=clock)
+        return ratelimit.BucketRateLimiter(spec["qps"], spec["burst"], clock=clock)
     if kind == "max":
-        return MaxOfRateLimiter(*(_ours(sub, clock) for sub in spec["of"]))
+        return ratelimit.MaxOfRateLimiter(*(_ours(sub, clock) for sub in spec["of"]))
     assert kind == "default"
-    return default_controller_rate_limiter(clock=clock)
+    return ratelimit.default_controller_rate_limiter(clock=clock)
 
 
 def _run_ours(limiter: RateLimiter, clock: FakeClock, ops: list[dict[str, Any]]) -> list[Any]:
@@ -183,10 +173,10 @@ def test_rate_limiters_agree_with_client_go(oracle: Oracle, spec: dict[str, Any]
 def test_defaults_are_client_gos(oracle: Oracle) -> None:
     answer = oracle.ask({"limiter": {"kind": "default"}, "ops": []})
     assert answer["default"] == {
-        "base_ns": round(DEFAULT_BASE_DELAY * 1e9),
-        "max_ns": round(DEFAULT_MAX_DELAY * 1e9),
-        "qps": DEFAULT_QPS,
-        "burst": DEFAULT_BURST,
+        "base_ns": round(ratelimit.DEFAULT_BASE_DELAY * 1e9),
+        "max_ns": round(ratelimit.DEFAULT_MAX_DELAY * 1e9),
+        "qps": ratelimit.DEFAULT_QPS,
+        "burst": ratelimit.DEFAULT_BURST,
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +23,7 @@ from incluster_sdk.controller.ratelimit import (
     MaxOfRateLimiter,
     default_controller_rate_limiter,
 )
+from incluster_sdk.controller.workqueue import RateLimiter  # the protocol, as the queue takes it
 
 MS = 0.001
 
@@ -35,17 +37,6 @@ class FakeClock:
 
 
 # -- default_rate_limiters_test.go -----------------------------------------------------------------------------
-
-
-def test_item_exponential_failure_rate_limiter() -> None:
-    limiter = ItemExponentialFailureRateLimiter(1 * MS, 1)
-    assert [limiter.when("one") for _ in range(5)] == [1 * MS, 2 * MS, 4 * MS, 8 * MS, 16 * MS]
-    assert limiter.num_requeues("one") == 5
-    assert [limiter.when("two") for _ in range(2)] == [1 * MS, 2 * MS]
-    assert limiter.num_requeues("two") == 2
-    limiter.forget("one")
-    assert limiter.num_requeues("one") == 0
-    assert limiter.when("one") == 1 * MS
 
 
 def test_item_exponential_failure_rate_limiter_overflow() -> None:
@@ -69,26 +60,42 @@ def test_item_exponential_failure_rate_limiter_overflow() -> None:
     assert limiter.when("overflow3") == 1000 * 3600
 
 
-def test_item_fast_slow_rate_limiter() -> None:
-    limiter = ItemFastSlowRateLimiter(5 * MS, 10, 3)
-    assert [limiter.when("one") for _ in range(5)] == [5 * MS, 5 * MS, 5 * MS, 10, 10]
+@pytest.mark.parametrize(
+    ("make", "one", "two"),
+    [
+        pytest.param(
+            lambda: ItemExponentialFailureRateLimiter(1 * MS, 1),
+            [1 * MS, 2 * MS, 4 * MS, 8 * MS, 16 * MS],
+            [1 * MS, 2 * MS],
+            id="TestItemExponentialFailureRateLimiter",
+        ),
+        pytest.param(
+            lambda: ItemFastSlowRateLimiter(5 * MS, 10, 3),
+            [5 * MS, 5 * MS, 5 * MS, 10, 10],
+            [5 * MS, 5 * MS],
+            id="TestItemFastSlowRateLimiter",
+        ),
+        pytest.param(
+            lambda: MaxOfRateLimiter(
+                ItemFastSlowRateLimiter(5 * MS, 3, 3), ItemExponentialFailureRateLimiter(1 * MS, 1)
+            ),
+            [5 * MS, 5 * MS, 5 * MS, 3, 3],
+            [5 * MS, 5 * MS],
+            id="TestMaxOfRateLimiter",
+        ),
+    ],
+)
+def test_per_item_limiters(make: Callable[[], RateLimiter], one: list[float], two: list[float]) -> None:
+    """client-go's three per-item tests: five requeues of "one" and two of "two" are counted apart; after
+    ``forget("one")`` its count is 0 and its next delay is the first one again."""
+    limiter = make()
+    assert [limiter.when("one") for _ in range(5)] == one
     assert limiter.num_requeues("one") == 5
-    assert [limiter.when("two") for _ in range(2)] == [5 * MS, 5 * MS]
+    assert [limiter.when("two") for _ in range(2)] == two
     assert limiter.num_requeues("two") == 2
     limiter.forget("one")
     assert limiter.num_requeues("one") == 0
-    assert limiter.when("one") == 5 * MS
-
-
-def test_max_of_rate_limiter() -> None:
-    limiter = MaxOfRateLimiter(ItemFastSlowRateLimiter(5 * MS, 3, 3), ItemExponentialFailureRateLimiter(1 * MS, 1))
-    assert [limiter.when("one") for _ in range(5)] == [5 * MS, 5 * MS, 5 * MS, 3, 3]
-    assert limiter.num_requeues("one") == 5
-    assert [limiter.when("two") for _ in range(2)] == [5 * MS, 5 * MS]
-    assert limiter.num_requeues("two") == 2
-    limiter.forget("one")
-    assert limiter.num_requeues("one") == 0
-    assert limiter.when("one") == 5 * MS
+    assert limiter.when("one") == one[0]
 
 
 def test_max_of_nothing_is_zero() -> None:

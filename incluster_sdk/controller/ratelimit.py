@@ -61,7 +61,30 @@ class RateLimiter(Protocol):
         ...
 
 
-class ItemExponentialFailureRateLimiter:
+class _PerItemFailures:
+    """What both per-item limiters share: each item's failure count, under one short lock."""
+
+    def __init__(self) -> None:
+        self._failures: dict[Hashable, int] = {}
+        self._lock = threading.Lock()
+
+    def _count(self, item: Hashable) -> int:
+        """Count one more failure of ``item``; returns how many it had before this one."""
+        with self._lock:
+            before = self._failures.get(item, 0)
+            self._failures[item] = before + 1
+        return before
+
+    def forget(self, item: Hashable) -> None:
+        with self._lock:
+            self._failures.pop(item, None)
+
+    def num_requeues(self, item: Hashable) -> int:
+        with self._lock:
+            return self._failures.get(item, 0)
+
+
+class ItemExponentialFailureRateLimiter(_PerItemFailures):
     """Per item, ``base_delay * 2**failures`` seconds, capped at ``max_delay`` (client-go's limiter of that name).
 
     ``failures`` is how many times ``when(item)`` was called since ``forget(item)``: the first call answers
@@ -74,54 +97,33 @@ class ItemExponentialFailureRateLimiter:
     def __init__(self, base_delay: float = DEFAULT_BASE_DELAY, max_delay: float = DEFAULT_MAX_DELAY) -> None:
         if base_delay < 0 or max_delay < base_delay:
             raise ValueError(f"need 0 <= base_delay <= max_delay, got base_delay={base_delay}, max_delay={max_delay}")
+        super().__init__()
         self.base_delay = base_delay
         self.max_delay = max_delay
-        self._failures: dict[Hashable, int] = {}
-        self._lock = threading.Lock()
 
     def when(self, item: Hashable) -> float:
-        with self._lock:
-            exp = self._failures.get(item, 0)
-            self._failures[item] = exp + 1
+        exp = self._count(item)
         try:
             backoff = math.ldexp(self.base_delay, exp)
         except OverflowError:
             return self.max_delay
         return min(backoff, self.max_delay)
 
-    def forget(self, item: Hashable) -> None:
-        with self._lock:
-            self._failures.pop(item, None)
 
-    def num_requeues(self, item: Hashable) -> int:
-        with self._lock:
-            return self._failures.get(item, 0)
-
-
-class ItemFastSlowRateLimiter:
+class ItemFastSlowRateLimiter(_PerItemFailures):
     """Per item, ``fast_delay`` for the first ``max_fast_attempts`` requeues, then ``slow_delay`` (client-go's)."""
 
     def __init__(self, fast_delay: float, slow_delay: float, max_fast_attempts: int) -> None:
         if fast_delay < 0 or slow_delay < 0 or max_fast_attempts < 0:
             raise ValueError("delays and max_fast_attempts must not be negative")
+        super().__init__()
         self.fast_delay = fast_delay
         self.slow_delay = slow_delay
         self.max_fast_attempts = max_fast_attempts
-        self._failures: dict[Hashable, int] = {}
-        self._lock = threading.Lock()
 
     def when(self, item: Hashable) -> float:
-        with self._lock:
-            failures = self._failures[item] = self._failures.get(item, 0) + 1
+        failures = self._count(item) + 1
         return self.fast_delay if failures <= self.max_fast_attempts else self.slow_delay
-
-    def forget(self, item: Hashable) -> None:
-        with self._lock:
-            self._failures.pop(item, None)
-
-    def num_requeues(self, item: Hashable) -> int:
-        with self._lock:
-            return self._failures.get(item, 0)
 
 
 class BucketRateLimiter:

@@ -47,7 +47,7 @@ from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from ..errors import InclusterSDKError
-from .queue_core import EMPTY, QueueCore
+from .queue_core import EMPTY, Empty, QueueCore
 from .queue_metrics import MetricsUnavailable, PrometheusMetricsProvider
 from .ratelimit import (
     BucketRateLimiter,
@@ -96,8 +96,16 @@ def _wait_seconds(core: QueueCore[T], now: float, deadline: float | None) -> flo
     return min(waits) if waits else None
 
 
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
 class _Queue(Generic[T]):
-    """What both front-ends share: the core, the rate limiter, the clock."""
+    """What both front-ends share: the core, the rate limiter, the clock, and each step of their methods.
+
+    A front-end serializes the calls (the threads' lock; asyncio's one loop), implements :meth:`_wake` and
+    waits where :meth:`_take` tells it to.
+    """
 
     def __init__(
         self,
@@ -113,6 +121,43 @@ class _Queue(Generic[T]):
         )
         self._clock = clock
         self._core: QueueCore[T] = QueueCore(None if metrics is None else metrics.new_queue_metrics(name, clock))
+        self._init_waiting()
+
+    def _init_waiting(self) -> None:
+        """Make what callers wait on: a lock and conditions (threads), or lists of futures (asyncio)."""
+        raise NotImplementedError
+
+    def _wake(self, n: int) -> None:
+        """Let up to ``n`` sleeping getters look at the queue again."""
+        raise NotImplementedError
+
+    def _add_after(self, item: T, delay_seconds: float) -> bool:
+        """``add_after``'s step; True if the earliest ready time changed (a sleeping getter must re-compute)."""
+        before = self._core.next_ready_at()
+        self._wake(self._core.add_after(item, delay_seconds, self._clock()))
+        return self._core.next_ready_at() != before
+
+    def _take(self, deadline: float | None) -> tuple[T | Empty, float | None]:
+        """``get``'s step: a ready item, taken (a getter woken for each other item made ready); or
+        :data:`~.queue_core.EMPTY` and how long to sleep (None: until woken).
+
+        Raises :class:`ShutDown` once the queue is shut down and empty, ``TimeoutError`` past ``deadline``.
+        """
+        core = self._core
+        now = self._clock()
+        promoted = core.promote(now)
+        item = core.get(now)
+        if item is not EMPTY:
+            if promoted > 1:
+                self._wake(promoted - 1)
+            return item, None
+        if core.finished:
+            raise self._shut_down()
+        return EMPTY, _wait_seconds(core, now, deadline)
+
+    def _len(self) -> int:
+        self._wake(self._core.promote(self._clock()))
+        return len(self._core)
 
     def forget(self, item: T) -> None:
         """Reset ``item``'s backoff (call it when the item succeeded, or when you give up on it).
@@ -143,15 +188,7 @@ class RateLimitingQueue(_Queue[T]):
     client-go's ``workqueue_*`` series and then needs a ``name``. ``clock`` is monotonic seconds.
     """
 
-    def __init__(
-        self,
-        rate_limiter: RateLimiter | None = None,
-        *,
-        name: str = "",
-        metrics: PrometheusMetricsProvider | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(rate_limiter, name=name, metrics=metrics, clock=clock)
+    def _init_waiting(self) -> None:
         self._lock = threading.Lock()
         self._available = threading.Condition(self._lock)  # an item may be ready, or the queue shut down
         self._idle = threading.Condition(self._lock)  # drained, or the drain was cancelled by shutdown()
@@ -168,10 +205,8 @@ class RateLimitingQueue(_Queue[T]):
     def add_after(self, item: T, delay_seconds: float) -> None:
         """Add ``item`` after ``delay_seconds`` (now if <= 0); if it already waits, the earlier time wins."""
         with self._lock:
-            before = self._core.next_ready_at()
-            self._wake(self._core.add_after(item, delay_seconds, self._clock()))
-            if self._core.next_ready_at() != before:
-                self._available.notify()  # a sleeping getter re-computes how long to sleep
+            if self._add_after(item, delay_seconds):
+                self._available.notify()
 
     def add_rate_limited(self, item: T) -> None:
         """Add ``item`` after the delay the rate limiter gives it (each call counts one requeue)."""
@@ -183,19 +218,13 @@ class RateLimitingQueue(_Queue[T]):
         ``timeout`` is in seconds (None waits for ever, 0 only looks). Raises :class:`ShutDown` once the queue
         is shut down and has no item left, and ``TimeoutError`` if no item came within ``timeout``.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        core = self._core
+        deadline = _deadline(timeout)
         with self._lock:
             while True:
-                now = self._clock()
-                promoted = core.promote(now)
-                item = core.get(now)
+                item, wait = self._take(deadline)
                 if item is not EMPTY:
-                    self._wake(promoted - 1)
                     return item
-                if core.finished:
-                    raise self._shut_down()
-                self._available.wait(_wait_seconds(core, now, deadline))
+                self._available.wait(wait)
 
     def done(self, item: T) -> None:
         """Mark ``item`` finished; if it was added while processing, it is queued again now.
@@ -210,8 +239,7 @@ class RateLimitingQueue(_Queue[T]):
     def __len__(self) -> int:
         """How many items are queued for a worker (not processing, not waiting for their time)."""
         with self._lock:
-            self._wake(self._core.promote(self._clock()))
-            return len(self._core)
+            return self._len()
 
     def shutdown(self) -> None:
         """Ignore later adds, drop delayed items not yet due; workers get what is queued, then :class:`ShutDown`.
@@ -231,7 +259,7 @@ class RateLimitingQueue(_Queue[T]):
         returns when nothing is *processing* (and so can return between a worker's ``done`` and its next
         ``get``), this also waits for the items still queued, which workers take after a shutdown anyway.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = _deadline(timeout)
         core = self._core
         with self._lock:
             core.shutdown(self._clock(), drain=True)
@@ -259,15 +287,7 @@ class AsyncRateLimitingQueue(_Queue[T]):
     from the loop's thread only (from another thread, use ``loop.call_soon_threadsafe(queue.add, key)``).
     """
 
-    def __init__(
-        self,
-        rate_limiter: RateLimiter | None = None,
-        *,
-        name: str = "",
-        metrics: PrometheusMetricsProvider | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(rate_limiter, name=name, metrics=metrics, clock=clock)
+    def _init_waiting(self) -> None:
         self._getters: deque[asyncio.Future[None]] = deque()
         self._drainers: list[asyncio.Future[None]] = []
 
@@ -283,20 +303,18 @@ class AsyncRateLimitingQueue(_Queue[T]):
         self._wake(len(self._getters))
 
     def add(self, item: T) -> None:
-        """Queue ``item`` unless it is already queued (if a worker holds it, it runs again after ``done``)."""
+        """As :meth:`RateLimitingQueue.add`: queued once, and again after ``done`` if a worker holds it."""
         available = self._core.add(item, self._clock())
         if available and self._getters:
             self._wake(available)
 
     def add_after(self, item: T, delay_seconds: float) -> None:
-        """Add ``item`` after ``delay_seconds`` (now if <= 0); if it already waits, the earlier time wins."""
-        before = self._core.next_ready_at()
-        self._wake(self._core.add_after(item, delay_seconds, self._clock()))
-        if self._core.next_ready_at() != before:
+        """As :meth:`RateLimitingQueue.add_after`: later (now if <= 0); of two waits, the earlier time wins."""
+        if self._add_after(item, delay_seconds):
             self._wake(1)  # a sleeping getter re-computes how long to sleep
 
     def add_rate_limited(self, item: T) -> None:
-        """Add ``item`` after the delay the rate limiter gives it (each call counts one requeue)."""
+        """As :meth:`RateLimitingQueue.add_rate_limited`: after the rate limiter's delay (one more requeue)."""
         self.add_after(item, self.rate_limiter.when(item))
 
     async def get(self, timeout: float | None = None) -> T:
@@ -306,42 +324,35 @@ class AsyncRateLimitingQueue(_Queue[T]):
         is shut down and has no item left, and ``TimeoutError`` (the builtin, also on Python 3.10) if no item
         came within ``timeout``.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        core = self._core
+        deadline = _deadline(timeout)
         while True:
-            now = self._clock()
-            promoted = core.promote(now)
-            item = core.get(now)
+            item, wait = self._take(deadline)
             if item is not EMPTY:
-                if promoted > 1:
-                    self._wake(promoted - 1)
                 return item
-            if core.finished:
-                raise self._shut_down()
-            wait = _wait_seconds(core, now, deadline)
-            loop = asyncio.get_running_loop()
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._getters.append(waiter)
-            timer = None if wait is None else loop.call_later(wait, _release, waiter)
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled():
-                    self._wake(1)  # the wake-up this getter was given goes to the next one
-                raise
-            finally:
-                if timer is not None:
-                    timer.cancel()
-                if not waiter.done():
-                    waiter.cancel()
-                with contextlib.suppress(ValueError):
-                    self._getters.remove(waiter)
+            await self._sleep(wait)
+
+    async def _sleep(self, wait: float | None) -> None:
+        """Sleep until woken, or ``wait`` seconds (None: until woken)."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._getters.append(waiter)
+        timer = None if wait is None else loop.call_later(wait, _release, waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._wake(1)  # the wake-up this getter was given goes to the next one
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if not waiter.done():
+                waiter.cancel()
+            with contextlib.suppress(ValueError):
+                self._getters.remove(waiter)
 
     def done(self, item: T) -> None:
-        """Mark ``item`` finished; if it was added while processing, it is queued again now.
-
-        Raises ``ValueError`` if ``item`` is not being processed (``done`` is called once per ``get``).
-        """
+        """As :meth:`RateLimitingQueue.done`: requeued now if added while processing; ``ValueError`` if not held."""
         available = self._core.done(item, self._clock())
         if available:
             self._wake(available)
@@ -354,15 +365,11 @@ class AsyncRateLimitingQueue(_Queue[T]):
         self._drainers.clear()
 
     def __len__(self) -> int:
-        """How many items are queued for a worker (not processing, not waiting for their time)."""
-        self._wake(self._core.promote(self._clock()))
-        return len(self._core)
+        """As :meth:`RateLimitingQueue.__len__`: items queued for a worker (not processing nor waiting)."""
+        return self._len()
 
     def shutdown(self) -> None:
-        """Ignore later adds, drop delayed items not yet due; workers get what is queued, then :class:`ShutDown`.
-
-        Also ends a ``shutdown_with_drain`` that is waiting (as client-go's ``ShutDown`` does).
-        """
+        """As :meth:`RateLimitingQueue.shutdown`, which also ends a waiting ``shutdown_with_drain``."""
         self._core.shutdown(self._clock(), drain=False)
         self._wake_all()
         self._release_drainers()
