@@ -7,68 +7,19 @@ invalidated.
 
 from __future__ import annotations
 
-import os
-import queue
-import re
-import signal
-import subprocess
 import sys
-import threading
-import time
 import urllib.request
 from pathlib import Path
 
 import yaml
 
 from incluster_sdk.testing import LocalCluster
+from incluster_sdk.testing.app_process import AppProcess, run_demo, say
 
 HERE = Path(__file__).resolve().parent
 NAMESPACE = "pod-counter"
 SA = "pod-counter"
 POD = {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "c", "image": "registry.invalid/x:1"}]}}
-
-
-def say(text: str) -> None:
-    print(f"[demo] {text}", flush=True)
-
-
-class Failed(Exception):
-    pass
-
-
-class RunningApp:
-    """pod-counter as a child process, its output echoed with a prefix and searchable."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "app.py"), "--port", "0"],
-            env=dict(os.environ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        assert self.proc.stdout is not None
-        stdout = self.proc.stdout
-        threading.Thread(target=lambda: [self.lines.put(line.rstrip()) for line in stdout], daemon=True).start()
-
-    def expect(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.5)
-            except queue.Empty:
-                if self.proc.poll() is not None:
-                    break
-                continue
-            print(f"    app| {line}", flush=True)
-            if match := re.search(pattern, line):
-                return match
-        raise Failed(f"pod-counter never printed {pattern!r}")
-
-    def drain(self) -> None:
-        while not self.lines.empty():
-            print(f"    app| {self.lines.get()}", flush=True)
 
 
 def http_get(port: int, path: str) -> tuple[int, str]:
@@ -87,8 +38,7 @@ def run(cluster: LocalCluster) -> None:
     say("  a Role with get/list/watch on pods only, and its RoleBinding")
     with cluster.pod_environment(NAMESPACE, SA, bound_to_secret="token-1") as mount:
         say(f"kubelet-style token mount at {mount.path}; starting pod-counter as if in a pod")
-        app = RunningApp()
-        try:
+        with AppProcess(HERE / "app.py", "--port", "0", label="pod-counter") as app:
             port = int(app.expect(r"serving /healthz and /metrics on port (\d+)").group(1))
             app.expect(rf"There are 0 pods in namespace {NAMESPACE}$")
             say(f"GET /healthz -> {http_get(port, '/healthz')}")
@@ -111,28 +61,12 @@ def run(cluster: LocalCluster) -> None:
                 if not line.startswith("#"):
                     print(f"    {line}", flush=True)
             say("sending SIGTERM")
-            app.proc.send_signal(signal.SIGTERM)
-            app.expect(r"stopped$")
-            if app.proc.wait(10) != 0:
-                raise Failed(f"pod-counter exited with {app.proc.returncode}")
-        finally:
-            if app.proc.poll() is None:
-                app.proc.kill()
-            app.drain()
-
-
-def main() -> int:
-    say("starting a local kube-apiserver + etcd ...")
-    try:
-        with LocalCluster.start() as cluster:
-            say(f"API server ready at {cluster.server}")
-            run(cluster)
-    except Failed as exc:
-        say(f"FAILED: {exc}")
-        return 1
-    say("done: pod-counter followed every change through two token rotations; the cluster is cleaned up")
-    return 0
+            app.stop(10)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(
+        run_demo(
+            run, done="done: pod-counter followed every change through two token rotations; the cluster is cleaned up"
+        )
+    )

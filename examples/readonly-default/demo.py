@@ -7,13 +7,7 @@ one and an edited one (with Events), and a second replica takes over when the fi
 
 from __future__ import annotations
 
-import os
-import queue
-import re
-import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +15,7 @@ from typing import Any
 import yaml
 
 from incluster_sdk.testing import LocalCluster
+from incluster_sdk.testing.app_process import AppFailed, AppProcess, run_demo, say
 
 HERE = Path(__file__).resolve().parent
 NS = SA = "readonly-default"
@@ -28,53 +23,13 @@ RB = "/apis/rbac.authorization.k8s.io/v1"
 VIEW = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}
 
 
-def say(text: str) -> None:
-    print(f"[demo] {text}", flush=True)
+def replica(label: str, *args: str) -> AppProcess:
+    """The controller as a child process; echoes its log lines (INFO and up) without their time and level."""
 
+    def show(line: str) -> str | None:
+        return line.split(" ", 2)[-1] if "INFO" in line or "WARNING" in line or "ERROR" in line else None
 
-class Failed(Exception):
-    pass
-
-
-class RunningApp:
-    """The controller as a child process, its output echoed with a prefix and searchable."""
-
-    def __init__(self, label: str, *args: str) -> None:
-        self.label = label
-        cmd = [sys.executable, str(HERE / "app.py"), "--port", "0", *args]
-        self.proc = subprocess.Popen(
-            cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        assert self.proc.stdout is not None
-        stdout = self.proc.stdout
-
-        def pump() -> None:
-            for line in stdout:
-                self.lines.put(line.rstrip())
-
-        threading.Thread(target=pump, daemon=True).start()
-
-    def expect(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.5)
-            except queue.Empty:
-                if self.proc.poll() is not None:
-                    break
-                continue
-            if "INFO" in line or "WARNING" in line or "ERROR" in line:
-                print(f"    {self.label}| {line.split(' ', 2)[-1]}", flush=True)
-            if match := re.search(pattern, line):
-                return match
-        raise Failed(f"{self.label} never printed {pattern!r}")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.expect(r"stopped$")
-        if self.proc.wait(15) != 0:
-            raise Failed(f"{self.label} exited with {self.proc.returncode}")
+    return AppProcess(HERE / "app.py", "--port", "0", *args, label=label, show=show)
 
 
 def binding(cluster: LocalCluster, ns: str) -> dict[str, Any] | None:
@@ -86,7 +41,7 @@ def wait_for(what: str, check: Any, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise Failed(f"not within {timeout}s: {what}")
+            raise AppFailed(f"not within {timeout}s: {what}")
         time.sleep(0.1)
 
 
@@ -104,17 +59,14 @@ def run(cluster: LocalCluster) -> None:
     say("created namespaces team-0 .. team-19, and team-optout (label incluster-sdk.example/readonly-default=false)")
     timings = ("--lease-duration", "6", "--renew-deadline", "4", "--retry-period", "1")
     args = ("--leader-elect", "--selector", "demo=yes", "--workers", "4", *timings)
-    with cluster.pod_environment(NS, SA):
-        first = RunningApp("replica-1", *args)
-        second: RunningApp | None = None
-        try:
-            first.expect(r"started leading")
-            began = time.monotonic()
-            wait_for("20 bindings", lambda: all(binding(cluster, ns) for ns in names))
-            took = time.monotonic() - began
-            say(f"all 20 namespaces have RoleBinding readonly-default -> ClusterRole view ({took:.1f}s)")
-            say(f"team-optout has none: {binding(cluster, 'team-optout') is None}")
-            second = RunningApp("replica-2", *args)
+    with cluster.pod_environment(NS, SA), replica("replica-1", *args) as first:
+        first.expect(r"started leading")
+        began = time.monotonic()
+        wait_for("20 bindings", lambda: all(binding(cluster, ns) for ns in names))
+        took = time.monotonic() - began
+        say(f"all 20 namespaces have RoleBinding readonly-default -> ClusterRole view ({took:.1f}s)")
+        say(f"team-optout has none: {binding(cluster, 'team-optout') is None}")
+        with replica("replica-2", *args) as second:
             second.expect(r"running: ")
             say("a second replica runs too: warm caches, no reconciles while the first leads")
             cluster.delete(f"{RB}/namespaces/team-3/rolebindings/readonly-default")
@@ -135,24 +87,11 @@ def run(cluster: LocalCluster) -> None:
             second.expect(r"recreated: create RoleBinding team-5/readonly-default")
             say("replica-2 repaired it")
             second.stop()
-        finally:
-            for app in (first, second):
-                if app is not None and app.proc.poll() is None:
-                    app.proc.kill()
-
-
-def main() -> int:
-    say("starting a local kube-apiserver + etcd ...")
-    try:
-        with LocalCluster.start() as cluster:
-            say(f"API server ready at {cluster.server}")
-            run(cluster)
-    except Failed as exc:
-        say(f"FAILED: {exc}")
-        return 1
-    say("done: readonly-default kept every namespace read-only by default, across a hand-over; cleaned up")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(
+        run_demo(
+            run, done="done: readonly-default kept every namespace read-only by default, across a hand-over; cleaned up"
+        )
+    )

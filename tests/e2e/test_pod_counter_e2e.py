@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -16,7 +13,7 @@ import yaml
 
 from incluster_sdk.cli import main as cli
 from incluster_sdk.testing import LocalCluster
-from tests.support.output import Lines
+from tests.support.example_app import ExampleApp
 
 pytestmark = pytest.mark.e2e
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pod-counter"
@@ -80,27 +77,9 @@ def test_manifests_are_accepted_by_the_api_server(local_cluster: LocalCluster) -
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "pod-counter"
 
 
-class App:
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(EXAMPLE / "app.py"), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=os.environ.copy(),
-        )
-        assert self.proc.stdout is not None
-        self.output = Lines(self.proc.stdout)
-
-    @property
-    def seen(self) -> list[str]:
-        return self.output.seen
-
-    def expect(self, pattern: str, timeout: float = 20) -> re.Match[str]:
-        match = self.output.next(lambda line: re.search(pattern, line), timeout)
-        if match is None:
-            raise AssertionError(f"{pattern!r} never printed; output: {self.output.read}")
-        return match
+class App(ExampleApp):
+    example = "pod-counter"
+    timeout = 20
 
 
 def get(url: str) -> tuple[int, str]:

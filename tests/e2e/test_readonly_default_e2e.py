@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -25,7 +22,7 @@ import yaml
 from incluster_sdk.cli import main as cli
 from incluster_sdk.testing import LocalCluster
 
-from ..support.output import Lines
+from ..support.example_app import ExampleApp
 
 pytestmark = pytest.mark.e2e
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "readonly-default"
@@ -93,23 +90,18 @@ def installed(local_cluster: LocalCluster) -> LocalCluster:
     return local_cluster
 
 
-class App:
-    """The example as a child process: its output (tests/support/output.Lines), its /metrics."""
+class App(ExampleApp):
+    """The example as a child process (tests/support/example_app.py) on a free port; its /metrics."""
+
+    example = "readonly-default"
 
     def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(EXAMPLE / "app.py"), "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=os.environ.copy(),
-        )
-        assert self.proc.stdout is not None
-        self.output = Lines(self.proc.stdout)
+        super().__init__("--port", "0", *args)
         self._port = 0
 
     @property
     def seen(self) -> list[str]:
+        """Every line it has printed so far, consumed or not."""
         return self.output.read
 
     @property
@@ -118,12 +110,6 @@ class App:
             pattern = r"serving /healthz and /metrics on port (\d+)"
             self._port = int(self.output.first(lambda line: re.search(pattern, line), 30).group(1))  # type: ignore[union-attr]
         return self._port
-
-    def expect(self, pattern: str, timeout: float = 30) -> re.Match[str]:
-        match = self.output.next(lambda line: re.search(pattern, line), timeout)
-        if match is None:
-            raise AssertionError(f"{pattern!r} never printed; output: {self.seen[-30:]}")
-        return match
 
     def metric(self, name: str) -> float:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
