@@ -106,7 +106,8 @@ class AsyncLeaderElector(LeaderElectionBase["AsyncApiClient", Any]):
 
     async def _step_down(self, why: str) -> None:
         self.election.step_down()
-        log.warning("%s: stopped leading: %s", self._describe(), why)
+        level = logging.INFO if why == "stopping" else logging.WARNING  # a stop the app asked for is no problem
+        log.log(level, "%s: stopped leading: %s", self._describe(), why)
         if self._work is not None:
             self._work.cancel()  # the leader's work must stop with its leadership
             self._work = None

@@ -224,7 +224,8 @@ class LeaderElector(LeaderElectionBase[ApiClient, None]):
 
     def _step_down(self, why: str) -> None:
         self.election.step_down()
-        log.warning("%s: stopped leading: %s", self._describe(), why)
+        level = logging.INFO if why == "stopping" else logging.WARNING  # a stop the app asked for is no problem
+        log.log(level, "%s: stopped leading: %s", self._describe(), why)
         if self.on_stopped_leading is not None:
             try:
                 self.on_stopped_leading()
