@@ -89,6 +89,7 @@ class InformerDriver(OptionAttributes, Generic[ClientT, RunnerT]):
 
     @property
     def has_synced(self) -> bool:
+        """True once the cache is complete (``wait_for_sync`` would return True at once)."""
         return self._synced.is_set()
 
     def _join(self, runner: RunnerT) -> HandlerRegistration:

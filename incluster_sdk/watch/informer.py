@@ -71,6 +71,9 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
         return self._join(runner)
 
     def wait_for_sync(self, timeout: float | None = None) -> bool:
+        """Block until the cache is complete (the first list applied and its handler calls queued), at most
+        ``timeout`` seconds (default None: no limit). Returns True once synced, False on timeout. Handlers may
+        still be running the initial adds: each registration's ``has_synced`` says when one has."""
         return self._synced.wait(timeout)
 
     def start(self) -> Informer:

@@ -164,6 +164,7 @@ class Store:
             return builtins.list(self._items.values())
 
     def __len__(self) -> int:
+        """How many objects are cached."""
         return len(self._items)
 
     def __contains__(self, key: object) -> bool:
@@ -180,6 +181,8 @@ class Store:
         return [decode(data) for data in encoded]
 
     def index_values(self, index: str) -> builtins.list[str]:
+        """The values of ``index`` that some cached object has (every namespace with an object, for
+        ``"namespace"``). Raises KeyError for an unknown index."""
         with self._lock:
             return [v for v, keys in self._indices[index].items() if keys]
 
