@@ -1,11 +1,14 @@
 """One informer in a fresh interpreter, run by informer_sync.py: sync, memory, collector pauses, handler lag.
 
     python benchmarks/informer_child.py KUBECONFIG NAMESPACE [--compress] [--asyncio] [--lag-seconds S]
+        [--lag-on configmaps]
 
 Prints one JSON line once synced (``{"synced": ...}``) and, with ``--lag-seconds``, a second one after that
 many seconds of watching (the parent patches pods meanwhile, each patch carrying its send time in the
-annotation ``bench/sent``). Alone in its process, so that resident memory and the collector's work are the
-informer's (plus the interpreter and the libraries, measured before the start: ``base_rss_bytes``).
+annotation ``bench/sent``; with ``--lag-on configmaps``, a second informer in the same process watches the
+namespace's ConfigMaps and the parent patches those, while the pods stay cached). Alone in its process, so
+that resident memory and the collector's work are the informer's (plus the interpreter and the libraries,
+measured before the start: ``base_rss_bytes``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,11 @@ import time
 from typing import Any
 
 import incluster_sdk
+from incluster_sdk.resource import CONFIGMAPS
 from incluster_sdk.watch import PODS, Informer
+
+#: What the parent patches during the lag test: ConfigMaps (watched by a second informer) or the cached pods.
+LAG_ON_CONFIGMAPS = "--lag-on" in sys.argv and sys.argv[sys.argv.index("--lag-on") + 1] == "configmaps"
 
 
 def status_bytes(key: str) -> int:
@@ -93,6 +100,10 @@ def run_threads(kubeconfig: str, namespace: str, compress: bool, lag_seconds: fl
     assert run.informer.wait_for_sync(900)
     while not run.caught_up():
         time.sleep(0.001)
+    if LAG_ON_CONFIGMAPS:
+        configmaps = Informer(client, CONFIGMAPS, namespace=namespace, preflight=False, initial_list="list")
+        configmaps.add_handler(on_update=run.recorder.on_update)
+        assert configmaps.start().wait_for_sync(60)
     run.report_sync()
     if lag_seconds:
         time.sleep(lag_seconds)  # the handler thread runs meanwhile
@@ -111,6 +122,10 @@ def run_asyncio(kubeconfig: str, namespace: str, compress: bool, lag_seconds: fl
                 assert await run.informer.wait_for_sync(900)
                 while not run.caught_up():  # noqa: ASYNC110 - a counter the handler task bumps
                     await asyncio.sleep(0.001)
+                if LAG_ON_CONFIGMAPS:
+                    configmaps = AsyncInformer(client, CONFIGMAPS, preflight=False, **options)
+                    configmaps.add_handler(on_update=run.recorder.on_update)
+                    assert await configmaps.start().wait_for_sync(60)
                 run.report_sync()
                 await asyncio.sleep(lag_seconds)  # the handler tasks run meanwhile
                 if lag_seconds:

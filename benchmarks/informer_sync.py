@@ -88,15 +88,16 @@ class Api:
                 )
             )
 
-    def patch_at(self, rate: float, seconds: float, pods: int) -> dict[str, float]:
-        """Patch pods round-robin at ``rate`` per second (as far as the server keeps up); each patch carries its
-        send time. Returns each send time (as sent) with when the server acknowledged the patch."""
+    def patch_at(self, rate: float, seconds: float, objects: int, kind: str = "pods") -> dict[str, float]:
+        """Patch ``objects`` pods (or ConfigMaps) round-robin at ``rate`` per second (as far as the server keeps
+        up); each patch carries its send time. Returns each send time (as sent) with when the server
+        acknowledged the patch."""
         acked: dict[str, float] = {}
 
         def patch(name: str) -> None:
             sent = repr(time.time())
             body = {"metadata": {"annotations": {"bench/sent": sent}}}
-            path = f"/api/v1/namespaces/{NAMESPACE}/pods/{name}"
+            path = f"/api/v1/namespaces/{NAMESPACE}/{kind}/{name}"
             if self.call("PATCH", path, body, "application/merge-patch+json") == 200:
                 acked[sent] = time.time()
 
@@ -104,14 +105,14 @@ class Api:
         with ThreadPoolExecutor(32) as pool:
             while (elapsed := time.monotonic() - start) < seconds:
                 if count < elapsed * rate and pool._work_queue.qsize() < 64:  # no backlog beyond the server's pace
-                    pool.submit(patch, f"pod-{count % pods:06d}")
+                    pool.submit(patch, f"pod-{count % objects:06d}" if kind == "pods" else f"cm-{count % objects:03d}")
                     count += 1
                 else:
                     time.sleep(0.0005)
         return acked
 
 
-Lag = tuple["Api", float, float, int]  # the writer, its rate (per second), for how long (seconds), pods
+Lag = tuple["Api", float, float, int, str]  # the writer, its rate (/s), for how long (s), objects, their kind
 
 
 def run_client_go(kubeconfig: str, lag: Lag | None = None) -> dict[str, Any]:
@@ -119,9 +120,14 @@ def run_client_go(kubeconfig: str, lag: Lag | None = None) -> dict[str, Any]:
     return run_process(args + (["--lag-seconds", str(lag[2] + 3)] if lag else []), lag)
 
 
+CONFIGMAPS_PATCHED = 200
+
+
 def run_python(kubeconfig: str, *flags: str, lag: Lag | None = None) -> dict[str, Any]:
     args = [sys.executable, str(CHILD), kubeconfig, NAMESPACE, *flags]
-    return run_process(args + (["--lag-seconds", str(lag[2] + 3)] if lag else []), lag)
+    if lag:
+        args += ["--lag-seconds", str(lag[2] + 3), "--lag-on", lag[4]]
+    return run_process(args, lag)
 
 
 def run_process(args: list[str], lag: Lag | None) -> dict[str, Any]:
@@ -131,8 +137,8 @@ def run_process(args: list[str], lag: Lag | None) -> dict[str, Any]:
     assert child.stdout is not None
     result: dict[str, Any] = json.loads(child.stdout.readline())
     if lag is not None:
-        api, rate, seconds, pods = lag
-        writer = threading.Thread(target=lambda: result.update(acked=api.patch_at(rate, seconds, pods)))
+        api, rate, seconds, objects, kind = lag
+        writer = threading.Thread(target=lambda: result.update(acked=api.patch_at(rate, seconds, objects, kind)))
         writer.start()
         result.update(json.loads(child.stdout.readline()))
         writer.join()
@@ -181,6 +187,11 @@ def main() -> None:
     parser.add_argument("--peers", action="store_true", help="also the official client listing into models")
     parser.add_argument("--lag-rate", type=float, default=0, help="patches per second for the lag test")
     parser.add_argument("--lag-seconds", type=float, default=10)
+    parser.add_argument(
+        "--lag-on", choices=("pods", "configmaps"), default="pods",
+        help="what is patched: the cached pods, or 200 ConfigMaps a second informer watches (the pods stay cached;"
+        " the server takes ConfigMap writes far faster than pod writes; the SDK's informers only)",
+    )  # fmt: skip
     args = parser.parse_args()
     if not CLIENT_GO.exists():
         sys.exit(f"{CLIENT_GO} is missing: run bash scripts/install-kube-binaries.sh --bench")
@@ -230,13 +241,18 @@ def measure(args: argparse.Namespace, kubeconfig: str) -> None:
         )
     print("KB/pod: client-go's live heap after a collection; Python: resident memory added by the sync")
     if args.lag_rate:
-        print(f"\nHandler lag while patching pods at up to {args.lag_rate:.0f}/s for {args.lag_seconds:.0f}s")
-        writer = (api, args.lag_rate, args.lag_seconds, pods)
-        for name, run in (
+        kind = args.lag_on
+        print(f"\nHandler lag while patching {kind} at up to {args.lag_rate:.0f}/s for {args.lag_seconds:.0f}s")
+        if kind == "configmaps":
+            for i in range(CONFIGMAPS_PATCHED):
+                api.call("POST", f"/api/v1/namespaces/{NAMESPACE}/configmaps", {"metadata": {"name": f"cm-{i:03d}"}})
+        writer = (api, args.lag_rate, args.lag_seconds, pods if kind == "pods" else CONFIGMAPS_PATCHED, kind)
+        runs = [
             ("client-go informer", lambda: run_client_go(kubeconfig, lag=writer)),
             ("incluster_sdk Informer", lambda: run_python(kubeconfig, lag=writer)),
             ("incluster_sdk AsyncInformer", lambda: run_python(kubeconfig, "--asyncio", lag=writer)),
-        ):
+        ]
+        for name, run in runs[kind == "configmaps" :]:
             lag = run()
             rate = len(lag["acked"]) / args.lag_seconds
             print(f"  {name}: {len(lag['seen'])} updates seen of {len(lag['acked'])} acknowledged ({rate:.0f}/s)")
