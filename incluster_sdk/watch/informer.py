@@ -48,7 +48,8 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
 
     ``Informer(client, resource, options=None, **options)``: the keyword arguments are the fields of
     :class:`~.options.InformerOptions` (namespace, label_selector, field_selector, indexers, transform,
-    metadata_only, initial_list, resync_period, preflight), applied over ``options`` if given.
+    metadata_only, compress, initial_list, resync_period, preflight), applied over ``options`` if given; a
+    bad value raises ValueError, an unknown keyword TypeError.
     """
 
     _synced: threading.Event
