@@ -8,6 +8,7 @@ incluster-sdk whoami [--json]
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import warnings
 from collections.abc import Sequence
@@ -49,6 +50,13 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="incluster-sdk", description="Kubernetes in-cluster SDK tools.")
     parser.add_argument("--version", action="version", version=f"incluster-sdk {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log more to stderr: -v INFO, -vv DEBUG (default: the SDK's warnings only)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     doctor = sub.add_parser(
@@ -243,6 +251,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .rbac.needs import NeedError
 
     args = _parser().parse_args(attach_subresources(sys.argv[1:] if argv is None else argv))
+    # The package logs through a NullHandler only (a library leaves handlers to its app); this command is the app
+    # here, so the SDK's warnings (a plain-http server, a defaulted namespace, a skipped preflight) reach stderr.
+    logger = logging.getLogger("incluster_sdk")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"incluster-sdk {args.command}: %(levelname)s: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel((logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)])
     try:
         return {"doctor": _doctor, "rbac": _rbac, "whoami": _whoami}[args.command](args)
     except NeedError as exc:  # a need that cannot be right: a usage error, with the fix in the message
@@ -251,3 +267,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InclusterSDKError as exc:  # our errors say what to do: print them, no traceback
         print(f"incluster-sdk {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 import sys
@@ -134,3 +135,23 @@ def test_rbac_discover_with_the_server_down_fails_at_once_in_one_line(tmp_path: 
     assert proc.stderr.count("\n") == 1 and "Connection refused" in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stdout == ""
     assert elapsed < 20, f"no retries: it took {elapsed:.1f}s"  # generous: the point is the 30 s retry is gone
+
+
+def test_the_command_prints_the_sdks_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The package logs through a NullHandler only; the command is the app, so it shows the SDK's warnings."""
+    config = tmp_path / "config"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "current-context": "c",
+                "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:1"}}],
+                "users": [{"name": "u", "user": {"token": "not-a-real-token"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
+    assert main(["whoami", "--kubeconfig", str(config)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert any(line.startswith("incluster-sdk whoami: WARNING: ") and "plain http" in line for line in err), err
+    # and the handler is gone again once main() returns (tests and apps call it in-process)
+    assert all(isinstance(h, logging.NullHandler) for h in logging.getLogger("incluster_sdk").handlers)
