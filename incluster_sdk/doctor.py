@@ -25,18 +25,33 @@ from .rbac.review import Identity, whoami
 from .tls import validate_ca_pem
 
 Status = Literal["pass", "warn", "fail", "skip"]
-#: A token that expires sooner than this is worth a warning: kubelet refreshes projected tokens at 80% of
-#: their lifetime, so a healthy one rarely has less than a few minutes left.
+"""A check's verdict: ``"pass"``, ``"warn"`` (works, but look), ``"fail"`` (broken: :attr:`Report.ok` is False),
+``"skip"`` (does not apply here, e.g. the mount outside a pod)."""
 TOKEN_EXPIRY_WARNING = dt.timedelta(minutes=5)
-#: A CA that expires within this window is worth a warning before it breaks every connection.
+"""A token that expires sooner than this (5 minutes) is worth a warning: kubelet refreshes projected tokens at 80%
+of their lifetime, so a healthy one rarely has less than a few minutes left."""
 CA_EXPIRY_WARNING = dt.timedelta(days=30)
-#: How long the reachability check waits for the API server.
+"""A CA that expires within this window (30 days) is worth a warning before it breaks every connection."""
 REACH_TIMEOUT = 10.0
+"""How long the reachability check waits for the API server, in seconds (our choice: one attempt, no retries, so
+a server that is down is reported within 10 s rather than after the client's 30 s of retries)."""
 _MOUNT_FILES = ("token", "ca.crt", "namespace")
 
 
 @dataclass(frozen=True)
 class Check:
+    """One step of the doctor's report: what was checked, the verdict, and what to do about it.
+
+    :param name: what was checked: ``"environment"``, ``"service account mount"``, ``"config"``, ``"token"``,
+        ``"CA"``, ``"API server"``, ``"identity"``, or ``"can NEED"`` for each need asked about
+        (``"can list,watch:pods"``; the need as given, quoted, when it could not be read).
+    :param status: the verdict: ``"pass"``, ``"warn"`` (works, but worth a look; does not fail the report),
+        ``"fail"`` (broken; fails the report) or ``"skip"`` (does not apply here).
+    :param detail: what was found, in one line (``"https://10.96.0.1:443: v1.30.2"``). Never a credential.
+    :param hint: what to do about it, possibly several lines (for a denied need, the YAML that grants it);
+        ``""`` (the default) when there is nothing to do.
+    """
+
     name: str
     status: Status
     detail: str
@@ -45,18 +60,36 @@ class Check:
 
 @dataclass(frozen=True)
 class Report:
+    """What :func:`run_doctor` found: every check it made, in order.
+
+    :param checks: the checks made, in the order :func:`run_doctor` makes them; it stops early when the
+        config cannot be loaded or the API server cannot be reached, so later checks are then absent.
+    """
+
     checks: list[Check]
 
     @property
     def ok(self) -> bool:
+        """True when no check failed (``"warn"`` and ``"skip"`` do not fail); the CLI exits 1 otherwise."""
         return all(c.status != "fail" for c in self.checks)
 
     def to_json(self) -> str:
+        """Render the report for machines, as ``incluster-sdk doctor --json`` prints it.
+
+        :returns: JSON indented by 2 spaces: ``{"ok": true, "checks": [{"name": ..., "status": ...,
+            "detail": ..., "hint": ...}, ...]}``, the checks in order.
+        """
         return orjson.dumps(
             {"ok": self.ok, "checks": [asdict(c) for c in self.checks]}, option=orjson.OPT_INDENT_2
         ).decode()
 
     def to_text(self) -> str:
+        """Render the report for people, as ``incluster-sdk doctor`` prints it.
+
+        :returns: one line per check, ``[PASS] name: detail`` (``PASS``, ``WARN``, ``FAIL``, ``SKIP``), its hint
+            lines below it indented by 7 spaces, then a blank line and ``all checks passed`` or
+            ``some checks FAILED: see the hints above``. No trailing newline.
+        """
         lines = []
         for check in self.checks:
             lines.append(f"[{check.status.upper():<4}] {check.name}: {check.detail}")
@@ -169,8 +202,15 @@ def _earliest_expiry(path: Path) -> dt.datetime | None:
 
 
 def reach_api_server(cfg: Config, client: Any) -> Check:
-    """Can ``client`` reach the API server? Asked once, without retries and within REACH_TIMEOUT, so a server
-    that is down is reported at once, in one line with its hint. The doctor's check, and ``whoami``'s first step."""
+    """Can ``client`` reach the API server? ``GET /version`` once, without retries and within
+    :data:`REACH_TIMEOUT` seconds, so a server that is down is reported at once, in one line with its hint. The
+    doctor's check, and ``incluster-sdk whoami``'s first step.
+
+    :param cfg: the config ``client`` was made from (for its host).
+    :param client: the sync client (:func:`~incluster_sdk.client.api_client`).
+    :returns: the ``"API server"`` check: ``"pass"`` with the server's ``gitVersion``, or ``"fail"`` with the
+        error and a hint. Never raises.
+    """
     try:
         response = client.call_api(
             "GET",
@@ -234,8 +274,50 @@ def run_doctor(
     namespace: str | None = None,
     can: Sequence[str | Need] = (),
 ) -> Report:
-    """Every check, in order; ``can`` holds needs (``"list,watch:pods"``, see :mod:`incluster_sdk.rbac.needs`)
-    checked against the server's discovery and asked in the scope the server checks them in."""
+    """Check every step from "am I in a pod?" to "may I watch pods?", as ``incluster-sdk doctor`` does.
+
+    The checks, in order (each one :class:`Check` in the report):
+
+    1. ``environment``: ``pass`` in a pod (``KUBERNETES_SERVICE_HOST`` or ``KUBERNETES_SERVICE_PORT`` set),
+       ``skip`` otherwise.
+    2. ``service account mount``: ``token``, ``ca.crt`` and ``namespace`` in the mount directory. ``fail``
+       when one is missing in a pod (or with ``in_cluster=True``), with how to mount them; ``skip`` outside.
+    3. ``config``: :func:`~incluster_sdk.config.load_config` with the arguments: which source and why, and
+       the namespace. ``fail`` ends the report here.
+    4. ``token``: the bearer token's kind and expiry. ``fail`` when expired, ``warn`` when it expires within
+       :data:`TOKEN_EXPIRY_WARNING` (5 minutes) or is a legacy Secret token that never expires, ``skip``
+       without a bearer token.
+    5. ``CA``: the CA bundle parses; ``fail`` when unreadable, invalid or expired, ``warn`` within
+       :data:`CA_EXPIRY_WARNING` (30 days) of expiry or when TLS verification is off.
+    6. ``API server``: ``GET /version`` once, within :data:`REACH_TIMEOUT` (10 s), no retries; ``fail`` (TLS,
+       address, network) ends the report here.
+    7. ``identity``: :func:`~incluster_sdk.rbac.review.whoami`; ``warn`` with the reasons when the identity
+       cannot be named.
+    8. ``can NEED``, one per need in ``can``: the need is read against the server's discovery (the built-in
+       table if discovery fails) and each verb asked with a SelfSubjectAccessReview, in the scope the
+       server checks it in. ``fail`` when the need is malformed (with the error) or a verb is denied (the
+       hint holds the Role and binding that grant it); ``warn`` when the need draws a
+       :class:`~incluster_sdk.rbac.vocabulary.NeedWarning`.
+
+    No token or other credential is ever put in the report.
+
+    :param kubeconfig: a kubeconfig file to use, as for :func:`~incluster_sdk.config.load_config`; None (the
+        default): its precedence (``KUBECONFIG`` if set, else in-cluster in a pod, else ``~/.kube/config``).
+    :param context: the kubeconfig context; None (the default): the current context.
+    :param in_cluster: True: in-cluster config only (and the mount check fails if the mount is missing);
+        False: never in-cluster; None (the default): decide as :func:`~incluster_sdk.config.load_config` does.
+    :param sa_dir: the ServiceAccount mount directory; None (the default): ``$INCLUSTER_SDK_SERVICE_ACCOUNT_DIR``,
+        else ``/var/run/secrets/kubernetes.io/serviceaccount`` (where kubelet mounts it).
+    :param namespace: the namespace to check the ``can`` needs in; None (the default): the config's namespace.
+    :param can: needs to check, as text (``"list,watch:pods"``, the syntax of
+        :func:`~incluster_sdk.rbac.needs.parse_need`) or :class:`~incluster_sdk.rbac.vocabulary.Need`; ``()``
+        (the default): none.
+    :returns: the :class:`Report`; :attr:`Report.ok` is False when some check failed. Problems found are
+        checks, not exceptions.
+    :raises ~incluster_sdk.errors.ApiError: if, after the API server check passed, the server answers
+        whoami's SelfSubjectReview or an access review with an unexpected error status (such as 500): these
+        are not turned into checks.
+    """
     from .client import api_client
 
     checks = [_environment()]

@@ -34,14 +34,32 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ACCESS_REVIEW_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+"""Where every access check posts its SelfSubjectAccessReview."""
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The answer to "may I ``verb`` this?"; truthy when allowed.
+    """The server's answer to "may I ``verb`` this?" (one SelfSubjectAccessReview); truthy when allowed.
 
-    ``namespace`` is the namespace the question was asked in (None: cluster-wide), which for a
-    cluster-scoped resource is None even if the caller passed one.
+    ``str(decision)`` reads ``watch pods in namespace shop: yes`` or ``list namespaces cluster-wide: no``;
+    :attr:`target` is the resource part in need syntax.
+
+    :param allowed: the server's verdict (``status.allowed``): True when some authorizer allows the request,
+        False when one denies it or none has an opinion.
+    :param verb: the verb asked about, lowercase (``"watch"``); for a non-resource URL, the HTTP method.
+    :param resource: the resource's plural name (``"pods"``), ``"*"`` for every resource; ``""`` for a
+        non-resource URL.
+    :param group: the API group; ``""`` (the default) is the core group.
+    :param namespace: the namespace the question was asked in; None (the default): cluster-wide (all
+        namespaces, or a cluster-scoped resource, which is asked about cluster-wide even if the caller passed
+        a namespace).
+    :param name: the one object asked about; None (the default): any object.
+    :param subresource: the subresource asked about (``"log"``); None (the default): the resource itself.
+    :param reason: the server's explanation (``status.reason``, else ``status.evaluationError``), e.g.
+        ``RBAC: allowed by RoleBinding "app/shop" of Role "app" to ServiceAccount "app/shop"``; often ``""``
+        (the default) for a denial, which RBAC does not explain.
+    :param non_resource_url: the non-resource URL asked about (``"/healthz"``); None (the default) for a
+        resource.
     """
 
     allowed: bool
@@ -59,7 +77,8 @@ class Decision:
 
     @property
     def target(self) -> str:
-        """What was asked about, in need syntax: ``pods/web --subresource=log``, ``deployments.apps``."""
+        """What was asked about, in need syntax: ``pods/web --subresource=log``, ``deployments.apps``, or the
+        non-resource URL."""
         if self.non_resource_url is not None:
             return self.non_resource_url
         text = (f"{self.resource}.{self.group}" if self.group else self.resource) + (
@@ -159,8 +178,8 @@ class ReviewStep:
 
 Step = CatalogStep | ReviewStep
 T = TypeVar("T")
-#: A flow of access checks: yields steps, receives their answers, returns ``T``.
 AccessFlow = Generator[Step, Any, T]
+"""A flow of access checks: yields steps, receives their answers, returns ``T``."""
 
 
 def check_need_flow(need: Need, namespace: str | None) -> AccessFlow[list[Decision]]:
@@ -198,9 +217,23 @@ def perform(client: ApiClient, step: Step) -> Any:
 
 
 def check_need(client: ApiClient, need: Need, namespace: str | None) -> list[Decision]:
-    """One :class:`Decision` per verb of ``need``, asked in the scope the server checks it in (for ``bind``:
-    ``namespace`` asks about RoleBindings there, None about ClusterRoleBindings; see :func:`can_i`).
-    Raises :class:`~incluster_sdk.errors.ApiError` when the review itself fails."""
+    """Ask the server whether this identity may do each verb of ``need``, in the scope the server checks it in.
+
+    One SelfSubjectAccessReview (``POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews``) per verb.
+    The scope is :meth:`Need.review_namespace <incluster_sdk.rbac.vocabulary.Need.review_namespace>`'s: a
+    cluster-scoped resource is asked about cluster-wide whatever ``namespace`` is; for ``bind``,
+    ``namespace`` asks about RoleBindings there, None about ClusterRoleBindings (see :func:`can_i`). The need
+    is taken as it is (no discovery, no checks): make it with
+    :func:`~incluster_sdk.rbac.needs.parse_need`.
+
+    :param client: the client whose identity is asked about.
+    :param need: what to ask about, all its verbs at once.
+    :param namespace: the namespace the app works in; None: all namespaces (cluster-wide).
+    :returns: one :class:`Decision` per verb, in the order of ``need.verbs``.
+    :raises ~incluster_sdk.errors.ApiError: if the server answers a review with an error status, or with
+        something that is not a JSON object.
+    :raises urllib3.exceptions.HTTPError: if the server cannot be reached, after the client's retries.
+    """
     return drive(check_need_flow(need, namespace), lambda step: perform(client, step))
 
 
@@ -213,21 +246,41 @@ def can_i(
     group: str = "",
     subresource: str | None = None,
 ) -> Decision:
-    """May this identity ``verb`` the ``resource``?
+    """Ask the server whether this identity may ``verb`` the ``resource``, as ``kubectl auth can-i`` does.
 
-    ``verb`` is one verb (for several, :func:`check_need`). ``resource`` is a TYPE as kubectl takes it
-    (``pods``, ``deploy``, ``deployments.apps``), optionally ``TYPE/NAME``, or a non-resource URL
-    (``/healthz``); ``name`` and ``subresource`` as in ``kubectl auth can-i VERB TYPE/NAME --subresource=SUB``.
-    ``namespace`` None asks about all namespaces. ``group`` is an alternative to ``TYPE.GROUP``.
+    The arguments are read as the need ``VERB:RESOURCE[.GROUP][/NAME] [--subresource=SUB]`` by
+    :func:`~incluster_sdk.rbac.needs.parse_need`, against the server's discovery: read once per client and
+    cached (:func:`~incluster_sdk.discovery.catalog_for`), read again once when the TYPE is unknown (a custom
+    resource created since); if discovery fails, the standard kinds are resolved with the built-in table (and
+    a warning is logged). Then one SelfSubjectAccessReview
+    (``POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews``) asks, in the scope the server will check
+    the real request in: a cluster-scoped resource cluster-wide even when ``namespace`` is given, a namespace
+    object in its own namespace. ``bind`` is asked in the namespace of the binding it is for:
+    ``namespace="app"`` asks whether a RoleBinding in ``app`` may reference the role, ``namespace=None``
+    whether a ClusterRoleBinding may (the server checks that in no namespace). Wildcards and other risky
+    needs issue a :class:`~incluster_sdk.rbac.vocabulary.NeedWarning`, as :func:`parse_need` does.
 
-    ``bind`` is asked in the namespace of the binding it is for: ``namespace="app"`` asks whether a RoleBinding
-    in ``app`` may reference the role, ``namespace=None`` whether a ClusterRoleBinding may (the server checks
-    that in no namespace).
-
-    Raises :class:`~incluster_sdk.rbac.NeedError` for a malformed argument (named in the message), an unknown
-    verb, resource or subresource, and :class:`~incluster_sdk.errors.ApiError` when the server refuses the
-    review. Discovery is read once per client (see :func:`~incluster_sdk.discovery.catalog_for`); if it
-    fails, the standard kinds are resolved with the built-in table.
+    :param client: the client whose identity is asked about.
+    :param verb: one verb, any case (``"get"``, ``"watch"``, ``"*"``); for several,
+        :func:`check_need`.
+    :param resource: a TYPE as kubectl takes it (``"pods"``, ``"Pod"``, ``"deploy"``, ``"deployments.apps"``),
+        optionally ``"TYPE/NAME"``, or a non-resource URL (``"/healthz"``).
+    :param namespace: the namespace to ask about; None (the default): all namespaces, as ``kubectl auth can-i
+        -A`` asks.
+    :param name: only the object with this name, as ``TYPE/NAME`` would; None (the default): any object. Not
+        together with ``TYPE/NAME`` in ``resource``.
+    :param group: the API group, instead of writing ``TYPE.GROUP`` in ``resource``; ``""`` (the default):
+        the group ``resource`` names, else the one discovery resolves it to.
+    :param subresource: only this subresource (``"log"``, ``"status"``), as ``--subresource`` does; None (the
+        default): the resource itself.
+    :returns: the :class:`Decision`, truthy when allowed.
+    :raises ~incluster_sdk.rbac.vocabulary.NeedError: for a malformed argument (named in the message: an
+        empty string, several verbs, a ``group`` and a ``TYPE.GROUP``...), and for what
+        :func:`~incluster_sdk.rbac.needs.parse_need` refuses: an unknown verb, resource or subresource, a
+        verb the resource does not support, a name RBAC can never match.
+    :raises ~incluster_sdk.errors.ApiError: if the server answers the review with an error status, or the
+        discovery re-read for an unknown TYPE fails.
+    :raises urllib3.exceptions.HTTPError: if the server cannot be reached, after the client's retries.
     """
     flow = can_i_flow(_spec(verb, resource, name, group, subresource), namespace)
     return drive(flow, lambda step: perform(client, step))
@@ -242,7 +295,16 @@ async def async_perform(client: AsyncApiClient, step: Step) -> Any:
 
 
 async def async_check_need(client: AsyncApiClient, need: Need, namespace: str | None) -> list[Decision]:
-    """:func:`check_need` for the asyncio client."""
+    """:func:`check_need` for the asyncio client.
+
+    :param client: the asyncio client whose identity is asked about.
+    :param need: what to ask about, all its verbs at once.
+    :param namespace: the namespace the app works in; None: all namespaces (cluster-wide).
+    :returns: one :class:`Decision` per verb, in the order of ``need.verbs``.
+    :raises ~incluster_sdk.errors.ApiError: as :func:`check_need`.
+    :raises aiohttp.ClientError: if the server cannot be reached, after the client's retries
+        (:class:`asyncio.TimeoutError` if it does not answer in time).
+    """
     return await async_drive(check_need_flow(need, namespace), lambda step: async_perform(client, step))
 
 
@@ -250,6 +312,21 @@ async def async_can_i(
     client: AsyncApiClient, verb: str, resource: str, namespace: str | None = None,
     name: str | None = None, group: str = "", subresource: str | None = None,
 ) -> Decision:  # fmt: skip
-    """:func:`can_i` for the asyncio client."""
+    """:func:`can_i` for the asyncio client: the same reading of the arguments, discovery and scope.
+
+    :param client: the asyncio client whose identity is asked about.
+    :param verb: one verb, any case (``"get"``, ``"watch"``, ``"*"``).
+    :param resource: a TYPE as kubectl takes it (``"pods"``, ``"deploy"``), optionally ``"TYPE/NAME"``, or a
+        non-resource URL.
+    :param namespace: the namespace to ask about; None (the default): all namespaces.
+    :param name: only the object with this name; None (the default): any object.
+    :param group: the API group, instead of ``TYPE.GROUP``; ``""`` (the default): as ``resource`` resolves.
+    :param subresource: only this subresource; None (the default): the resource itself.
+    :returns: the :class:`Decision`, truthy when allowed.
+    :raises ~incluster_sdk.rbac.vocabulary.NeedError: as :func:`can_i`.
+    :raises ~incluster_sdk.errors.ApiError: as :func:`can_i`.
+    :raises aiohttp.ClientError: if the server cannot be reached, after the client's retries
+        (:class:`asyncio.TimeoutError` if it does not answer in time).
+    """
     flow = can_i_flow(_spec(verb, resource, name, group, subresource), namespace)
     return await async_drive(flow, lambda step: async_perform(client, step))

@@ -27,13 +27,21 @@ def _verb_order(verb: str) -> tuple[int, str]:
 
 
 def policy_rules(needs: Iterable[Need]) -> list[dict[str, Any]]:
-    """The fewest PolicyRules that grant exactly ``needs``.
+    """Write the fewest RBAC PolicyRules that grant exactly ``needs``, whatever their scope.
 
     Verbs granted on a whole resource are dropped from its named grants, and so are verbs a wildcard grants
     (``*``, ``*.apps``, ``*/scale``, a URL prefix ``/logs/*``): a grant left with no verbs is no rule. Names
     with the same verbs share a rule (``resourceNames``); resources with the same verbs and names share a rule.
-    Shape: a list of ``{"apiGroups", "resources", "verbs"[, "resourceNames"]}`` and
-    ``{"nonResourceURLs", "verbs"}`` dicts, in a stable order.
+    A subresource is written as RBAC spells it (``pods/log``). Nothing is checked or warned about here:
+    :func:`manifests` splits the needs by scope and checks the names.
+
+    :param needs: the needs, usually from :func:`~incluster_sdk.rbac.needs.parse_needs`.
+    :returns: the rules, in a stable order (by group, then resources): resource rules
+        ``{"apiGroups": [GROUP], "resources": [...], "verbs": [...]}`` with ``"resourceNames": [...]`` for
+        named grants (``""`` is the core group), then non-resource rules
+        ``{"nonResourceURLs": [...], "verbs": [...]}``. Verbs are in ``kubectl create role``'s order (get,
+        list, watch, create, update, patch, delete, deletecollection, then others alphabetically), or just
+        ``["*"]``. Empty for no needs.
     """
     unnamed: dict[tuple[str, str], set[str]] = {}
     named: dict[tuple[str, str], dict[str, set[str]]] = {}
@@ -118,22 +126,48 @@ def manifests(
     subject: dict[str, Any] | None = None,
     include_service_account: bool = True,
 ) -> list[dict[str, Any]]:
-    """The ServiceAccount, and the roles and bindings that grant ``needs`` to it.
+    """Write the least-privilege RBAC manifests that grant ``needs``: the ServiceAccount, and the roles and
+    bindings that grant the needs to it.
 
-    - Namespaced needs: a Role and RoleBinding named ``name`` (default: the ServiceAccount's name) in
-      ``namespace``; with ``cluster_wide=True`` they are granted in every namespace instead.
-    - Cluster-scoped needs, needs of unknown scope with ``cluster_wide``, and non-resource URLs: a
-      ClusterRole and ClusterRoleBinding named ``<namespace>:<name>`` (cluster-wide names must not clash
-      between namespaces, and no namespace contains ``:``, so ``a-b:c`` and ``a:b-c`` stay apart).
+    - Namespaced needs, and needs of unknown scope (``namespaced`` None): a Role and RoleBinding named
+      ``name`` in ``namespace``.
+    - Cluster-scoped needs and non-resource URLs (and, with ``cluster_wide``, every need): a ClusterRole and
+      ClusterRoleBinding named ``<namespace>:<name>`` (cluster-wide names must not clash between namespaces,
+      and no namespace contains ``:``, so ``a-b:c`` and ``a:b-c`` stay apart). A Role cannot grant these: a
+      Role that lists ``namespaces`` is accepted by the API server and never matches a request.
     - ``bind`` on ClusterRoles (or on ``*``), when the needs write ClusterRoleBindings: the ClusterRole too,
       because the server checks ``bind`` for a ClusterRoleBinding in no namespace (BindingAuthorized with
       metav1.NamespaceNone), where a Role never applies. A ClusterRoleBinding's grant applies in every
       namespace, so it also covers the RoleBindings the needs write; ``bind`` on Roles stays in the Role (a
       ClusterRoleBinding cannot reference a Role).
-    - ``subject_group=True`` binds the group ``system:serviceaccounts:<namespace>`` (every ServiceAccount of
-      the namespace) instead of the one ServiceAccount; ``subject`` binds any other RBAC subject.
 
-    Returns plain dicts (``to_yaml`` prints them; ``kubectl apply -f -`` takes the output).
+    A role or binding with no needs is not written. Needs that write RoleBindings, ClusterRoleBindings, Roles or
+    ClusterRoles without the matching ``bind`` or ``escalate`` need issue a
+    :class:`~incluster_sdk.rbac.vocabulary.NeedWarning`: the API server's escalation check would refuse those
+    writes with 403 unless the app already holds every permission they grant.
+
+    :param needs: the needs to grant, usually from :func:`~incluster_sdk.rbac.needs.parse_needs`.
+    :param namespace: the app's namespace: of the ServiceAccount, the Role and the RoleBinding, and the
+        prefix of the cluster-wide names. A DNS-1123 label.
+    :param service_account: the ServiceAccount's name (a DNS-1123 subdomain): the subject of the bindings,
+        and the default role name.
+    :param name: the name of the Role and RoleBinding (``<namespace>:<name>`` for the cluster-wide ones);
+        None (the default): ``service_account``. Any valid object name (no ``/``, ``%``, not ``.`` or ``..``).
+    :param cluster_wide: True: grant the namespaced needs in every namespace too, with a ClusterRole and
+        ClusterRoleBinding and no Role; False (the default): in ``namespace`` only.
+    :param subject_group: True: bind the group ``system:serviceaccounts:<namespace>`` (every ServiceAccount
+        of the namespace) instead of the one ServiceAccount; False (the default): the ServiceAccount.
+    :param subject: any other RBAC subject to bind, as a binding's ``subjects`` entry
+        (``{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}``); it wins over
+        ``subject_group``. None (the default): the ServiceAccount (or its namespace's group).
+    :param include_service_account: True (the default): the first document is the ServiceAccount
+        ``service_account`` in ``namespace``; False: leave it out (it exists already, or ``subject`` is
+        another kind). With ``subject`` given and False, ``service_account`` is not checked.
+    :returns: the manifests as plain dicts, in order: ServiceAccount, Role, RoleBinding, ClusterRole,
+        ClusterRoleBinding (each only when needed), each as ``kubectl apply`` takes it
+        (``{"apiVersion": ..., "kind": ..., "metadata": {...}, "rules": [...]}``); :func:`to_yaml` prints them.
+    :raises ~incluster_sdk.rbac.vocabulary.NeedError: if ``namespace`` is not a DNS-1123 label,
+        ``service_account`` not a DNS-1123 subdomain, or ``name`` not a valid object name.
     """
     _check_names(namespace, service_account if subject is None or include_service_account else None, name)
     _warn_escalation(needs)
@@ -308,6 +342,14 @@ _KubectlSafeDumper.add_representer(str, _represent_str)
 
 
 def to_yaml(docs: Iterable[dict[str, Any]]) -> str:
-    """The manifests as one multi-document YAML string, quoted so kubectl (go-yaml v2) reads every string
-    as the string it is."""
+    """Print manifests as one multi-document YAML string, for ``kubectl apply -f -``.
+
+    Strings are quoted so that kubectl (go-yaml v2, which reads ``y``, ``n``, ``1e3`` and ``0o17`` as
+    booleans and numbers where PyYAML would not) reads every string as the string it is: any string that
+    does not start with a letter, or spells a YAML keyword (``yes``, ``off``, ``null``...), is single-quoted.
+    Keys keep their order.
+
+    :param docs: the manifests, as dicts (such as :func:`manifests` returns).
+    :returns: the YAML: the documents separated by ``---`` lines, ending with a newline (``""`` for none).
+    """
     return yaml.dump_all(list(docs), Dumper=_KubectlSafeDumper, sort_keys=False, default_flow_style=False)

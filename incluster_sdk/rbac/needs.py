@@ -1,7 +1,7 @@
 """What an app needs, in one syntax, checked against the server's resources: the input to every RBAC tool.
 
 A need reads like ``kubectl auth can-i VERB TYPE[/NAME] [--subresource=SUB]``, with several verbs joined
-by commas and a colon after them::
+by commas and a colon after them:
 
     list,watch:pods                                   every pod of the namespace
     get,list,watch:configmaps/app-config              one ConfigMap (list/watch need fieldSelector=metadata.name)
@@ -18,6 +18,7 @@ version the group serves for it, and ``TYPE.*`` for every group (RBAC's ``apiGro
 resources, versions and subresources, verbs a resource does not support, text no server could serve,
 control characters, and names that RBAC can never match (empty, ``*``, no path segment) are errors that say
 what was meant; wildcards and other legal-but-risky needs raise :class:`NeedWarning`.
+:func:`parse_need` lists both.
 """
 
 from __future__ import annotations
@@ -138,11 +139,49 @@ def _verbs(spec: str, text: str, url: bool) -> tuple[str, ...]:
 
 
 def parse_need(spec: str | Need, catalog: ResourceCatalog | None = None) -> Need:
-    """Read and check one need (see the module docstring for the syntax).
+    """Read and check one need, written as ``kubectl auth can-i`` takes it: ``VERBS:TYPE[/NAME] [--subresource=SUB]``.
 
-    ``catalog`` is the server's (:func:`incluster_sdk.discovery.discover`); by default the built-in table of
-    standard kinds, which leaves resources of groups it does not know unchecked (with a warning).
-    A :class:`Need` is returned as it is. Raises :class:`NeedError`; warns :class:`NeedWarning`.
+    - ``VERBS``: one verb or several joined by commas (``get``, ``list,watch``), any case; ``*`` is every verb.
+      kubectl's own spelling, verbs and TYPE as two words (``get pods/web``), is read too.
+    - ``TYPE``: a resource as kubectl resolves it: plural, singular, kind or short name (``pods``, ``pod``,
+      ``Pod``, ``po``), ``RESOURCE.GROUP`` for another group than core (``deployments.apps``),
+      ``RESOURCE.VERSION.GROUP`` for a version the group serves (RBAC drops the version), ``RESOURCE.*`` for
+      that resource in every group, ``*`` for every resource of every group. Or a non-resource URL: a path
+      starting with ``/`` (``/healthz``, or a prefix ending in one ``*``), whose verbs are HTTP methods.
+    - ``/NAME``: only the object with that name (RBAC's ``resourceNames``). Always a name, never a subresource.
+    - ``--subresource=SUB`` (or ``--subresource SUB``): only that subresource (``log``, ``status``, ``scale``).
+
+    Examples:
+
+        list,watch:pods                          list and watch every pod of the namespace
+        get,list,watch:configmaps/app-config     the ConfigMap app-config only (list/watch with
+                                                 fieldSelector=metadata.name=app-config)
+        get:pods --subresource=log               read the logs of every pod
+        get,create,update:leases.coordination.k8s.io   what leader election needs
+
+    **Errors** (:class:`NeedError`, the message names the fix and the closest names): a verb, resource,
+    version or subresource the catalog does not have (``lst:pods``, ``list:deploymnets``); a verb the resource
+    does not support (``watch:pods --subresource=log``); a name RBAC can never match: empty (``get:pods/``,
+    from an unset variable), ``*`` (RBAC has no wildcard names), ``.``, ``..``, or containing ``/`` or ``%``,
+    or a name on ``create`` or ``deletecollection`` (those requests carry no name when RBAC checks them);
+    ``*/NAME`` where NAME is a subresource; a TYPE no server could serve (not DNS-1123 labels); control
+    characters; ``bind``/``use`` mixed with other verbs on a cluster-scoped resource (two scopes: write two
+    needs); on a URL, a subresource, a non-HTTP verb, or a ``*`` before the end; ``bytes`` or a non-string.
+
+    **Warnings** (:class:`NeedWarning`, through :func:`warnings.warn`; the need is still returned): wildcards
+    (the verb ``*``, the resource ``*``, ``RESOURCE.*``, a URL prefix ``/logs/*``); a name that is also a
+    subresource (``get:pods/log`` is the pod named ``log``); a name no object of that kind can have
+    (``get:configmaps/My_Config``); a TYPE in several groups (``events``: the core one is taken); a group the
+    catalog does not know, or whose discovery failed (the need is not checked, and ``namespaced`` is None).
+
+    :param spec: the need as text; a :class:`Need` is returned as it is, unchecked.
+    :param catalog: the resources TYPE is resolved and checked against: the server's, from
+        :func:`~incluster_sdk.discovery.catalog_for` or :func:`~incluster_sdk.discovery.discover` (custom
+        resources included). None (the default): the built-in table of the standard kinds, recorded from
+        kube-apiserver's discovery, which cannot check resources of groups it does not have (a warning).
+    :returns: the :class:`Need`: verbs lowercased, TYPE resolved to its plural ``resource`` and ``group``
+        (``deploy`` is ``deployments`` in ``apps``), and ``namespaced`` set to the scope RBAC checks it in.
+    :raises NeedError: if the need is malformed or cannot match a request, as listed above.
     """
     if isinstance(spec, Need):
         return spec
@@ -181,7 +220,14 @@ def parse_need(spec: str | Need, catalog: ResourceCatalog | None = None) -> Need
 
 
 def parse_needs(specs: Iterable[str | Need], catalog: ResourceCatalog | None = None) -> list[Need]:
-    """:func:`parse_need` for each; a single string is refused (it would be read letter by letter)."""
+    """:func:`parse_need` for each need, in order; a single string is refused (it would be read letter by letter).
+
+    :param specs: the needs, as text (``["list,watch:pods", "get:configmaps/app-config"]``) or :class:`Need`.
+    :param catalog: as for :func:`parse_need`; None (the default): the built-in table of the standard kinds.
+    :returns: one :class:`Need` per spec, in the same order (duplicates are kept).
+    :raises NeedError: if ``specs`` is a ``str`` or ``bytes`` rather than a list, or at the first need
+        :func:`parse_need` refuses.
+    """
     if isinstance(specs, (str, bytes, bytearray)):
         raise NeedError(f"{specs!r}: parse_needs takes a list of needs; use parse_need for one")
     return [parse_need(spec, catalog) for spec in specs]

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: What an informer does: LIST (initial state, relists) and WATCH.
 INFORMER_VERBS = ("list", "watch")
+"""What an informer does: LIST (initial state, relists) and WATCH."""
 
 
 def selected_name(field_selector: str | None) -> str | None:
@@ -170,8 +170,32 @@ def check_access(
     verbs: Sequence[str] = INFORMER_VERBS,
     field_selector: str | None = None,
 ) -> None:
-    """Raise :class:`PermissionDeniedError` unless every verb is allowed on ``resource`` in ``namespace`` (None:
-    all namespaces), narrowed to the object ``field_selector`` pins, if any (see :func:`check_access_flow`)."""
+    """Check at start that this identity may do ``verbs`` on ``resource``; raise with the fix if it may not.
+
+    An informer runs this when it starts (unless ``preflight=False``). One SelfSubjectAccessReview per
+    verb, asked as the real requests will be: in ``namespace``, or cluster-wide for all namespaces and for a
+    cluster-scoped resource, and against the one object ``field_selector`` pins with ``metadata.name=NAME``
+    (the server authorizes such a LIST or WATCH against that name, so a Role with ``resourceNames`` passes).
+    When some verb is denied, :func:`~incluster_sdk.rbac.review.whoami` names the identity for the message.
+
+    A check that cannot be made (the server is down, reviews are forbidden, any other error, including one
+    from ``whoami``) is logged at WARNING and skipped: this returns, and the real requests will tell.
+
+    :param client: the client whose identity is checked.
+    :param resource: the collection the component will use (``Resource("v1", "pods")``); its
+        ``namespaced`` decides the scope.
+    :param namespace: the namespace the component works in; None: all namespaces.
+    :param verbs: the verbs to check, as RBAC names them (not validated); default ``("list", "watch")``,
+        what an informer does (:data:`INFORMER_VERBS`).
+    :param field_selector: the component's field selector (``"metadata.name=app-config"``); None (the
+        default): the whole collection. Only a ``metadata.name`` term that the server would read narrows the
+        check (see :func:`selected_name`).
+    :raises ~incluster_sdk.errors.PermissionDeniedError: if the server denies any verb. Its message names
+        the identity, what is missing and where, and the ``incluster-sdk rbac`` command that writes the
+        fix; ``exc.missing`` lists the denials (``["watch pods in namespace shop"]``), ``exc.fix_yaml`` holds
+        the Role (or ClusterRole) and binding that grant exactly the denied verbs, for
+        ``kubectl apply -f -``.
+    """
     flow = check_access_flow(needs_for(resource, verbs, field_selector), namespace, resource.plural)
     drive(flow, lambda step: whoami(client) if isinstance(step, WhoamiStep) else perform(client, step))
 
@@ -180,7 +204,16 @@ async def async_check_access(
     client: AsyncApiClient, resource: Resource, namespace: str | None,
     verbs: Sequence[str] = INFORMER_VERBS, field_selector: str | None = None,
 ) -> None:  # fmt: skip
-    """:func:`check_access` for the asyncio client."""
+    """:func:`check_access` for the asyncio client: the same reviews, the same error, the same skipping.
+
+    :param client: the asyncio client whose identity is checked.
+    :param resource: the collection the component will use (``Resource("v1", "pods")``).
+    :param namespace: the namespace the component works in; None: all namespaces.
+    :param verbs: the verbs to check; default ``("list", "watch")``, what an informer does.
+    :param field_selector: the component's field selector; None (the default): the whole collection.
+    :raises ~incluster_sdk.errors.PermissionDeniedError: if the server denies any verb (see
+        :func:`check_access`).
+    """
 
     async def answer(step: Step | WhoamiStep) -> Any:
         return await async_whoami(client) if isinstance(step, WhoamiStep) else await async_perform(client, step)

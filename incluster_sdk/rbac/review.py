@@ -30,44 +30,77 @@ from ..tokens import TokenClaims
 if TYPE_CHECKING:
     from ..aio_client import AsyncApiClient
 
-#: SelfSubjectReview: GA in 1.28, beta in 1.27, alpha in 1.26; older servers answer 404 for all three.
-#: Where the API is missing an unprivileged caller gets 403 rather than 404: RBAC runs before routing.
 SELF_SUBJECT_REVIEW_ABSENT = frozenset({403, 404})
+"""The HTTP statuses that mean "no SelfSubjectReview here": it is GA in 1.28, beta in 1.27, alpha in 1.26, and
+older servers answer 404 for all three. Where the API is missing, an unprivileged caller gets 403 rather than 404:
+RBAC runs before routing."""
 SELF_SUBJECT_REVIEW_PATHS = tuple(
     f"/apis/authentication.k8s.io/{v}/selfsubjectreviews" for v in ("v1", "v1beta1", "v1alpha1")
 )
-#: TokenReview: who the server says a token belongs to. Asking needs ``create`` on tokenreviews (the ClusterRole
-#: system:auth-delegator grants it), and the request carries the token itself.
+"""Where whoami asks for a SelfSubjectReview, in this order: v1, v1beta1, v1alpha1."""
 TOKEN_REVIEW_PATH = "/apis/authentication.k8s.io/v1/tokenreviews"
-#: What whoami tries, as :attr:`Identity.source` names them.
+"""TokenReview: who the server says a token belongs to. Asking needs ``create`` on tokenreviews (the ClusterRole
+system:auth-delegator grants it), and the request carries the token itself."""
 SELF_SUBJECT_REVIEW, TOKEN_CLAIMS, TOKEN_REVIEW, CLIENT_CERTIFICATE = (
     "SelfSubjectReview",
     "token claims",
     "TokenReview",
     "client certificate",
 )
+"""What whoami tries, as :attr:`Identity.source` names them."""
 RULES_REVIEW_PATH = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
+"""Where :func:`rules` posts its SelfSubjectRulesReview."""
 
 
 @dataclass(frozen=True)
 class Identity:
-    """The identity the API server sees for this client."""
+    """The identity the API server sees for this client, as :func:`whoami` found it.
+
+    ``str(identity)`` is the user name, or ``unknown identity (REASON; REASON...)``.
+
+    **When nothing could name the identity** (``source`` None), ``username`` and ``uid`` are None and
+    ``groups`` is ``()``: printing ``me.username, me.groups, me.uid`` shows ``None () None``. The server knows
+    who the client is; only no method could ask it or work it out. This happens, for example, with an opaque
+    kubeconfig token (or basic auth) against a server older than 1.26 (no SelfSubjectReview) where the
+    identity may not create TokenReviews. ``reasons`` then says, per method, why it could not tell, and
+    ``str(identity)`` shows those reasons.
+
+    :param username: the user name the server authenticates the client as:
+        ``system:serviceaccount:NAMESPACE:NAME`` for a ServiceAccount, a client certificate's common name,
+        whatever an OIDC or webhook authenticator names. None when no method could tell (see above).
+    :param groups: the user's groups. From the server (SelfSubjectReview, TokenReview): its list, with
+        ``system:authenticated``. From a ServiceAccount token's claims: the three groups the server gives
+        every ServiceAccount (``system:serviceaccounts``, ``system:serviceaccounts:NAMESPACE``,
+        ``system:authenticated``). From a client certificate: each organization (O), plus
+        ``system:authenticated``. ``()`` (the default) when the identity is unknown.
+    :param uid: the user's UID as the server reports it (for a ServiceAccount, the ServiceAccount object's
+        UID). Only SelfSubjectReview and TokenReview give one; None (the default) for an identity from token
+        claims or a client certificate, for an unknown identity, and when the authenticator sets none.
+    :param source: which method answered: ``"SelfSubjectReview"`` (the server itself, 1.26+),
+        ``"client certificate"`` (the certificate's subject, decoded locally), ``"token claims"`` (a
+        ServiceAccount token's claims, decoded locally without verification), ``"TokenReview"`` (the server,
+        about this client's token); None when nothing could tell. The default, ``"SelfSubjectReview"``, is
+        what an Identity built from a server's answer carries.
+    :param claims: the claims of the bearer token the client sends (expiry, issuer, ServiceAccount, bound
+        object), decoded locally; None (the default) when the client sends no bearer token, and for an
+        identity named by a client certificate. Left out of the repr.
+    :param reasons: what was tried before ``source`` answered, each as ``"METHOD: why it could not"``
+        (``"TokenReview: forbidden (needs create on tokenreviews.authentication.k8s.io, ...)"``), in the
+        order tried; ``()`` (the default) when SelfSubjectReview, the first method, answered. For an unknown
+        identity: why it is unknown, and what would tell. Never contains the token.
+    """
 
     username: str | None
     groups: tuple[str, ...] = ()
     uid: str | None = None
-    #: What answered: "SelfSubjectReview" (the server, 1.26+), "token claims" (a ServiceAccount token, decoded
-    #: locally), "TokenReview" (the server, about this client's token) or "client certificate" (its subject,
-    #: decoded locally); None when nothing could.
     source: str | None = SELF_SUBJECT_REVIEW
     claims: TokenClaims | None = field(default=None, repr=False)
-    #: What was tried before ``source`` answered, each with why it could not ("TokenReview: forbidden (...)"):
-    #: for an unknown identity, why it is unknown and what would tell.
     reasons: tuple[str, ...] = ()
 
     @property
     def service_account(self) -> tuple[str, str] | None:
-        """(namespace, name) for a ServiceAccount identity."""
+        """``(namespace, name)`` when ``username`` is ``system:serviceaccount:NAMESPACE:NAME``; else None (another
+        kind of user, or an unknown identity)."""
         parts = (self.username or "").split(":")
         if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
             return parts[2], parts[3]
@@ -75,6 +108,8 @@ class Identity:
 
     @property
     def expires_at(self) -> dt.datetime | None:
+        """When the bearer token this client sends expires (timezone-aware UTC), from its claims; None without
+        ``claims``, for an opaque (non-JWT) token, and for a legacy ServiceAccount token that never expires."""
         return self.claims.expires_at if self.claims else None
 
     def __str__(self) -> str:
@@ -85,7 +120,24 @@ class Identity:
 
 @dataclass(frozen=True)
 class Rules:
-    """What this identity may do in one namespace (SelfSubjectRulesReview)."""
+    """What this identity may do in one namespace, as the server's SelfSubjectRulesReview lists it.
+
+    ``str(rules)`` is ``in namespace NS:`` and one line per resource rule (``list,watch on pods (core)``),
+    plus a note when the list is incomplete; non-resource rules are not in it.
+
+    :param namespace: the namespace the rules were listed for.
+    :param resource_rules: the rules on resources, as the server sends them (``status.resourceRules``): one
+        dict per rule of every Role and ClusterRole bound to this identity there or cluster-wide,
+        ``{"verbs": [...], "apiGroups": [...], "resources": [...], "resourceNames": [...]}`` (``apiGroups``,
+        ``resources`` and ``resourceNames`` may be absent; ``""`` in ``apiGroups`` is the core group).
+    :param non_resource_rules: the rules on non-resource URLs (``status.nonResourceRules``), each
+        ``{"verbs": [...], "nonResourceURLs": [...]}``.
+    :param incomplete: True when the server's authorizers could not list every rule (a webhook authorizer
+        cannot; nor can one that failed to evaluate a rule): the lists may then miss what is allowed, and
+        :func:`~incluster_sdk.rbac.access.can_i` gives the definite answer.
+    :param evaluation_error: why the list is incomplete, as the server says it (``status.evaluationError``);
+        ``""`` (the default) when it says nothing.
+    """
 
     namespace: str
     resource_rules: list[dict[str, Any]]
@@ -158,14 +210,20 @@ _PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.+?-----END CER
 @dataclass(frozen=True)
 class Presented:
     """What this client authenticates with, as far as whoami needs it. Safe to print: the bearer token is a
-    :class:`Secret` (and out of the repr), and of a client certificate only the certificate is kept, not its key."""
+    :class:`Secret` (and out of the repr), and of a client certificate only the certificate is kept, not its key.
+
+    :param claims: the bearer token's claims, decoded locally; None without a token.
+    :param bearer: the bearer token the client sends; None when it sends none.
+    :param certificate: the client certificate (PEM bytes); None when the config has none or it cannot be read.
+    :param certificate_problem: why the configured certificate could not be read; None when it could, or the
+        config has none.
+    :param credentials: ``Credentials.describe()``: which credential, never its value.
+    """
 
     claims: TokenClaims | None = None
     bearer: Secret | None = field(default=None, repr=False)
-    #: The client certificate (PEM), or why it could not be read; both None: the config has none.
     certificate: bytes | None = field(default=None, repr=False)
     certificate_problem: str | None = None
-    #: ``Credentials.describe()``: which credential, never its value.
     credentials: str = "no credentials"
 
 
@@ -200,8 +258,8 @@ class Post:
     body: dict[str, Any] = field(repr=False)
 
 
-#: What a driver sends back for a Post: (HTTP status, body).
 Answer = tuple[int, bytes]
+"""What a driver sends back for a Post: (HTTP status, body)."""
 Flow = Generator[Post, Answer, Identity]
 
 
@@ -338,27 +396,81 @@ def identity_from_certificate(pem: bytes) -> Identity | str:
 
 # -- sync driver ---------------------------------------------------------------------------------------------
 def whoami(client: ApiClient) -> Identity:
-    """Who the server sees: its SelfSubjectReview (1.26+), else what the client certificate or ServiceAccount
-    token says, else a TokenReview of the token (see :func:`identify`). An identity nothing could name has
-    ``username`` None and, in ``reasons``, why."""
+    """Name the identity the API server sees for ``client``: the first of four methods that can tell wins.
+
+    1. **SelfSubjectReview** (``POST /apis/authentication.k8s.io/{v1,v1beta1,v1alpha1}/selfsubjectreviews``,
+       Kubernetes 1.26+): the server says who the client is. Every authenticated user may ask. An answer of
+       403 or 404 on all three versions means "not served here" (before 1.26, or forbidden).
+    2. **The client certificate**, when the config has one: its subject, read as the server's x509
+       authenticator reads it (CN: user name, each O: a group), decoded locally with the ``cryptography``
+       package. It comes before the token because the server tries certificates first.
+    3. **The ServiceAccount token's claims**: the ServiceAccount namespace and name in the bearer token,
+       decoded locally without verification (ServiceAccount JWTs only, not OIDC or opaque tokens).
+    4. **TokenReview** of this client's own bearer token (``POST /apis/authentication.k8s.io/v1/tokenreviews``):
+       needs ``create`` on ``tokenreviews.authentication.k8s.io`` (the ClusterRole ``system:auth-delegator``
+       grants it). A 403, 404, other error or "not authenticated" answer becomes a reason, not an error.
+
+    Each method that could not tell adds a reason to :attr:`Identity.reasons`. When none can, the identity is
+    unknown: ``username``, ``uid`` and ``source`` are None and ``groups`` is empty (see :class:`Identity`).
+    The token is never logged, shown in a reason, or put in a repr.
+
+    :param client: the client to ask about; its config (``client.incluster_config``) supplies the
+        certificate and token that methods 2-4 read.
+    :returns: the :class:`Identity`; an unknown identity is returned, not raised.
+    :raises ~incluster_sdk.errors.ApiError: if SelfSubjectReview answers an error other than 403 or 404
+        (such as 401: the server rejects the client's credentials; 500), or its answer is not JSON.
+    :raises ~incluster_sdk.errors.CredentialError: if the config's credential cannot be obtained (an exec
+        plugin fails), as for any request.
+    :raises urllib3.exceptions.HTTPError: if the server cannot be reached, after the client's retries.
+    """
     return drive(identify(presented(client.incluster_config)), lambda p: rest.request(client, "POST", p.path, p.body))
 
 
 def rules(client: ApiClient, namespace: str) -> Rules:
-    """Everything this identity may do in ``namespace``, as the server's authorizer lists it.
-    Raises :class:`~incluster_sdk.errors.ApiError` when the server refuses the review."""
+    """List everything this identity may do in ``namespace``, as the server's authorizer lists it.
+
+    Posts a SelfSubjectRulesReview (``POST /apis/authorization.k8s.io/v1/selfsubjectrulesreviews``), which
+    every authenticated user may create. For a yes or no on one action, :func:`~incluster_sdk.rbac.access.can_i`
+    is exact where this list may be incomplete (:attr:`Rules.incomplete`).
+
+    :param client: the client whose identity is asked about.
+    :param namespace: the namespace to list the rules of (its RoleBindings, plus every ClusterRoleBinding).
+    :returns: the :class:`Rules`, with the rules as the server sends them.
+    :raises ~incluster_sdk.errors.ApiError: if the server answers an error status (such as 401 or 403), or
+        an answer that is not a JSON object.
+    :raises urllib3.exceptions.HTTPError: if the server cannot be reached, after the client's retries.
+    """
     answer = rest.request(client, "POST", RULES_REVIEW_PATH, rules_review_body(namespace))
     return parse_rules_review(rest.decode_object(*answer, f"POST {RULES_REVIEW_PATH}"), namespace)
 
 
 # -- asyncio driver -----------------------------------------------------------------------------------------
 async def async_whoami(client: AsyncApiClient) -> Identity:
-    """:func:`whoami` for the asyncio client."""
+    """:func:`whoami` for the asyncio client: the same four methods, in the same order.
+
+    Reading the config's credential (which may run an exec plugin) and its certificate file runs in a thread,
+    off the event loop.
+
+    :param client: the asyncio client to ask about.
+    :returns: the :class:`Identity`; an unknown identity is returned, not raised.
+    :raises ~incluster_sdk.errors.ApiError: as :func:`whoami`.
+    :raises ~incluster_sdk.errors.CredentialError: as :func:`whoami`.
+    :raises aiohttp.ClientError: if the server cannot be reached, after the client's retries
+        (:class:`asyncio.TimeoutError` if it does not answer in time).
+    """
     me = await asyncio.to_thread(presented, client.incluster_config)  # may run a plugin, reads a file
     return await async_drive(identify(me), lambda p: rest.async_request(client, "POST", p.path, p.body))
 
 
 async def async_rules(client: AsyncApiClient, namespace: str) -> Rules:
-    """:func:`rules` for the asyncio client."""
+    """:func:`rules` for the asyncio client.
+
+    :param client: the asyncio client whose identity is asked about.
+    :param namespace: the namespace to list the rules of.
+    :returns: the :class:`Rules`.
+    :raises ~incluster_sdk.errors.ApiError: as :func:`rules`.
+    :raises aiohttp.ClientError: if the server cannot be reached, after the client's retries
+        (:class:`asyncio.TimeoutError` if it does not answer in time).
+    """
     answer = await rest.async_request(client, "POST", RULES_REVIEW_PATH, rules_review_body(namespace))
     return parse_rules_review(rest.decode_object(*answer, f"POST {RULES_REVIEW_PATH}"), namespace)
