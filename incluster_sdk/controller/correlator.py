@@ -29,21 +29,27 @@ __all__ = [
     "spam_key",
 ]
 
-#: client-go ``maxLruCacheEntries``: how many distinct events (and objects, for the spam filter and the
-#: aggregator) are remembered. Enough for a controller's working set; an LRU so memory stays bounded.
 LRU_CACHE_ENTRIES = 4096
-#: client-go ``defaultAggregateMaxEvents`` / ``defaultAggregateIntervalInSeconds``: "if we see the same event
-#: that varies only by message more than 10 times in a 10 minute period, aggregate the event". A message that
-#: embeds a changing detail (a count, a timestamp) would otherwise create one Event per reconcile.
+"""How many distinct events (and objects, for the spam filter and the aggregator) are remembered, each in an
+LRU: 4,096, client-go's ``maxLruCacheEntries``. Enough for a controller's working set; memory stays bounded."""
 AGGREGATE_MAX_EVENTS = 10
+"""Distinct messages about one object (same source, type and reason) within :data:`AGGREGATE_INTERVAL` from
+which events are aggregated: 10, client-go's ``defaultAggregateMaxEvents`` ("if we see the same event that
+varies only by message more than 10 times in a 10 minute period, aggregate the event"). The 10th distinct
+message and later ones become one Event counted like a duplicate. A message that embeds a changing detail (a
+count, a timestamp) would otherwise create one Event per reconcile."""
 AGGREGATE_INTERVAL = 600.0
-#: client-go ``EventAggregatorByReasonMessageFunc``'s prefix for an aggregated event's message.
+"""Seconds: the aggregation window, 600 s (10 minutes), client-go's ``defaultAggregateIntervalInSeconds``; a
+gap longer than this between two similar events starts the count of distinct messages again."""
 AGGREGATE_MESSAGE_PREFIX = "(combined from similar events): "
-#: client-go ``defaultSpamBurst`` / ``defaultSpamQPS``: "allow a source to send 25 events about an object but
-#: control the refill rate to 1 new event every 5 minutes; this helps control the long-tail of events for
-#: things that are always unhealthy".
+"""The prefix of an aggregated event's message (client-go ``EventAggregatorByReasonMessageFunc``)."""
 SPAM_BURST = 25
+"""Events one source may send about one object (and type) at once: 25, client-go's ``defaultSpamBurst`` ("allow
+a source to send 25 events about an object but control the refill rate to 1 new event every 5 minutes; this
+helps control the long-tail of events for things that are always unhealthy"). Past it, events are dropped."""
 SPAM_QPS = 1.0 / 300.0
+"""Events per second the spam filter's bucket refills at: 1/300 (one every 5 minutes), client-go's
+``defaultSpamQPS``."""
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -83,8 +89,13 @@ def _involved(event: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
 
 
 def event_key(event: Mapping[str, Any]) -> tuple[str, ...]:
-    """client-go ``getEventKey``: source, involved object (with fieldPath), type, reason, message. A tuple, not
-    client-go's concatenation without separators (where "ab"+"c" and "a"+"bc" collide)."""
+    """Key an event for de-duplication, as client-go's ``getEventKey``: identical keys are one Event with a count.
+
+    :param event: a core/v1 Event as a dict.
+    :returns: a tuple of str: source (component, host), involved object (kind, namespace, name, fieldPath, uid,
+        apiVersion), type, reason and message. A tuple, not client-go's concatenation without separators (where
+        "ab"+"c" and "a"+"bc" collide).
+    """
     field_path = str((event.get("involvedObject") or {}).get("fieldPath") or "")
     kind, namespace, name, uid, api_version = _involved(event)
     return (
@@ -102,12 +113,22 @@ def event_key(event: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def spam_key(event: Mapping[str, Any]) -> tuple[str, ...]:
-    """client-go ``getSpamKey``: source, involved object (without fieldPath) and type."""
+    """Key an event for the spam filter, as client-go's ``getSpamKey``: one token bucket per key.
+
+    :param event: a core/v1 Event as a dict.
+    :returns: a tuple of str: source (component, host), involved object (kind, namespace, name, uid, apiVersion;
+        no fieldPath) and type.
+    """
     return (*_source(event), *_involved(event), str(event.get("type") or ""))
 
 
 def aggregate_key(event: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
-    """client-go ``EventAggregatorByReasonFunc``: (events that differ only in message, the message)."""
+    """Key an event for aggregation, as client-go's ``EventAggregatorByReasonFunc``.
+
+    :param event: a core/v1 Event as a dict.
+    :returns: ``(group, message)``: the group of events that differ only in their message (a tuple of str: source,
+        involved object, type, reason, reportingComponent, reportingInstance), and the message.
+    """
     group = (
         *_source(event),
         *_involved(event),
@@ -120,8 +141,13 @@ def aggregate_key(event: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
 
 
 class TokenBucket:
-    """client-go ``NewTokenBucketPassiveRateLimiterWithClock`` (x/time/rate): starts full with ``burst`` tokens,
-    refills ``qps`` per second up to ``burst``; ``try_accept(now)`` takes one if there is one. ``now`` in seconds."""
+    """A token bucket that is only ever asked, never waited on: client-go's
+    ``NewTokenBucketPassiveRateLimiterWithClock`` (x/time/rate). Starts full; time is passed in.
+
+    :param qps: tokens added per second, up to ``burst``.
+    :param burst: the bucket's size, in tokens; it starts full.
+    :param now: the time it is created, in seconds (any epoch, as long as :meth:`try_accept` uses the same).
+    """
 
     def __init__(self, qps: float, burst: int, now: float) -> None:
         self.qps, self.burst = qps, burst
@@ -129,6 +155,12 @@ class TokenBucket:
         self.last = now
 
     def try_accept(self, now: float) -> bool:
+        """Take one token if there is one, after refilling for the time since the last call.
+
+        :param now: the time, in seconds (same epoch as the constructor's); a time earlier than the last one adds
+            nothing.
+        :returns: True if a token was taken (the event passes), False if the bucket is empty.
+        """
         if now > self.last:
             self.tokens = min(float(self.burst), self.tokens + (now - self.last) * self.qps)
             self.last = now
@@ -155,7 +187,13 @@ class _Observation:
 @dataclass(frozen=True)
 class Correlation:
     """What to do with one event: ``skip`` it (spam), or write ``event``: PATCH with ``patch`` when it is set (a
-    repeat: count > 1), else create it."""
+    repeat: count > 1), else create it.
+
+    :param event: the Event to write (a dict), None when skipped.
+    :param patch: for a repeat, the strategic-merge patch of the stored Event (``{"count": ..., "lastTimestamp":
+        ..., "message": ...}``); None (default) for a new Event.
+    :param skip: True when the spam filter dropped the event; default False.
+    """
 
     event: dict[str, Any] | None
     patch: dict[str, Any] | None = None
@@ -166,8 +204,22 @@ class EventCorrelator:
     """client-go ``EventCorrelator``: aggregate, de-duplicate into a count, and filter spam; sans-I/O.
 
     Call :meth:`correlate` for each new event with the time, then :meth:`update_state` with the Event the server
-    stored. Not thread-safe: the recorders use it from their one worker. Defaults: client-go's (see the
-    module constants); ``spam_key_func`` as client-go's ``CorrelatorOptions.SpamKeyFunc``."""
+    stored. Not thread-safe: the recorders use it from their one worker. The defaults are client-go's
+    ``NewEventCorrelator`` ones (the module constants).
+
+    :param cache_size: entries in each of its three LRU caches (de-duplication, aggregation, spam buckets);
+        default 4,096, client-go's ``maxLruCacheEntries``.
+    :param burst: the spam filter's bucket size per key, in events; default 25, client-go's ``defaultSpamBurst``.
+    :param qps: the spam filter's refill rate, in events per second; default 1/300 (one per 5 minutes),
+        client-go's ``defaultSpamQPS``.
+    :param max_events: distinct messages per aggregation group from which events are aggregated; default 10,
+        client-go's ``defaultAggregateMaxEvents``.
+    :param max_interval: the aggregation window, in seconds; default 600 s, client-go's
+        ``defaultAggregateIntervalInSeconds``.
+    :param spam_key_func: called as ``spam_key_func(event) -> Hashable`` to pick an event's token bucket;
+        default :func:`spam_key` (source, object and type), as client-go's ``CorrelatorOptions.SpamKeyFunc``.
+    :raises ~incluster_sdk.controller.object_errors.ObjectError: when a size, rate or interval is not positive.
+    """
 
     def __init__(
         self,
@@ -260,7 +312,13 @@ class EventCorrelator:
         return not accepted
 
     def correlate(self, event: Mapping[str, Any], now: dt.datetime) -> Correlation:
-        """client-go ``EventCorrelate``: aggregate, observe (count), then filter; ``now`` is the event's time."""
+        """Decide what to write for a new event, as client-go's ``EventCorrelate``: aggregate, count, then filter.
+
+        :param event: the new core/v1 Event as a dict (count 1); not modified.
+        :param now: the event's time, a timezone-aware datetime (the aggregation window and the spam buckets
+            count with it).
+        :returns: the :class:`Correlation`: skip, create, or patch a repeat with its count.
+        """
         aggregated, key = self._aggregate(copy.deepcopy(dict(event)), now)
         observed, patch = self._observe(aggregated, key)
         if self._filtered(observed, now):
@@ -268,7 +326,11 @@ class EventCorrelator:
         return Correlation(observed, patch)
 
     def update_state(self, event: Mapping[str, Any]) -> None:
-        """client-go ``UpdateState``: remember the Event as the server stored it (its name, resourceVersion, count)."""
+        """Remember the Event as the server stored it (its name, resourceVersion, count), as client-go's
+        ``UpdateState``.
+
+        :param event: the Event as the server answered a create or a patch, a dict.
+        """
         metadata = event.get("metadata") or {}
         self._observed.add(
             event_key(event),

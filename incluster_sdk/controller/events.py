@@ -11,9 +11,9 @@ What it does, as client-go's ``EventBroadcaster`` + ``EventCorrelator`` (events_
   PATCHes that Event's ``count``, ``lastTimestamp`` (and message) instead of creating another. client-go
   remembers the last 4,096 distinct events (an LRU), with no time limit; if the server dropped the Event (the
   API server keeps Events for an hour by default), the PATCH gets 404 and a new Event is created.
-- **Aggregation.** When 10 events about one object differ only in their message within 10 minutes of each
-  other, further ones are folded into one Event whose message starts "(combined from similar events): ",
-  counted like a duplicate.
+- **Aggregation.** When events about one object (same source, type and reason) carry 10 distinct messages,
+  each within 10 minutes of the previous one, the 10th and later ones are folded into one Event whose message
+  starts "(combined from similar events): ", counted like a duplicate.
 - **Spam filter.** Per source + object (+ type), a token bucket of 25 events, refilled at 1 per 5 minutes:
   a reconcile loop stuck on one object cannot flood the API server; past the burst, events are dropped.
 
@@ -124,17 +124,41 @@ __all__ = [
 
 
 class EventRecorder(RecorderBase["ApiClient"]):
-    """Records core/v1 Events through the sync client, from any thread; writes happen on one daemon thread.
+    """Records core/v1 Events through the sync client, from any thread; one background thread writes them.
 
-    ``component``: source.component and reportingComponent, the controller's name (e.g.
-    ``"example.com/readonly-default"``). ``host``: source.host and reportingInstance (e.g. the pod name), optional.
-    ``queue_size``: events waiting to be written before new ones are dropped (client-go: 1,000).
-    ``correlator``: an :class:`EventCorrelator` (default: client-go's numbers). ``clock``: the wall clock written
-    into the Events (default: UTC now). ``max_tries`` / ``retry_sleep``: for writes that get no answer (client-go:
-    12 tries, 10 s apart). Raises :class:`~incluster_sdk.controller.objects.ObjectError` for an empty component.
+    client-go's ``EventBroadcaster`` with ``StartRecordingToSink`` and an ``EventRecorder``, in one object.
+    :meth:`event` never raises and never blocks: it queues the Event. The worker, a daemon thread started by the
+    first event, correlates (de-duplication into a count, aggregation, spam filter) and writes the events in
+    order. :meth:`flush` waits for the queue to drain (tests); :meth:`close`, or leaving a ``with`` block, sends
+    what is queued within a timeout and stops the thread. Needs ``create`` and ``patch`` on ``events`` in the
+    objects' namespaces (``default`` for cluster-scoped objects).
 
-    :meth:`event` never raises and never blocks; :meth:`flush` waits for the queue to drain (tests, shutdown);
-    :meth:`close` (or ``with``) sends what is queued within a timeout and stops the thread."""
+    :param client: the SDK's sync client, from :func:`~incluster_sdk.api_client`. Events are written with its
+        credentials, without its own retries (the recorder retries: ``max_tries``).
+    :param component: the reporting controller's name, written as source.component and reportingComponent
+        (e.g. ``"example.com/readonly-default"``); required: a non-blank, printable str.
+    :param host: written as source.host and reportingInstance: this replica, e.g. the pod name; None (default):
+        no source.host and an empty reportingInstance.
+    :param queue_size: events waiting to be written, at most; past it, new events are dropped (logged). Default
+        1,000, client-go's ``maxQueuedEvents``. 0 or less means no limit (``queue.Queue``'s ``maxsize``).
+    :param correlator: the :class:`~incluster_sdk.controller.correlator.EventCorrelator` the worker uses (it is
+        not thread-safe: do not share it with another recorder). None (default): a new one with client-go's
+        defaults: a spam filter of 25 events per source, object and type, refilled 1 per 300 s
+        (``defaultSpamBurst``, ``defaultSpamQPS``); aggregation from the 10th distinct message within 600 s
+        (``defaultAggregateMaxEvents``, ``defaultAggregateIntervalInSeconds``); 4,096 remembered events
+        (``maxLruCacheEntries``).
+    :param clock: called as ``clock() -> datetime`` (timezone-aware) when an event is recorded: the Event's
+        timestamps, and the time the aggregation window and the spam filter count with. Default: UTC now
+        (``wall_clock``); tests pass a fake.
+    :param max_tries: tries in all for a write that gets no answer (connection refused, reset, timeout), at least
+        1; default 12, client-go's ``maxTriesPerEvent``. An answer that refuses the write (403, 404 namespace
+        gone, 422) is never retried: the event is dropped with a log line that says what to fix.
+    :param retry_sleep: seconds between those tries; the first wait is random in [0, ``retry_sleep``) so that
+        recorders do not all come back at once after an outage. Default 10 s, client-go's
+        ``defaultSleepDuration``.
+    :raises ~incluster_sdk.controller.object_errors.ObjectError: when ``component`` is not a str, blank, or has
+        non-printable characters.
+    """
 
     def _setup(self) -> None:
         self._queue: queue.Queue[Item | None] = queue.Queue(maxsize=self._queue_size)
@@ -147,12 +171,23 @@ class EventRecorder(RecorderBase["ApiClient"]):
     def event(
         self, obj: Mapping[str, Any], event_type: str, reason: str, message: str, *, field_path: str | None = None
     ) -> None:
-        """Record an event about ``obj`` (an object from the API server or an informer, or an ObjectReference).
+        """Record an event about ``obj``: queue it for the background thread and return at once.
 
-        ``event_type``: ``"Normal"`` or ``"Warning"``; ``reason``: short, UpperCamelCase (e.g. ``Repaired``);
-        ``message``: for humans. Returns at once: the event is queued for the background thread. An invalid event
-        (bad type, object without kind/name) is logged and dropped, as client-go does; so is an event that finds
-        the queue full or the recorder closed. Never raises."""
+        Never raises, never blocks, does no I/O (microseconds). An invalid event (bad type, empty reason, object
+        without kind, apiVersion or name) is logged and dropped, as client-go does; so is an event that finds the
+        queue full or the recorder closed. :attr:`stats` counts each outcome.
+
+        :param obj: the object the event is about: as the API server or an informer gives it (a dict with
+            apiVersion, kind and metadata.name; list items lack kind and apiVersion: set them), or an
+            ObjectReference as a dict (kind, apiVersion, name, namespace, uid). The Event goes to its namespace,
+            ``default`` for a cluster-scoped object.
+        :param event_type: :data:`~incluster_sdk.controller.events.NORMAL` (``"Normal"``) or
+            :data:`~incluster_sdk.controller.events.WARNING` (``"Warning"``).
+        :param reason: why, short and UpperCamelCase, e.g. ``"Repaired"``; non-empty.
+        :param message: what happened, for humans (``kubectl describe`` shows it).
+        :param field_path: the part of the object the event is about (ObjectReference.fieldPath, e.g.
+            ``"spec.containers{web}"``); None (default): none, or the reference's own.
+        """
         try:
             item = self._core.accept(obj, event_type, reason, message, field_path, self._closed.is_set())
             if item is None:
@@ -201,13 +236,29 @@ class EventRecorder(RecorderBase["ApiClient"]):
         self._closed.wait(seconds)  # close() cuts a retry wait short
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every queued event has been written (or dropped); False if ``timeout`` (seconds) passed."""
+        """Wait until every queued event has been written (or dropped).
+
+        An event whose write gets no answer keeps the queue busy through its retries (up to ``max_tries``, about
+        2 minutes by default).
+
+        :param timeout: seconds to wait at most; None (default) waits as long as it takes.
+        :returns: True when the queue is empty, False when ``timeout`` passed first.
+        """
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
     def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
-        """Stop accepting events, send what is queued (each tried once more at most), and stop the thread, within
-        ``timeout`` seconds (default 5); events still queued then are dropped. Idempotent."""
+        """Stop accepting events, send what is queued, and stop the thread, within ``timeout`` seconds.
+
+        First waits up to half of ``timeout`` for the queue to drain normally; then stops retrying (each event
+        left is tried once more, and a retry wait in progress is cut short) and waits the rest of ``timeout`` for
+        the thread to finish. Past that, an ERROR log line says how many events were not written; the daemon
+        thread may still write them until the process exits. Events recorded after this are dropped. Idempotent.
+
+        :param timeout: seconds in all; default 5 s (:data:`~incluster_sdk.controller.recorder_core.CLOSE_TIMEOUT`,
+            our choice: several round trips, well within a pod's default 30 s termination grace period;
+            client-go's ``Shutdown`` has no deadline).
+        """
         with self._lock:
             thread = self._thread
             if self._closed.is_set() and thread is None:
@@ -225,9 +276,14 @@ class EventRecorder(RecorderBase["ApiClient"]):
             self._thread = None
 
     def __enter__(self) -> EventRecorder:
+        """Use the recorder in a ``with`` block, which closes it (:meth:`close`) on leaving.
+
+        :returns: the recorder itself.
+        """
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """:meth:`close` the recorder with its default timeout (5 s); an exception in the block propagates."""
         self.close()
 
 
@@ -242,8 +298,42 @@ class _StopWhenClosing(stop_base):
 
 
 class AsyncEventRecorder(RecorderBase["AsyncApiClient"]):
-    """:class:`EventRecorder` for asyncio: :meth:`event` is a plain method (call it from the event loop's thread,
-    from coroutines or callbacks), and one task writes. Close with ``await aclose()`` or ``async with``."""
+    """Records core/v1 Events through the asyncio client, from the event loop's thread; one task writes them.
+
+    :class:`EventRecorder` for asyncio: :meth:`event` is a plain method (call it from coroutines or callbacks on
+    the running loop's thread); it never raises and never blocks: it queues the Event. The worker, a task started
+    on the running loop by the first event, correlates (de-duplication into a count, aggregation, spam filter)
+    and writes the events in order. :meth:`flush` waits for the queue to drain (tests); ``await``
+    :meth:`aclose`, or leaving an ``async with`` block, sends what is queued within a timeout and stops the
+    task. Needs ``create`` and ``patch`` on ``events`` in the objects' namespaces (``default`` for
+    cluster-scoped objects).
+
+    :param client: the SDK's asyncio client, from :func:`~incluster_sdk.async_api_client`. Events are written with its
+        credentials, without its own retries (the recorder retries: ``max_tries``).
+    :param component: the reporting controller's name, written as source.component and reportingComponent
+        (e.g. ``"example.com/readonly-default"``); required: a non-blank, printable str.
+    :param host: written as source.host and reportingInstance: this replica, e.g. the pod name; None (default):
+        no source.host and an empty reportingInstance.
+    :param queue_size: events waiting to be written, at most; past it, new events are dropped (logged). Default
+        1,000, client-go's ``maxQueuedEvents``. 0 or less means no limit (``asyncio.Queue``'s ``maxsize``).
+    :param correlator: the :class:`~incluster_sdk.controller.correlator.EventCorrelator` the worker uses (it is
+        not thread-safe: do not share it with another recorder). None (default): a new one with client-go's
+        defaults: a spam filter of 25 events per source, object and type, refilled 1 per 300 s
+        (``defaultSpamBurst``, ``defaultSpamQPS``); aggregation from the 10th distinct message within 600 s
+        (``defaultAggregateMaxEvents``, ``defaultAggregateIntervalInSeconds``); 4,096 remembered events
+        (``maxLruCacheEntries``).
+    :param clock: called as ``clock() -> datetime`` (timezone-aware) when an event is recorded: the Event's
+        timestamps, and the time the aggregation window and the spam filter count with. Default: UTC now
+        (``wall_clock``); tests pass a fake.
+    :param max_tries: tries in all for a write that gets no answer (connection refused, reset, timeout), at least
+        1; default 12, client-go's ``maxTriesPerEvent``. An answer that refuses the write (403, 404 namespace
+        gone, 422) is never retried: the event is dropped with a log line that says what to fix.
+    :param retry_sleep: seconds between those tries; the first wait is random in [0, ``retry_sleep``) so that
+        recorders do not all come back at once after an outage. Default 10 s, client-go's
+        ``defaultSleepDuration``.
+    :raises ~incluster_sdk.controller.object_errors.ObjectError: when ``component`` is not a str, blank, or has
+        non-printable characters.
+    """
 
     def _setup(self) -> None:
         self._queue: asyncio.Queue[Item | None] | None = None
@@ -254,7 +344,24 @@ class AsyncEventRecorder(RecorderBase["AsyncApiClient"]):
     def event(
         self, obj: Mapping[str, Any], event_type: str, reason: str, message: str, *, field_path: str | None = None
     ) -> None:
-        """:meth:`EventRecorder.event`; needs a running event loop (without one the event is logged and dropped)."""
+        """Record an event about ``obj``: queue it for the background task and return at once.
+
+        Never raises, never blocks, does no I/O (microseconds). Needs a running event loop: without one the event
+        is logged and dropped. An invalid event (bad type, empty reason, object without kind, apiVersion or name)
+        is logged and dropped, as client-go does; so is an event that finds the queue full or the recorder
+        closed. :attr:`stats` counts each outcome.
+
+        :param obj: the object the event is about: as the API server or an informer gives it (a dict with
+            apiVersion, kind and metadata.name; list items lack kind and apiVersion: set them), or an
+            ObjectReference as a dict (kind, apiVersion, name, namespace, uid). The Event goes to its namespace,
+            ``default`` for a cluster-scoped object.
+        :param event_type: :data:`~incluster_sdk.controller.events.NORMAL` (``"Normal"``) or
+            :data:`~incluster_sdk.controller.events.WARNING` (``"Warning"``).
+        :param reason: why, short and UpperCamelCase, e.g. ``"Repaired"``; non-empty.
+        :param message: what happened, for humans (``kubectl describe`` shows it).
+        :param field_path: the part of the object the event is about (ObjectReference.fieldPath, e.g.
+            ``"spec.containers{web}"``); None (default): none, or the reference's own.
+        """
         try:
             item = self._core.accept(obj, event_type, reason, message, field_path, self._closed)
             if item is None:
@@ -314,7 +421,14 @@ class AsyncEventRecorder(RecorderBase["AsyncApiClient"]):
         self._core.account(item, written)
 
     async def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every queued event has been written (or dropped); False if ``timeout`` (seconds) passed."""
+        """Wait until every queued event has been written (or dropped).
+
+        An event whose write gets no answer keeps the queue busy through its retries (up to ``max_tries``, about
+        2 minutes by default).
+
+        :param timeout: seconds to wait at most; None (default) waits as long as it takes.
+        :returns: True when the queue is empty, False when ``timeout`` passed first.
+        """
         if self._queue is None:
             return True
         try:
@@ -324,7 +438,17 @@ class AsyncEventRecorder(RecorderBase["AsyncApiClient"]):
         return True
 
     async def aclose(self, timeout: float = CLOSE_TIMEOUT) -> None:
-        """:meth:`EventRecorder.close`: send what is queued within ``timeout`` seconds, then stop the task."""
+        """Stop accepting events, send what is queued, and stop the task, within ``timeout`` seconds.
+
+        First waits up to half of ``timeout`` for the queue to drain normally; then stops retrying (each event
+        left is tried once more, and a retry wait in progress is cut short) and waits the rest of ``timeout`` for
+        the task to finish. Past that, an ERROR log line says how many events were not written and the task is
+        cancelled: they are dropped. Events recorded after this are dropped. Idempotent.
+
+        :param timeout: seconds in all; default 5 s (:data:`~incluster_sdk.controller.recorder_core.CLOSE_TIMEOUT`,
+            our choice: several round trips, well within a pod's default 30 s termination grace period;
+            client-go's ``Shutdown`` has no deadline).
+        """
         self._closed = True
         task, events = self._task, self._queue
         if task is None or events is None:
@@ -344,7 +468,12 @@ class AsyncEventRecorder(RecorderBase["AsyncApiClient"]):
         self._task = None
 
     async def __aenter__(self) -> AsyncEventRecorder:
+        """Use the recorder in an ``async with`` block, which closes it (:meth:`aclose`) on leaving.
+
+        :returns: the recorder itself.
+        """
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        """:meth:`aclose` the recorder with its default timeout (5 s); an exception in the block propagates."""
         await self.aclose()

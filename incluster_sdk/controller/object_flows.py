@@ -35,25 +35,29 @@ __all__ = [
     "update_retry",
 ]
 
-#: Server-side apply's media type (JSON is valid YAML, so the body is JSON). The charset parameter is not
-#: decoration: kube-apiserver strips everything after ";" (handlers/patch.go), while the kubernetes client
-#: libraries only pass a pre-serialised body through unchanged when the type is not exactly this string
-#: (kubernetes 30 and kubernetes_asyncio JSON-encode the bytes again, or refuse them).
 APPLY_PATCH = "application/apply-patch+yaml; charset=utf-8"
+"""Server-side apply's media type (JSON is valid YAML, so the body is JSON). The charset parameter is not
+decoration: kube-apiserver strips everything after ";" (handlers/patch.go), while the kubernetes client
+libraries only pass a pre-serialised body through unchanged when the type is not exactly
+``application/apply-patch+yaml`` (kubernetes 30 and kubernetes_asyncio JSON-encode the bytes again, or refuse
+them)."""
 
-#: client-go ``util/retry.DefaultRetry`` (util/retry/util.go): ``wait.Backoff{Steps: 5, Duration: 10ms,
-#: Factor: 1.0, Jitter: 0.1}``, "the recommended retry for a conflict where multiple clients are making
-#: changes to the same resource". Five tries in all...
 CONFLICT_RETRY_STEPS = 5
-#: ...about 10 ms apart: ``wait.Jitter(10ms, 0.1)`` is 10 ms plus up to 10 % (so between 10 and 11 ms), and
-#: Factor 1.0 means no growth. Conflicts between cooperating writers resolve in one re-read; the jitter keeps
-#: two writers that collided from re-colliding in lock step.
+"""Tries in all (each a GET and a PUT) before an update gives up on 409 Conflict: 5, client-go's
+``util/retry.DefaultRetry`` (util/retry/util.go) ``wait.Backoff{Steps: 5, Duration: 10ms, Factor: 1.0, Jitter:
+0.1}``, "the recommended retry for a conflict where multiple clients are making changes to the same resource"."""
 DEFAULT_CONFLICT_BACKOFF: wait_base = wait_fixed(0.010) + wait_random(0, 0.010 * 0.1)
+"""The wait between two update tries, a tenacity wait: 10 ms plus a random 0-1 ms, client-go's
+``retry.DefaultRetry`` (``wait.Jitter(10ms, 0.1)`` is 10 ms plus up to 10 %; ``Factor`` 1.0 means no growth).
+Conflicts between cooperating writers resolve in one re-read; the jitter keeps two writers that collided from
+re-colliding in lock step."""
 
-#: ``mutate(obj)``: the object as read (a private copy); returns the object to write, or None for "no change".
 Mutate = Callable[[dict[str, Any]], "dict[str, Any] | None"]
-#: A flow of one helper: yields :class:`Call` s, returns what the helper returns.
+"""The type of an update's ``mutate``: called as ``mutate(obj)`` with the object as read (a private deep copy,
+a dict); returns the object to write, or None for "no change"."""
 Flow = Generator[Call, Answer, Any]
+"""A flow of one helper: yields :class:`~.calls.Call` s, receives ``(HTTP status, body bytes)`` for each, and
+returns what the helper returns."""
 
 
 # -- the flows (no I/O) ---------------------------------------------------------------------------------------

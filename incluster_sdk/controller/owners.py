@@ -41,16 +41,30 @@ def set_owner_reference(
     """Add ``owner`` to ``obj``'s metadata.ownerReferences, in place; no request (write ``obj`` afterwards).
 
     controller-runtime's ``SetControllerReference`` (``controller=True``, the default) and ``SetOwnerReference``
-    (``controller=False``). ``owner`` is the owning object as read from the server (it needs apiVersion, kind,
-    metadata.name and metadata.uid). A reference to the same owner (same API group, kind and name, or the same
-    uid) is replaced in place, so calling this again is harmless and a re-created owner's new uid is taken.
-    ``block_owner_deletion``: with foreground deletion the owner waits for this object (controller-runtime's
-    default, True); the writer then needs the ``update`` permission on the owner's ``finalizers`` subresource
-    where the OwnerReferencesPermissionEnforcement admission plugin is on.
+    (``controller=False``), with the same checks. A reference to the same owner (same API group, any version, kind and
+    name, as controller-runtime's ``referSameObject``; or the same uid) is replaced in place, flags included, so calling
+    this again is harmless and a re-created owner's new uid is taken; other references are kept. The checks keep the
+    garbage collector from deleting ``obj``: it treats an owner it cannot find (another namespace, or a namespaced owner
+    of a cluster-scoped object) as deleted.
 
-    Raises :class:`AlreadyOwnedError` when ``obj`` already has a different controller (an object has at most one),
-    :class:`ObjectError` for a cross-namespace owner, a namespaced owner of a cluster-scoped object (the garbage
-    collector would treat either as absent and delete ``obj``), or an owner without uid/name/kind/apiVersion.
+    :param obj: the object to own, a dict as read or about to be written (``{"metadata": {"name": ...,
+        "namespace": ...}, ...}``); its metadata (created if absent) gets the ``ownerReferences`` list. A
+        namespaced object must carry its metadata.namespace: without one it counts as cluster-scoped.
+    :param owner: the owning object as read from the API server, a dict with apiVersion, kind, metadata.name
+        and metadata.uid (the uid is assigned on create); not modified.
+    :param controller: True (default, ``SetControllerReference``): the reference says ``controller: true``,
+        the one owner whose controller manages ``obj`` (an object has at most one); False
+        (``SetOwnerReference``): a plain owner, one of any number.
+    :param block_owner_deletion: True (default): ``blockOwnerDeletion: true``, so that a foreground deletion of
+        the owner waits for ``obj``; the writer then needs ``update`` on the owner's ``finalizers`` subresource
+        where the OwnerReferencesPermissionEnforcement admission plugin is on. controller-runtime's
+        ``SetControllerReference`` sets it; its ``SetOwnerReference`` does not (pass False to match it).
+    :raises AlreadyOwnedError: with ``controller=True``, when ``obj`` already has a controller reference to a
+        different owner; its ``owner`` is that reference. Remove it first, or pass ``controller=False``.
+    :raises ObjectError: when ``obj``'s metadata is not a dict; ``owner`` is not a dict or lacks apiVersion,
+        kind, metadata.name or metadata.uid; ``owner`` is in another namespace than ``obj``
+        (cross-namespace owner references are disallowed); or ``owner`` is namespaced and ``obj`` has no
+        namespace.
     """
     what = f"set owner of {_describe(obj)}"
     metadata = obj.setdefault("metadata", {})

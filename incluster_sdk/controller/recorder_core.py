@@ -37,18 +37,25 @@ __all__ = [
 
 log = logging.getLogger("incluster_sdk.controller.events")
 
-#: client-go ``maxTriesPerEvent`` and ``defaultSleepDuration``: a write that got no answer is tried 12 times,
-#: 10 s apart (the first wait random in [0, 10 s) so clients do not all come back at once after an outage):
-#: about 2 minutes of API server outage survived, per event, while later events wait in the queue.
 MAX_TRIES_PER_EVENT = 12
+"""Tries in all for an Event write that got no answer: 12, client-go's ``maxTriesPerEvent``. With
+:data:`RETRY_SLEEP` between them, about 2 minutes of API server outage survived per event, while later events
+wait in the queue."""
 RETRY_SLEEP = 10.0
-#: client-go ``maxQueuedEvents``: events waiting to be written; past it, new events are dropped (logged).
+"""Seconds between two tries of an Event write: 10 s, client-go's ``defaultSleepDuration``; the first wait is
+random in [0, 10 s) so that clients do not all come back at once after an outage."""
 MAX_QUEUED_EVENTS = 1000
-#: How long ``close()`` gives the worker to send what is queued (each queued event is tried once then).
+"""Events waiting to be written, at most: 1,000, client-go's ``maxQueuedEvents``; past it, new events are
+dropped (logged), as client-go's broadcaster does (``DropIfChannelFull``)."""
 CLOSE_TIMEOUT = 5.0
+"""Seconds ``close()`` gives the worker to send what is queued: 5 s, our choice (several round trips, well within
+a pod's default 30 s termination grace period; client-go's ``Shutdown`` has no deadline: it cancels the
+writes)."""
 
 EVENTS_API = "/api/v1"
+"""The core/v1 API's path, where Events are written."""
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+"""The media type of the PATCH that updates a repeated Event's count (client-go's ``StrategicMergePatchType``)."""
 
 ClientT = TypeVar("ClientT")
 
@@ -56,8 +63,14 @@ ClientT = TypeVar("ClientT")
 # -- writing one event (no I/O) -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Written:
-    """How one write ended: ``action`` is "created", "patched" or "refused" (an answer that is not success:
-    ``status`` and the server's ``reason`` and ``message`` say why; the event is dropped)."""
+    """How one Event write ended.
+
+    :param action: ``"created"``, ``"patched"``, ``"refused"`` (an answer that is not success; the event is
+        dropped) or ``"dropped"`` (no answer after every try).
+    :param status: the HTTP status of the last answer; 0 (default) when there was none.
+    :param reason: the server's ``Status.reason`` for a refusal; "" (default) otherwise.
+    :param message: the server's ``Status.message`` for a refusal; "" (default) otherwise.
+    """
 
     action: str
     status: int = 0
@@ -81,10 +94,19 @@ def _decode(data: bytes) -> dict[str, Any]:
 
 
 def write_flow(correlator: EventCorrelator, correlation: Correlation) -> Generator[Call, Answer, Written]:
-    """client-go ``recordEvent``: PATCH a repeat (count > 1); create it when new, or when the PATCH found no
-    Event (404: it expired); then remember what the server stored. An answer that refuses the write ends it
-    (client-go does not retry a StatusError); what ``perform`` raises (no answer) propagates for the driver's
-    retry loop."""
+    """Write one correlated Event, as client-go's ``recordEvent``.
+
+    PATCH a repeat (count > 1); create it when new, or when the PATCH found no Event (404: it expired); then
+    remember what the server stored (``correlator.update_state``). An answer that refuses the write ends it
+    (client-go does not retry a StatusError); what the driver's ``perform`` raises (no answer) propagates for the
+    driver's retry loop.
+
+    :param correlator: the correlator that produced ``correlation``; told what the server stored.
+    :param correlation: what to write, from :meth:`EventCorrelator.correlate`; not a skipped one.
+    :returns: a flow for :func:`~incluster_sdk.flows.drive`: yields :class:`~.calls.Call` s (PATCH
+        ``/api/v1/namespaces/<ns>/events/<name>``, POST ``/api/v1/namespaces/<ns>/events``), returns the
+        :class:`Written` outcome.
+    """
     event = correlation.event
     assert event is not None
     namespace = event["metadata"]["namespace"]
@@ -112,9 +134,17 @@ def write_flow(correlator: EventCorrelator, correlation: Correlation) -> Generat
 # -- the recorders --------------------------------------------------------------------------------------------
 @dataclass
 class RecorderStats:
-    """Counts since the recorder started: events ``created`` and ``patched`` (de-duplicated into a count) on the
-    server, ``skipped`` by the spam filter, ``dropped`` (queue full, closed, invalid, or no answer after every
-    try) and ``refused`` by the server."""
+    """What happened to the events a recorder was given, as counts since it was made.
+
+    :param created: Events created on the server.
+    :param patched: events written as a repeat: an existing Event's count raised.
+    :param skipped: events the spam filter dropped.
+    :param dropped: events dropped because the queue was full, the recorder was closed, no event loop was
+        running (asyncio), or no answer came after every try.
+    :param refused: events the server refused (403, 422, a namespace gone...), dropped without a retry.
+    :param invalid: events refused before queueing: a bad type, an empty reason, an object without kind,
+        apiVersion or name.
+    """
 
     created: int = 0
     patched: int = 0
@@ -126,6 +156,8 @@ class RecorderStats:
 
 @dataclass
 class Item:
+    """One queued event: the Event built by ``event()`` and the time it was recorded."""
+
     event: dict[str, Any]
     now: dt.datetime
 
@@ -156,7 +188,17 @@ def _retry_logged(state: RetryCallState) -> None:
 
 @dataclass
 class RecorderCore:
-    """What both recorders share: building events, the correlator, the outcome accounting and its log lines."""
+    """What both recorders share: building events, the correlator, the outcome accounting and its log lines.
+
+    :param component: source.component and reportingComponent.
+    :param host: source.host and reportingInstance, or None.
+    :param correlator: the correlator the worker uses.
+    :param clock: called as ``clock() -> datetime`` for each event.
+    :param max_tries: tries in all for a write that gets no answer.
+    :param retry_sleep: seconds between those tries.
+    :param stats: the counts; default a new :class:`RecorderStats`.
+    :param warned: the (status, namespace) pairs whose refusal was already logged at ERROR; default empty.
+    """
 
     component: str
     host: str | None
@@ -170,7 +212,16 @@ class RecorderCore:
     def accept(
         self, obj: Mapping[str, Any], event_type: str, reason: str, message: str, field_path: str | None, closed: bool
     ) -> Item | None:
-        """The Event to queue, built now; None when it is invalid or the recorder is ``closed`` (logged, counted)."""
+        """Build the Event to queue, at the clock's time now; logged and counted when it is not queued.
+
+        :param obj: the object the event is about.
+        :param event_type: ``Normal`` or ``Warning``.
+        :param reason: the event's reason.
+        :param message: the event's message.
+        :param field_path: the part of the object the event is about, or None.
+        :param closed: whether the recorder is closed (then the event is dropped).
+        :returns: the item to queue; None when the event is invalid or the recorder closed.
+        """
         now = self.clock()
         try:
             event = make_event(
@@ -194,6 +245,11 @@ class RecorderCore:
         return Item(event, now)
 
     def queue_full(self, item: Item, size: int) -> None:
+        """Count and log an event dropped because the queue is full (the first drop and every 100th at ERROR).
+
+        :param item: the dropped event.
+        :param size: the queue's size, in events, for the log line.
+        """
         self.stats.dropped += 1
         # a hot loop fills the queue fast: the first drop and every 100th at ERROR, the rest at DEBUG
         level = logging.ERROR if self.stats.dropped % 100 == 1 else logging.DEBUG
@@ -206,6 +262,11 @@ class RecorderCore:
         )
 
     def correlate(self, item: Item) -> Correlation:
+        """Correlate a queued event at its recorded time; count it when the spam filter skips it.
+
+        :param item: the queued event.
+        :returns: what to write (see :class:`~.correlator.Correlation`).
+        """
         correlation = self.correlator.correlate(item.event, item.now)
         if correlation.skip:
             self.stats.skipped += 1
@@ -213,8 +274,14 @@ class RecorderCore:
         return correlation
 
     def tenacity(self, stop: stop_base) -> dict[str, Any]:
-        """tenacity's arguments for one event's write loop: retry what got no answer, ``max_tries`` in all or
-        until ``stop`` (closing), client-go's waits between; giving up logs and drops it."""
+        """Build tenacity's arguments for one event's write loop.
+
+        Retry what got no answer, ``max_tries`` in all or until ``stop`` (closing), ``retry_sleep`` apart (the first
+        wait random); giving up logs and drops it (:meth:`gave_up`).
+
+        :param stop: the extra stop condition, true once the recorder is closing.
+        :returns: keyword arguments for ``tenacity.Retrying`` / ``AsyncRetrying``.
+        """
         return {
             "retry": retry_if_exception_type(Exception),
             "stop": stop_after_attempt(self.max_tries) | stop,
@@ -224,6 +291,11 @@ class RecorderCore:
         }
 
     def gave_up(self, state: RetryCallState) -> Written:
+        """Log an event that got no answer after every try (tenacity's ``retry_error_callback``).
+
+        :param state: tenacity's state of the last try.
+        :returns: ``Written("dropped")``.
+        """
         error = state.outcome.exception() if state.outcome is not None else None
         log.error(
             "event not written after %d tries (no answer from the API server: %s); dropped",
@@ -233,6 +305,11 @@ class RecorderCore:
         return Written("dropped")
 
     def account(self, item: Item, written: Written) -> None:
+        """Count a write's outcome; log a refusal (at ERROR the first time per status and namespace).
+
+        :param item: the event written.
+        :param written: how the write ended.
+        """
         if written.action == "created":
             self.stats.created += 1
         elif written.action == "patched":
@@ -262,14 +339,31 @@ class RecorderCore:
 
 
 def about(event: Mapping[str, Any]) -> str:
-    """How the log names an event: its reason, and the kind and name of its object."""
+    """Name an event in a log line.
+
+    :param event: a core/v1 Event as a dict.
+    :returns: e.g. ``"Repaired about Namespace shop"`` (reason, then the object's kind, namespace/ and name).
+    """
     ref = event.get("involvedObject") or {}
     where = f"{ref.get('namespace')}/" if ref.get("namespace") else ""
     return f"{event.get('reason')!s} about {ref.get('kind')} {where}{ref.get('name')}"
 
 
 class RecorderBase(Generic[ClientT]):
-    """The constructor and the read-only views both recorders share; each adds its queue and its worker."""
+    """The constructor and the read-only views both recorders share; each adds its queue and its worker.
+
+    The parameters are documented on :class:`~incluster_sdk.controller.events.EventRecorder`.
+
+    :param client: the SDK's sync or asyncio client.
+    :param component: the reporting controller's name.
+    :param host: the reporting instance, e.g. the pod name; None (default): none.
+    :param queue_size: events waiting to be written, at most; default 1,000, client-go's ``maxQueuedEvents``.
+    :param correlator: the correlator; None (default): a new one with client-go's defaults.
+    :param clock: called as ``clock() -> datetime``; default UTC now.
+    :param max_tries: tries in all for a write that gets no answer; default 12, client-go's ``maxTriesPerEvent``.
+    :param retry_sleep: seconds between those tries; default 10 s, client-go's ``defaultSleepDuration``.
+    :raises ~incluster_sdk.controller.object_errors.ObjectError: for an empty or non-printable ``component``.
+    """
 
     def __init__(
         self,
@@ -299,6 +393,7 @@ class RecorderBase(Generic[ClientT]):
         return self._core.stats
 
     def __repr__(self) -> str:
+        """``EventRecorder(component=..., host=...)``: no client, no credential."""
         return f"{type(self).__name__}(component={self._core.component!r}, host={self._core.host!r})"
 
     @property
