@@ -32,12 +32,29 @@ _TRANSIENT: tuple[type[BaseException], ...] = (aiohttp.ClientError, asyncio.Time
 
 
 class AsyncInformer(InformerDriver["AsyncApiClient", TaskRunner]):
-    """The asyncio twin of :class:`~.informer.Informer`: same options, same cache, same rules.
+    """The asyncio twin of :class:`~incluster_sdk.watch.informer.Informer`: same options, same cache, same rules.
 
-    Handlers may be plain functions or coroutines; each handler runs in its own task, in order.
+    The watch runs in its own task (``incluster-sdk-informer <plural>``), each handler in another, on the
+    event loop that starts it; use it from that loop only. Handlers may be plain functions or coroutine
+    functions. Use it as an async context manager (``async with informer:`` starts it and stops it) or call
+    :meth:`start` and :meth:`stop`.
+
+    :param client: the asyncio API client the requests go through, from
+        :func:`~incluster_sdk.aio_client.async_api_client`.
+    :param resource: the collection to watch, e.g. ``PODS``, a constant of :mod:`incluster_sdk.resource`, or
+        :func:`~incluster_sdk.discovery.async_resource_for`'s answer for any other kind.
+    :param options: what to watch and how, an :class:`~incluster_sdk.watch.options.InformerOptions`; default
+        None: its defaults.
+    :param overrides: keyword arguments, the fields of
+        :class:`~incluster_sdk.watch.options.InformerOptions` (typed by
+        :class:`~incluster_sdk.watch.options.InformerKeywords`), applied over ``options``, e.g.
+        ``AsyncInformer(client, PODS, namespace="default", resync_period=300)``.
+    :raises ValueError: for a bad ``initial_list`` or a ``resync_period`` under 1 s.
+    :raises TypeError: for an unknown keyword argument.
     """
 
     client: AsyncApiClient
+    """The asyncio API client the informer's requests go through (the constructor's ``client``)."""
     _synced: asyncio.Event
     _tasks: tuple[asyncio.Task[None], ...] = ()  # the watch task first, then the resync task if any
 
@@ -47,16 +64,42 @@ class AsyncInformer(InformerDriver["AsyncApiClient", TaskRunner]):
     def add_handler(
         self, on_add: OnAdd | None = None, on_update: OnUpdate | None = None, on_delete: OnDelete | None = None
     ) -> HandlerRegistration:
-        """Call these for every change, in order, in the handler's own task; plain or coroutine functions (see
-        :mod:`~.handlers` for the signatures). Added after start, a handler first gets the cache as adds.
-        Returns the registration: ``remove()`` it to stop the calls; ``has_synced`` once it has seen the
-        initial state."""
+        """Call these for every change, in order, in a new task of their own (one handler).
+
+        Call it from a running event loop (the informer's). The callbacks may be plain or coroutine functions:
+        a coroutine is awaited before the handler's next call. A slow or failing handler holds up neither the
+        watch nor the other handlers; an exception is logged and the next call still comes. Each handler gets
+        its own copies of the objects. Added after the informer synced, a handler first gets the cache as adds
+        (``initial=True``), then every change after it. Add handlers before the watch task runs (before the
+        first ``await`` after :meth:`start`) or once :meth:`wait_for_sync` has returned True: one added while
+        the first list is being read does not get the objects listed before it joined.
+
+        :param on_add: called as ``on_add(obj, initial)`` for each object that enters the cache
+            (:data:`~incluster_sdk.watch.handlers.OnAdd`); None: no add calls.
+        :param on_update: called as ``on_update(old, new)`` for each change and resync
+            (:data:`~incluster_sdk.watch.handlers.OnUpdate`); None: no update calls.
+        :param on_delete: called as ``on_delete(obj)`` for each object that leaves the cache, ``obj`` possibly a
+            :class:`~incluster_sdk.watch.store.DeletedFinalStateUnknown`
+            (:data:`~incluster_sdk.watch.handlers.OnDelete`); None: no delete calls.
+        :returns: the handler's registration: ``remove()`` it to stop the calls; its ``has_synced`` is True
+            once the handler has run the initial state.
+        :raises RuntimeError: if no event loop is running.
+        """
         runner = TaskRunner(Handler(on_add, on_update, on_delete), self.resource.plural, self.store.codec.decode)
         return self._join(runner)
 
     async def wait_for_sync(self, timeout: float | None = None) -> bool:
-        """True once the cache is complete; False after ``timeout``. Raises
-        :class:`~incluster_sdk.PermissionDeniedError` if the preflight check found permissions missing."""
+        """Wait until the cache is complete: the first list applied and its handler calls queued.
+
+        Handlers may still be running the initial adds: each registration's ``has_synced`` says when one has.
+        A watch that keeps failing (403, server down) is retried inside: this then returns False at the
+        timeout (with no timeout, it keeps waiting). Before :meth:`start`, it waits as well.
+
+        :param timeout: seconds to wait at most; default None: no limit.
+        :returns: True once synced (at once if already), False if ``timeout`` seconds passed first.
+        :raises ~incluster_sdk.PermissionDeniedError: if the preflight (which runs in the watch task) found that
+            this identity may not list or watch the resource; the watch task has then ended.
+        """
         waiter = asyncio.ensure_future(self._synced.wait())
         watched = {waiter, *self._tasks[:1]}
         try:
@@ -69,8 +112,17 @@ class AsyncInformer(InformerDriver["AsyncApiClient", TaskRunner]):
         return self._synced.is_set()
 
     def start(self) -> AsyncInformer:
-        """Start watching (the preflight check runs in the watch task; :meth:`wait_for_sync` raises what it
-        finds). An informer starts once."""
+        """Start watching, in a new task; returns at once.
+
+        With ``preflight`` (the default), the watch task first checks that this identity may list and watch
+        the resource; :meth:`wait_for_sync` raises what it finds. An informer starts once, and does not restart
+        after :meth:`stop`: create a new one. ``async with informer:`` calls ``start()`` only if the informer
+        has never been started, so on a started or stopped informer it raises nothing and leaves it as it is.
+
+        :returns: the informer itself.
+        :raises RuntimeError: if the informer was started before (running or stopped), or if no event loop is
+            running.
+        """
         self._check_not_started("`async with informer:` starts it")
         self.started = True
         self._tasks = (asyncio.create_task(self._run(), name=f"incluster-sdk-informer {self.resource.plural}"),)
@@ -79,7 +131,13 @@ class AsyncInformer(InformerDriver["AsyncApiClient", TaskRunner]):
         return self
 
     async def stop(self) -> None:
-        """Cancel the watch (closing its connection), then let handlers finish their queued events."""
+        """Cancel the watch task (closing its connection) and the resync task, then wait until every handler has
+        run its queued calls and ended.
+
+        It takes no timeout and waits with no limit: a handler stuck in a call keeps it waiting. To bound it,
+        wrap it, e.g. ``await asyncio.wait_for(informer.stop(), 10)`` (10 seconds): at the deadline the handler
+        tasks still running are cancelled. Calling it again, or before :meth:`start`, is harmless.
+        """
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -87,9 +145,11 @@ class AsyncInformer(InformerDriver["AsyncApiClient", TaskRunner]):
         await asyncio.gather(*(runner.stop() for runner in self._runners))
 
     async def __aenter__(self) -> AsyncInformer:
+        """:meth:`start` the informer unless it was ever started; returns it."""
         return self if self.started else self.start()
 
     async def __aexit__(self, *exc: object) -> None:
+        """:meth:`stop` it."""
         await self.stop()
 
     # -- the loop --------------------------------------------------------------------------------------------

@@ -33,22 +33,28 @@ class Flag(Protocol):
 
 
 class HandlerRegistration:
-    """What :meth:`add_handler` returns (client-go's ``ResourceEventHandlerRegistration``): the handle to
-    remove the handler, and whether it has seen the initial state."""
+    """The handle to one handler: remove it, or ask whether it has seen the initial state (client-go's
+    ``ResourceEventHandlerRegistration``).
 
-    def __init__(self, informer: InformerDriver[Any, Any], runner: ThreadRunner | TaskRunner) -> None:
-        self._informer = informer
-        self._runner = runner
+    ``add_handler`` (:meth:`Informer.add_handler <incluster_sdk.watch.informer.Informer.add_handler>`,
+    :meth:`AsyncInformer.add_handler <incluster_sdk.watch.aio.AsyncInformer.add_handler>`) makes it; apps never
+    construct one. Keep it to remove the handler later: ``registration = informer.add_handler(on_add=...)``,
+    then ``registration.remove()``.
+    """
+
+    def __init__(self, _informer: InformerDriver[Any, Any], _runner: ThreadRunner | TaskRunner) -> None:
+        self._informer = _informer
+        self._runner = _runner
 
     @property
     def has_synced(self) -> bool:
         """True once the informer has synced and this handler has run every call of the initial state (the
-        first list, or the cache it was given when added later)."""
+        first list, or the cache it was given when added later): client-go's registration ``HasSynced``."""
         return self._runner.synced
 
     def remove(self) -> None:
-        """Stop calling this handler. Calls already queued for it still run (on its own thread or task, which
-        then ends); later changes are not given to it. Removing twice does nothing."""
+        """Stop calling this handler, without waiting. Calls already queued for it still run (on its own thread
+        or task, which then ends); later changes are not given to it. Removing twice does nothing."""
         if self._informer._leave(self._runner):
             self._runner.close()
 
@@ -68,19 +74,28 @@ class InformerDriver(OptionAttributes, Generic[ClientT, RunnerT]):
         **overrides: Unpack[InformerKeywords],
     ) -> None:
         self.options = options = InformerOptions.of(options, overrides)
+        """The validated options the informer runs with (``options`` with the keyword overrides applied)."""
         self.client = client
+        """The API client the informer's requests go through (the constructor's ``client``)."""
         self.resource = resource
+        """The collection watched (the constructor's ``resource``)."""
         self.store = Store(options.indexers, compress=options.compress)
+        """The cache: every object of the collection as last seen, by key (``namespace/name``, or ``name``),
+        with the ``indexers``. Read it from any thread; each read returns fresh copies."""
         self.state = InformerState(resource, options, self.store)
+        """The sans-I/O state (the watch machine and the store): internal, for tests and diagnostics."""
         self.endpoint = Endpoint(
             resource, options.namespace, options.label_selector, options.field_selector, options.metadata_only
         )
+        """Where the list and watch requests go, and with which parameters: internal, for tests and
+        diagnostics."""
         self._runners: list[RunnerT] = []
         #: Held while a handler joins (and, in the thread driver, while a network read is applied and
         #: delivered): a late handler's snapshot of the cache and the batches it then gets neither overlap
         #: nor leave a gap.
         self._lock = threading.Lock()
         self.started = False
+        """True once ``start()`` has run, and still True after ``stop()`` (an informer starts once)."""
         self._init_driver()
 
     def _init_driver(self) -> None:

@@ -22,15 +22,45 @@ from .store import DeletedFinalStateUnknown, object_key
 
 log = logging.getLogger(__name__)
 
-#: ``on_add(obj, initial)``: ``initial`` is True for the objects of the first list (and of the cache given
-#: to a handler added later). Objects are the handler's own dicts. The asyncio informer also takes coroutine
-#: functions (the return value is awaited when it is awaitable).
 OnAdd = Callable[[dict[str, Any], bool], object]
-#: ``on_update(old, new)``: ``old`` is what the cache held before (the same dict as ``new`` on a resync).
+"""``on_add(obj, initial)``: called for each object that enters the cache.
+
+- ``obj``: the object as a dict, as the API server sends it (``{"apiVersion": "v1", "kind": "Pod",
+  "metadata": {...}, "spec": {...}, "status": {...}}``) after the informer's ``transform`` (by default without
+  ``metadata.managedFields``); with ``metadata_only=True``, a ``PartialObjectMetadata`` (metadata only). It is
+  the handler's own dict: changing it changes neither the cache nor what other handlers get.
+- ``initial``: True for the objects of the informer's first list, and for the cache handed to a handler
+  added after the informer synced; False for objects created later (a watch event, or an object a relist
+  finds) (client-go's ``isInInitialList``).
+
+Calls run on the handler's own thread (:class:`~incluster_sdk.watch.informer.Informer`: a daemon thread named
+``incluster-sdk-handler <plural>``) or in its own asyncio task on the loop that called ``add_handler``
+(:class:`~incluster_sdk.watch.aio.AsyncInformer`), one at a time, in the order of the changes; never on the
+watch's thread or task. The return value is ignored, except that the asyncio informer awaits an awaitable one
+(so ``async def`` handlers work there; the threaded informer never awaits). An exception is logged (logger
+``incluster_sdk.watch.handlers``, with the informer, the handler and the object's key) and the next call
+still comes.
+"""
 OnUpdate = Callable[[dict[str, Any], dict[str, Any]], object]
-#: ``on_delete(obj)``: the object's final state, or a :class:`DeletedFinalStateUnknown` (its last known state)
-#: when the delete was noticed only by a relist.
+"""``on_update(old, new)``: called when a cached object changes, and on each resync.
+
+- ``old``: what the cache held before, as a dict (the handler's own copy).
+- ``new``: the object now, as a dict, same shape as ``on_add``'s ``obj``. On a resync
+  (``resync_period``) ``old`` and ``new`` are the same dict (``old is new``).
+
+A watch's MODIFIED event always gives a call; a relist gives one only for an object whose cached form changed.
+Called on the handler's own thread or task, in order, as ``on_add`` (see :data:`OnAdd`).
+"""
 OnDelete = Callable[["dict[str, Any] | DeletedFinalStateUnknown"], object]
+"""``on_delete(obj)``: called when an object leaves the cache.
+
+- ``obj``: the object's final state as a dict (from the DELETED event), or, when the delete was noticed only
+  by a relist (the watch missed it), a :class:`~incluster_sdk.watch.store.DeletedFinalStateUnknown` whose
+  ``key`` is the store key (``namespace/name``, or ``name``) and whose ``obj`` is the last state the cache
+  held. Check with ``isinstance(obj, DeletedFinalStateUnknown)``.
+
+Called on the handler's own thread or task, in order, as ``on_add`` (see :data:`OnAdd`).
+"""
 Decode = Callable[[bytes], dict[str, Any]]
 
 # One handler call is one flat tuple, tagged with the callback it is for, carrying the object twice: the dict
@@ -64,14 +94,14 @@ _STOP = object()
 #: reaches it, its handler has seen every object of the initial state (client-go's per-handler HasSynced).
 _SYNCED = object()
 
-#: How long the watch thread lets a handler that has kept up run the batch it was just given, before it
-#: reads on. Without this, the handler thread gets the GIL only when CPython's 5 ms switch interval
-#: forces it: by then the watch has decoded a thousand more objects, and every object they replaced is
-#: still held for on_update(old, new). Those late frees cost about a fifth of the throughput (new objects
-#: land in cold memory, and CPython's collector runs more often; docs/performance.md). A fast handler runs
-#: a read's batch (dozens of calls) well within 2 ms. A handler that needs longer is left to catch up on
-#: its own and is not waited for again until it has, so a slow one delays the watch by 2 ms per backlog.
 HANDOFF_WAIT = 0.002
+"""Seconds (2 ms) the watch thread lets a handler that has kept up run the batch it was just given, before
+it reads on. Without this, the handler thread gets the GIL only when CPython's 5 ms switch interval forces
+it: by then the watch has decoded a thousand more objects, and every object they replaced is still held for
+on_update(old, new). Those late frees cost about a fifth of the throughput (new objects land in cold memory,
+and CPython's collector runs more often; docs/performance.md). A fast handler runs a read's batch (dozens of
+calls) well within 2 ms. A handler that needs longer is left to catch up on its own and is not waited for
+again until it has, so a slow one delays the watch by 2 ms per backlog."""
 
 
 class _Runner:

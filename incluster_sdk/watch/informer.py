@@ -1,10 +1,10 @@
 """The threaded informer: :class:`~.state.InformerState` driven over the sync ``kubernetes`` client.
 
-informer = Informer(api_client(cfg), PODS, namespace=cfg.namespace)
-informer.add_handler(on_add=lambda pod, initial: ...)
-informer.start()
-informer.wait_for_sync(timeout=30)
-informer.store.by_index("namespace", "default")
+    informer = Informer(api_client(cfg), PODS, namespace=cfg.namespace)
+    informer.add_handler(on_add=lambda pod, initial: ...)
+    informer.start()
+    informer.wait_for_sync(timeout=30)
+    informer.store.by_index("namespace", "default")
 
 One watch event, top to bottom: :meth:`Informer._watch` reads what the socket holds (:func:`socket_reads`),
 the sans-I/O :class:`~.wire.WatchDecoder` turns the bytes into event dicts, :meth:`~.state.InformerState.
@@ -46,10 +46,23 @@ class _Stopped(Exception):
 class Informer(InformerDriver[ApiClient, ThreadRunner]):
     """Keeps ``store`` equal to the server's collection and calls handlers on every change, on threads.
 
-    ``Informer(client, resource, options=None, **options)``: the keyword arguments are the fields of
-    :class:`~.options.InformerOptions` (namespace, label_selector, field_selector, indexers, transform,
-    metadata_only, compress, initial_list, resync_period, preflight), applied over ``options`` if given; a
-    bad value raises ValueError, an unknown keyword TypeError.
+    The watch runs on its own daemon thread (``incluster-sdk-informer <plural>``), each handler on another
+    (see :meth:`add_handler`). Relists, 410 Gone, hung connections and backoff are handled inside; nothing
+    stops it but :meth:`stop`. Use it as a context manager (``with informer:`` starts it and stops it) or call
+    :meth:`start` and :meth:`stop`.
+
+    :param client: the API client the requests go through, from :func:`~incluster_sdk.client.api_client`.
+    :param resource: the collection to watch, e.g. ``PODS``, a constant of :mod:`incluster_sdk.resource`, or
+        :func:`~incluster_sdk.discovery.resource_for`'s answer for any other kind.
+    :param options: what to watch and how, an :class:`~incluster_sdk.watch.options.InformerOptions`; default
+        None: its defaults.
+    :param overrides: keyword arguments, the fields of
+        :class:`~incluster_sdk.watch.options.InformerOptions` (namespace, label_selector, field_selector,
+        indexers, transform, metadata_only, compress, initial_list, resync_period, preflight; typed by
+        :class:`~incluster_sdk.watch.options.InformerKeywords`), applied over ``options``, e.g.
+        ``Informer(client, PODS, namespace="default", resync_period=300)``.
+    :raises ValueError: for a bad ``initial_list`` or a ``resync_period`` under 1 s.
+    :raises TypeError: for an unknown keyword argument.
     """
 
     _synced: threading.Event
@@ -64,23 +77,53 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
     def add_handler(
         self, on_add: OnAdd | None = None, on_update: OnUpdate | None = None, on_delete: OnDelete | None = None
     ) -> HandlerRegistration:
-        """Call these for every change, in order, on the handler's own thread (see :mod:`~.handlers` for the
-        callbacks' signatures). Added after start, a handler first gets the cache as adds (``initial=True``).
-        Returns the registration: ``remove()`` it to stop the calls; ``has_synced`` once it has seen the
-        initial state."""
+        """Call these for every change, in order, on a new thread of their own (one handler).
+
+        A slow or failing handler holds up neither the watch nor the other handlers; an exception is logged
+        and the next call still comes. Each handler gets its own copies of the objects. Added after the
+        informer synced, a handler first gets the cache as adds (``initial=True``), then every change after it.
+        Add handlers before :meth:`start` or once :meth:`wait_for_sync` has returned True: one added while the
+        first list is being read does not get the objects listed before it joined.
+
+        :param on_add: called as ``on_add(obj, initial)`` for each object that enters the cache
+            (:data:`~incluster_sdk.watch.handlers.OnAdd`); None: no add calls.
+        :param on_update: called as ``on_update(old, new)`` for each change and resync
+            (:data:`~incluster_sdk.watch.handlers.OnUpdate`); None: no update calls.
+        :param on_delete: called as ``on_delete(obj)`` for each object that leaves the cache, ``obj`` possibly a
+            :class:`~incluster_sdk.watch.store.DeletedFinalStateUnknown`
+            (:data:`~incluster_sdk.watch.handlers.OnDelete`); None: no delete calls.
+        :returns: the handler's registration: ``remove()`` it to stop the calls; its ``has_synced`` is True
+            once the handler has run the initial state.
+        """
         runner = ThreadRunner(Handler(on_add, on_update, on_delete), self.resource.plural, self.store.codec.decode)
         return self._join(runner)
 
     def wait_for_sync(self, timeout: float | None = None) -> bool:
-        """Block until the cache is complete (the first list applied and its handler calls queued), at most
-        ``timeout`` seconds (default None: no limit). Returns True once synced, False on timeout. Handlers may
-        still be running the initial adds: each registration's ``has_synced`` says when one has."""
+        """Block until the cache is complete: the first list applied and its handler calls queued.
+
+        Handlers may still be running the initial adds: each registration's ``has_synced`` says when one has.
+        A watch that keeps failing (403, server down) is retried inside: this then returns False at the
+        timeout (with no timeout, it keeps waiting). Before :meth:`start`, it waits as well.
+
+        :param timeout: seconds to wait at most; default None: no limit.
+        :returns: True once synced (at once if already), False if ``timeout`` seconds passed first.
+        """
         return self._synced.wait(timeout)
 
     def start(self) -> Informer:
-        """Start watching. With ``preflight`` (the default), first check with the API server that this
-        identity may list and watch the resource; raises :class:`~incluster_sdk.PermissionDeniedError`
-        naming what is missing and the RBAC that grants it. An informer starts once."""
+        """Start watching, on a new thread; returns at once after the preflight.
+
+        With ``preflight`` (the default), first check with the API server, on the calling thread, that this
+        identity may list and watch the resource (a check that cannot be made is logged and skipped). An
+        informer starts once, and does not restart after :meth:`stop`: create a new one. ``with informer:``
+        calls ``start()`` only if the informer has never been started, so on a started or stopped informer it
+        raises nothing and leaves it as it is.
+
+        :returns: the informer itself, so that ``with Informer(...).start() as informer:`` works.
+        :raises RuntimeError: if the informer was started before (running or stopped).
+        :raises ~incluster_sdk.PermissionDeniedError: if the preflight finds that this identity may not list or
+            watch the resource; the message names what is missing and the RBAC that grants it.
+        """
         self._check_not_started("`with informer:` starts it; `with informer.start():` is fine too")
         if self.preflight:
             # rbac sits below watch (the layer table in tests/test_import_graph.py); imported on first use
@@ -100,7 +143,17 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop watching, close the connection, and stop the handler threads (after their queued events)."""
+        """Stop watching, close the connection, and stop the handler threads after their queued calls.
+
+        Waits for the watch thread, then for each handler thread in turn, each for up to ``timeout``: at most
+        ``(1 + number of handlers) * timeout`` seconds in all. A thread still running then is left to finish
+        in the background (a daemon thread: it does not keep the process alive). Calling it again, or before
+        :meth:`start`, is harmless.
+
+        :param timeout: seconds to wait for each thread (the watch thread, then each handler's) to end; default
+            10 s (our choice: time for a handler to finish its queued calls; client-go's informers have no stop
+            deadline).
+        """
         self._stop.set()
         response = self._response
         if response is not None:
@@ -111,9 +164,11 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
             runner.stop(timeout)
 
     def __enter__(self) -> Informer:
+        """:meth:`start` the informer unless it was ever started; returns it."""
         return self if self.started else self.start()
 
     def __exit__(self, *exc: object) -> None:
+        """:meth:`stop` it, with the default timeout."""
         self.stop()
 
     # -- the loop --------------------------------------------------------------------------------------------

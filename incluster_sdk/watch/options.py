@@ -12,35 +12,69 @@ from typing import Any, Generic, NoReturn, TypedDict, TypeVar, overload
 from .cache import Transform, strip_managed_fields
 from .store import Indexer
 
-#: Resync replays the cache to the handlers; more often than once a second is a busy loop (client-go's floor).
 MIN_RESYNC_PERIOD = 1.0
+"""The shortest ``resync_period``, in seconds: 1 s, client-go's ``minimumResyncPeriod`` (a resync replays the
+whole cache to the handlers; more often is a busy loop). client-go raises a shorter period to it; we raise
+ValueError."""
 
 
 class InitialList(enum.Enum):
-    """How the informer gets the initial state."""
+    """How the informer gets the initial state (the ``initial_list`` option); the string values are accepted too."""
 
-    AUTO = "auto"  # streaming where the server has it, else paged LIST
-    STREAM = "stream"  # streaming list; still falls back to LIST if the server refuses it
-    LIST = "list"  # paged LIST only
+    AUTO = "auto"
+    """Ask the server's version first: a streaming list (one WATCH with ``sendInitialEvents=true``) on
+    Kubernetes 1.27 and later, else paged LIST. The default."""
+    STREAM = "stream"
+    """A streaming list without asking the version; falls back to paged LIST, for good, if the server refuses
+    it (400/422) or ignores it (the stream ends without the initial-events-end bookmark)."""
+    LIST = "list"
+    """Paged LIST only (pages of 500, client-go's default), then WATCH."""
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class InformerOptions:
-    """What to watch and how. Every field is also a keyword argument of :class:`~.informer.Informer`,
-    :class:`~.aio.AsyncInformer` and the factories.
+    """What to watch and how, validated once; frozen (derive a variant with :func:`dataclasses.replace`).
 
-    - ``namespace``: None watches all namespaces.
-    - ``label_selector`` / ``field_selector``: narrow the collection on the server.
-    - ``indexers``: extra indexes, name → function returning index values (``namespace`` is always there).
-    - ``transform``: applied to each object before it is stored and handed to handlers (default: drop
-      ``managedFields``; None keeps objects whole).
-    - ``metadata_only``: the server sends only metadata (PartialObjectMetadata): the lightest cache.
-    - ``compress``: keep cached objects deflated (about a tenth of their JSON for objects of one kind; each
-      read costs a few µs more). Default False: cached objects are kept as JSON bytes either way
-      (see :mod:`~incluster_sdk.watch.store`).
-    - ``initial_list``: "auto" (streaming list where the server has it, else paged LIST), "stream", "list".
-    - ``resync_period``: seconds; replays the cache to handlers as ``on_update(obj, obj)``. At least 1 s.
-    - ``preflight``: check list/watch permissions at start and fail fast naming the fix.
+    Every field is also a keyword argument of :class:`~incluster_sdk.watch.informer.Informer`,
+    :class:`~incluster_sdk.watch.aio.AsyncInformer` and the factories (:class:`InformerKeywords`), applied over
+    an ``options`` object if one is given.
+
+    :param namespace: the namespace to watch; default None: all namespaces (client-go's ``NamespaceAll``).
+        Ignored for cluster-scoped resources, which have no namespace.
+    :param label_selector: a label selector the server filters by, e.g. ``"app=web,tier!=db"``; default None:
+        no filter.
+    :param field_selector: a field selector the server filters by, e.g. ``"metadata.name=app-config"`` (the
+        RBAC preflight then checks access to that one object); default None: no filter.
+    :param indexers: extra indexes, name → function called as ``fn(obj) -> Iterable[str]`` on each object
+        (a dict, after ``transform``) and returning its values in that index; query them with
+        :meth:`Store.by_index(name, value) <incluster_sdk.watch.store.Store.by_index>`. The ``namespace``
+        index is always there. An indexer must not raise (use ``.get``): a failure is logged and the watch
+        restarts. Default None: only ``namespace``.
+    :param transform: called as ``fn(obj) -> obj`` on each object (a dict) before it is stored and handed to
+        handlers; it may change and return ``obj``. Default
+        :func:`~incluster_sdk.watch.cache.strip_managed_fields` (our choice: ``managedFields`` is often a third
+        of an object and apps rarely read it; client-go keeps objects whole); None keeps objects whole;
+        :func:`~incluster_sdk.watch.cache.compact` drops more. It must not raise.
+    :param metadata_only: the server sends only metadata (``PartialObjectMetadata``: name, namespace, labels,
+        annotations, owner references, resourceVersion, timestamps; no ``spec`` or ``status``): the lightest
+        cache and traffic. Default False.
+    :param compress: keep cached objects deflated
+        (:class:`~incluster_sdk.watch.store.CompressedCodec`: about a tenth of their JSON for objects of one
+        kind; each read costs a few µs more). Default False (our choice: reads stay cheapest; cached objects
+        are JSON bytes either way, see :mod:`incluster_sdk.watch.store`).
+    :param initial_list: how to get the initial state, an :class:`InitialList` or its value (``"auto"``,
+        ``"stream"``, ``"list"``). Default ``"auto"`` (our choice: a streaming list holds no LIST pages in
+        memory, and older servers get paged LIST).
+    :param resync_period: seconds between resyncs, each replaying the whole cache to the handlers as
+        ``on_update(obj, obj)`` from memory (never a relist); at least 1 s (:data:`MIN_RESYNC_PERIOD`).
+        Default None: no resync (client-go's resync period 0).
+    :param preflight: at start, check with SelfSubjectAccessReviews that this identity may list and watch the
+        collection, and fail fast with :class:`~incluster_sdk.PermissionDeniedError` naming the missing
+        permission and the RBAC that grants it. A check that cannot be made (server down, reviews not
+        allowed) is logged and skipped. Default True (our choice: a 403 at start instead of a retry loop).
+    :raises ValueError: if ``initial_list`` is not one of the :class:`InitialList` values, or
+        ``resync_period`` is under 1 s.
+    :raises TypeError: for an unknown field name.
     """
 
     namespace: str | None = None
@@ -66,26 +100,63 @@ class InformerOptions:
 
     @classmethod
     def of(cls, options: InformerOptions | None, overrides: Mapping[str, Any]) -> InformerOptions:
-        """``options`` (or the defaults) with ``overrides`` (keyword arguments) applied, validated."""
+        """Build the options an informer or factory runs with: ``options`` (or the defaults) with ``overrides``
+        applied, validated.
+
+        :param options: the base options; None: the defaults.
+        :param overrides: field name → value, the keyword arguments the informer or factory was given.
+        :returns: new validated options, or ``options`` itself when ``overrides`` is empty.
+        :raises ValueError: for a bad ``initial_list`` or a ``resync_period`` under 1 s.
+        :raises TypeError: for a key that is not a field of :class:`InformerOptions`.
+        """
         if options is None:
             return cls(**overrides)
         return dataclasses.replace(options, **overrides) if overrides else options
 
 
 class InformerKeywords(TypedDict, total=False):
-    """The keyword arguments the informers and factories take: the fields of :class:`InformerOptions`, so
-    that a type checker checks their names and types at every call."""
+    """The keyword arguments (``**overrides``) that :class:`~incluster_sdk.watch.informer.Informer`,
+    :class:`~incluster_sdk.watch.aio.AsyncInformer` and the factories take: the fields of
+    :class:`InformerOptions`, typed so that a type checker checks their names and types at every call.
+
+    Every key is optional; one given replaces that field of the ``options`` argument (or of the defaults).
+    The full description of each, with its default, is in the parameter table of :class:`InformerOptions`;
+    in short:
+
+    - ``namespace`` (``str | None``, default None: all namespaces)
+    - ``label_selector``, ``field_selector`` (``str | None``, default None: no filter)
+    - ``indexers`` (name → ``fn(obj) -> Iterable[str]``, default None: only the ``namespace`` index)
+    - ``transform`` (``fn(obj) -> obj`` or None, default :func:`~incluster_sdk.watch.cache.strip_managed_fields`)
+    - ``metadata_only``, ``compress`` (``bool``, default False)
+    - ``initial_list`` (:class:`InitialList` or ``"auto"``/``"stream"``/``"list"``, default ``"auto"``)
+    - ``resync_period`` (seconds, ``float | None``, at least 1 s; default None: no resync)
+    - ``preflight`` (``bool``, default True: check list/watch permission at start)
+
+    Example: ``Informer(client, PODS, namespace="default", resync_period=300)``.
+    """
 
     namespace: str | None
+    """The namespace to watch; None (the default) watches all namespaces."""
     label_selector: str | None
+    """A label selector the server filters by (``"app=web"``); default None: no filter."""
     field_selector: str | None
+    """A field selector the server filters by (``"metadata.name=app-config"``); default None: no filter."""
     indexers: Mapping[str, Indexer] | None
+    """Extra store indexes, name → ``fn(obj) -> Iterable[str]``; default None: only ``namespace``."""
     transform: Transform | None
+    """``fn(obj) -> obj`` run on each object before it is cached; default
+    :func:`~incluster_sdk.watch.cache.strip_managed_fields`; None keeps objects whole."""
     metadata_only: bool
+    """Watch ``PartialObjectMetadata`` only (no ``spec``, no ``status``); default False."""
     compress: bool
+    """Keep cached objects deflated (smaller, reads a few µs slower); default False."""
     initial_list: InitialList | str
+    """``"auto"`` (the default), ``"stream"`` or ``"list"``: see :class:`InitialList`."""
     resync_period: float | None
+    """Seconds between replays of the cache as ``on_update(obj, obj)``, at least 1 s; default None: never."""
     preflight: bool
+    """Check at start that this identity may list and watch (:class:`~incluster_sdk.PermissionDeniedError`
+    if not); default True."""
 
 
 T = TypeVar("T")
@@ -124,8 +195,14 @@ class OptionAttributes:
     options: InformerOptions
 
     namespace: Part[str | None] = Part("options")
+    """The namespace watched (``options.namespace``); None: all namespaces. Read-only."""
     label_selector: Part[str | None] = Part("options")
+    """The label selector (``options.label_selector``); None: none. Read-only."""
     field_selector: Part[str | None] = Part("options")
+    """The field selector (``options.field_selector``); None: none. Read-only."""
     metadata_only: Part[bool] = Part("options")
+    """True if the informer watches ``PartialObjectMetadata`` only (``options.metadata_only``). Read-only."""
     resync_period: Part[float | None] = Part("options")
+    """Seconds between resyncs (``options.resync_period``); None: no resync. Read-only."""
     preflight: Part[bool] = Part("options")
+    """True if ``start()`` checks list/watch permission first (``options.preflight``). Read-only."""
