@@ -27,29 +27,47 @@ from .errors import InclusterSDKError
 from .resource import Resource
 
 BUILTIN_TABLE = "builtin_resources.json"
-#: The longest a resource's plural can be: a DNS-1123 label (CRD plurals are validated as one).
+"""The file in the package that holds the built-in table (:func:`builtin_catalog`)."""
 MAX_RESOURCE_LENGTH = 63
-#: The longest a group can be: a DNS-1123 subdomain (an APIService's and a CRD's group are validated as one).
+"""Characters: the longest a resource's plural can be, a DNS-1123 label (CRD plurals are validated as one)."""
 MAX_GROUP_LENGTH = 253
-#: The longest ``TYPE`` that can name anything: ``resource.version.group`` (a version is a DNS-1123 label too).
-#: Longer text is refused before it is resolved, so resolving costs at most this much per candidate.
+"""Characters: the longest a group can be, a DNS-1123 subdomain (an APIService's and a CRD's group are
+validated as one)."""
 MAX_TYPE_LENGTH = MAX_RESOURCE_LENGTH + 1 + MAX_RESOURCE_LENGTH + 1 + MAX_GROUP_LENGTH
-#: A Kubernetes API version (k8s.io/apimachinery/pkg/version: v1, v1beta1, v2alpha3).
+"""Characters (381): the longest ``TYPE`` that can name anything, ``resource.version.group`` (a version is a
+DNS-1123 label too). Longer text names nothing and is not resolved, so resolving costs at most this much per
+candidate."""
 VERSION = re.compile(r"^v[1-9][0-9]*(?:(?:alpha|beta)[1-9][0-9]*)?$")
+"""A Kubernetes API version, as k8s.io/apimachinery/pkg/version spells them: ``v1``, ``v1beta1``,
+``v2alpha3``."""
 
 
 class UnknownResourceError(InclusterSDKError, ValueError):
-    """A resource type the catalog does not know; the message offers the closest names."""
+    """A resource type the catalog does not know, or a version that does not serve it.
+
+    The message names the catalog's source and offers up to three close ``plural.group`` names ("did you mean
+    leases.coordination.k8s.io?"), and says which group versions' discovery failed, if any. A
+    :class:`ValueError` too.
+    """
 
 
 @dataclass(frozen=True)
 class APIResource:
     """One resource as discovery describes it (``metav1.APIResource``), with its subresources.
 
-    ``name`` is the plural (``deployments``); ``group`` is ``""`` for the core group; ``subresources`` maps
-    a subresource's name (``log``, ``status``) to the verbs it supports. ``version`` is the version it was
-    read from (its group's preferred one when that serves it); ``versions`` every version that serves it,
-    ``version`` first (empty: ``version`` only).
+    Found with :meth:`ResourceCatalog.resolve`; :meth:`resource` gives the collection to request.
+
+    :param group: the API group (``apps``), ``""`` for the core group.
+    :param version: the version it was read from: its group's preferred one when that serves it.
+    :param name: the plural, its name in URLs and RBAC rules (``deployments``).
+    :param singular_name: the singular (``deployment``).
+    :param kind: the object kind (``Deployment``).
+    :param namespaced: whether objects live in namespaces.
+    :param verbs: the verbs the resource supports (``("create", "delete", "get", "list", ...)``).
+    :param short_names: kubectl's short names (``("deploy",)``); default none.
+    :param subresources: a subresource's name (``log``, ``status``, ``scale``) → the verbs it supports;
+        default none.
+    :param versions: every version that serves it, ``version`` first; default empty, meaning ``version`` only.
     """
 
     group: str
@@ -75,11 +93,18 @@ class APIResource:
 
     @property
     def api_version(self) -> str:
+        """``group/version`` (``apps/v1``), or the version alone for the core group (``v1``)."""
         return f"{self.group}/{self.version}" if self.group else self.version
 
     def resource(self, version: str | None = None) -> Resource:
-        """The collection to request: this resource in ``version`` (default: :attr:`version`, the preferred
-        one). Raises :class:`UnknownResourceError` for a version that does not serve it."""
+        """The collection to request: this resource in one of its versions.
+
+        :param version: a version that serves it (``v1beta1``); None (default): :attr:`version`, the preferred
+            one.
+        :returns: the :class:`~incluster_sdk.resource.Resource` (``Resource("apps/v1", "deployments")``).
+        :raises UnknownResourceError: if ``version`` does not serve this resource (not in
+            :attr:`served_versions`).
+        """
         version = version or self.version
         if version not in self.served_versions:
             raise UnknownResourceError(
@@ -88,6 +113,12 @@ class APIResource:
         return Resource(f"{self.group}/{version}" if self.group else version, self.name, self.namespaced)
 
     def to_json(self) -> dict[str, Any]:
+        """This resource as the built-in table stores it, JSON-ready.
+
+        :returns: ``{"group", "version", "name", "singularName", "kind", "namespaced", "verbs", "shortNames",
+            "subresources", "versions"}`` with lists for tuples (``subresources``: name → verbs, sorted by name;
+            ``versions``: :attr:`served_versions`).
+        """
         return {
             "group": self.group,
             "version": self.version,
@@ -103,6 +134,14 @@ class APIResource:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> APIResource:
+        """The resource that :meth:`to_json` wrote.
+
+        :param data: a dict of :meth:`to_json`'s shape; ``shortNames``, ``subresources`` and ``versions`` may
+            be missing or null.
+        :returns: the resource.
+        :raises KeyError: if a required key (``group``, ``version``, ``name``, ``singularName``, ``kind``,
+            ``namespaced``, ``verbs``) is missing.
+        """
         return cls(
             group=data["group"],
             version=data["version"],
@@ -121,13 +160,21 @@ class APIResource:
 class ResourceCatalog:
     """The resources of a server (or of the built-in table), in discovery's priority order (core first).
 
-    ``source`` says where the catalog came from, for messages ("discovery from https://...", "built-in
-    table (Kubernetes 1.20)"); ``groups`` lists every group it knows, so a caller can tell "not a resource of
-    a known group" (an error) from "a group this catalog has never heard of" (for example a custom
-    resource checked offline). ``versions`` maps a group (``""``: core) to the versions it serves, preferred
-    first (default: the versions of its resources). ``failed`` maps a group version whose discovery failed
-    (``metrics.k8s.io/v1beta1``; core: ``v1``) to the reason: its resources are not in the catalog, as
-    client-go's partial discovery (``ErrGroupDiscoveryFailed``) leaves them out.
+    Made by :func:`~incluster_sdk.discovery.discover` (cached per client by
+    :func:`~incluster_sdk.discovery.catalog_for`) or :func:`builtin_catalog`. Frozen; no I/O.
+
+    :param resources: the resources, most preferred first: those of each group's preferred version in group
+        order, core first, then those only other versions serve (kubectl's RESTMapper order).
+    :param source: where the catalog came from, for messages: ``"discovery from https://..."``,
+        ``"built-in table (kube-apiserver v1.20.2 discovery)"``.
+    :param groups: every group it knows, ``""`` for core; default empty. A caller can tell "not a resource of
+        a known group" (an error) from "a group this catalog has never heard of" (for example a custom
+        resource checked offline).
+    :param versions: a group (``""``: core) → the versions it serves, preferred first; default: the versions
+        of its resources.
+    :param failed: a group version whose discovery failed (``metrics.k8s.io/v1beta1``; core: ``v1``) → the
+        reason; default none. Its resources are not in the catalog, as client-go's partial discovery
+        (``ErrGroupDiscoveryFailed``) leaves them out.
     """
 
     resources: tuple[APIResource, ...]
@@ -137,7 +184,12 @@ class ResourceCatalog:
     failed: Mapping[str, str] = field(default_factory=dict)
 
     def lookup(self, group: str, name: str) -> APIResource | None:
-        """The resource with this exact plural ``name`` in ``group``, or None."""
+        """The resource with this exact plural in this group (no short names, no case folding).
+
+        :param group: the group, ``""`` for core.
+        :param name: the plural (``deployments``).
+        :returns: the resource, or None if the catalog has none by that group and plural.
+        """
         return self._by_group_name.get((group, name))
 
     @functools.cached_property
@@ -148,7 +200,11 @@ class ResourceCatalog:
         return table
 
     def served_versions(self, group: str) -> tuple[str, ...]:
-        """The versions ``group`` serves, preferred first (``()``: a group this catalog does not know)."""
+        """The versions a group serves, preferred first.
+
+        :param group: the group, ``""`` for core.
+        :returns: the versions (``("v1", "v1beta1")``); ``()`` for a group this catalog does not know.
+        """
         return self._versions.get(group, ())
 
     @functools.cached_property
@@ -160,7 +216,12 @@ class ResourceCatalog:
         return table
 
     def failed_in(self, group: str) -> dict[str, str]:
-        """The failed group versions (as in :attr:`failed`) of ``group``."""
+        """The group versions of one group whose discovery failed.
+
+        :param group: the group, ``""`` for core.
+        :returns: group version → reason, as in :attr:`failed` (``{"metrics.k8s.io/v1beta1": "HTTP 503"}``);
+            empty if none failed.
+        """
         return {gv: why for gv, why in self.failed.items() if _group_of(gv) == group}
 
     def candidates(self, type_name: str) -> list[APIResource]:
@@ -170,8 +231,14 @@ class ResourceCatalog:
         equals the catalog's priority order decides (core, then preferred versions, then the others).
 
         ``name.version.group`` matches every version that serves the resource, and ``name.version`` a core
-        resource (``pods.v1``; kubectl reads that as the group ``v1`` and finds nothing). Text longer than
-        :data:`MAX_TYPE_LENGTH` names nothing."""
+        resource (``pods.v1``; kubectl reads that as the group ``v1`` and finds nothing).
+
+        :param type_name: a plural, singular, kind or short name, case-insensitive, surrounding whitespace
+            ignored, optionally followed by ``.group``, ``.version.group``, a group prefix, or (core)
+            ``.version``: ``pods``, ``po``, ``Pod``, ``deploy.apps``, ``deployments.v1.apps``.
+        :returns: the matching resources, best first; empty if none, or if ``type_name`` is longer than
+            :data:`MAX_TYPE_LENGTH` (381 characters).
+        """
         text = type_name.strip().lower()
         if len(text) > MAX_TYPE_LENGTH:
             return []
@@ -188,10 +255,16 @@ class ResourceCatalog:
         return []
 
     def resolve(self, type_name: str) -> APIResource:
-        """The resource ``type_name`` names (``pods``, ``po``, ``Pod``, ``deploy.apps``, ``deployments.v1.apps``).
+        """The resource a ``TYPE`` names, as kubectl resolves it.
 
-        Raises :class:`UnknownResourceError` with the closest names when there is none. When a bare name
-        exists in several groups (``events``), the first in discovery order wins, as in kubectl.
+        When a bare name exists in several groups (``events``), the first in discovery order wins (core), as in
+        kubectl.
+
+        :param type_name: as for :meth:`candidates`: ``pods``, ``po``, ``Pod``, ``deploy.apps``,
+            ``deployments.v1.apps``.
+        :returns: the best of :meth:`candidates`.
+        :raises UnknownResourceError: if it names nothing (the message has the closest names,
+            :meth:`unknown_message`).
         """
         found = self.candidates(type_name)
         if found:
@@ -199,11 +272,15 @@ class ResourceCatalog:
         raise UnknownResourceError(self.unknown_message(type_name))
 
     def resource_for(self, type_name: str) -> Resource:
-        """The collection ``type_name`` names, as kubectl resolves it (:meth:`resolve`: ``ConfigMap``, ``cm``,
-        ``deploy.apps``, ``widgets.example.com``), in the version it names (``deployments.v1.apps``,
-        ``pods.v1``) or else the group's preferred version that serves it.
+        """The collection a ``TYPE`` names, as kubectl resolves it (:meth:`resolve`), in the version it names or
+        else the preferred version that serves it.
 
-        Raises :class:`UnknownResourceError` (with the closest names) when it names nothing."""
+        :param type_name: as for :meth:`candidates`: ``ConfigMap``, ``cm``, ``deploy.apps``,
+            ``widgets.example.com``, with a version: ``deployments.v1.apps``, ``pods.v1``.
+        :returns: the :class:`~incluster_sdk.resource.Resource` (``Resource("apps/v1", "deployments")``).
+        :raises UnknownResourceError: if it names nothing, including a version that does not serve the
+            resource (the message has the closest names; :meth:`version_problem` explains a version).
+        """
         found = self.resolve(type_name)
         rest = type_name.strip().lower().partition(".")[2]
         version = rest.partition(".")[0]
@@ -212,9 +289,13 @@ class ResourceCatalog:
         return found.resource()
 
     def version_problem(self, type_name: str) -> str | None:
-        """Why ``type_name`` of the form ``name.VERSION.group`` (``name.VERSION`` for core) names nothing when
-        the group is known and does not serve VERSION ("apps serves v1; v1beta1 is not served"), or serves it
-        but not for ``name``; None for other text."""
+        """Why a ``TYPE`` with a version names nothing, when the version is the reason.
+
+        :param type_name: ``name.VERSION.group`` (``name.VERSION`` for core), e.g. ``deployments.v1beta1.apps``.
+        :returns: a message when the group is known and does not serve VERSION (``"'deployments.v1beta1.apps':
+            apps serves v1; v1beta1 is not served by the ..."``), or serves it but not for ``name``; None for
+            text of another form, an unknown group, or a version that does serve the resource.
+        """
         name, _, rest = type_name.strip().lower().partition(".")
         version, _, group = rest.partition(".")
         if not VERSION.match(version) or group not in self.groups or not name:
@@ -237,10 +318,18 @@ class ResourceCatalog:
         return None
 
     def unknown_message(self, type_name: str) -> str:
-        """Why ``type_name`` resolves to nothing, with up to three ``plural.group`` names, closest first: a typo
-        is compared with every plural and every ``plural.group`` (``leasse`` is far from
-        ``leases.coordination.k8s.io`` but close to ``leases``). When discovery of some group versions
-        failed, the message says so: the resource may be one of theirs."""
+        """The message of :class:`UnknownResourceError` for a ``TYPE`` that resolves to nothing.
+
+        A typo is compared with every plural and every ``plural.group`` (``leasse`` is far from
+        ``leases.coordination.k8s.io`` but close to ``leases``), with :func:`difflib.get_close_matches` at
+        cutoff 0.6. When discovery of some group versions failed, the message says so (:meth:`failed_note`):
+        the resource may be one of theirs.
+
+        :param type_name: the text that named nothing (cut to :data:`MAX_TYPE_LENGTH` characters in the
+            message).
+        :returns: ``"'leasse' is not a resource known to the <source>; did you mean leases.coordination.k8s.io?"``,
+            with up to three ``plural.group`` names, closest first (none if nothing is close).
+        """
         text = type_name if len(type_name) <= MAX_TYPE_LENGTH else type_name[:MAX_TYPE_LENGTH] + "..."
         spelled: dict[str, list[str]] = {}
         for res in self.resources:
@@ -252,7 +341,11 @@ class ResourceCatalog:
         return f"{text!r} is not a resource known to the {self.source}{hint}{self.failed_note()}"
 
     def failed_note(self) -> str:
-        """``"; discovery of metrics.k8s.io/v1beta1 failed (...), so its resources are unknown"``, or ``""``."""
+        """The note appended to messages when some group versions' discovery failed.
+
+        :returns: ``" (discovery of metrics.k8s.io/v1beta1 failed, so their resources are unknown:
+            metrics.k8s.io/v1beta1: <reason>)"``, or ``""`` when none failed.
+        """
         if not self.failed:
             return ""
         failures = "; ".join(f"{gv}: {why}" for gv, why in sorted(self.failed.items()))
@@ -297,7 +390,14 @@ def _group_matches(res: APIResource, group: str, by_prefix: bool = False) -> boo
 
 @functools.lru_cache(maxsize=1)
 def builtin_catalog() -> ResourceCatalog:
-    """The standard kinds, as kube-apiserver's discovery lists them (see the module docstring)."""
+    """The standard kinds, as kube-apiserver's discovery lists them, for when no server is at hand.
+
+    Read once from the package (:data:`BUILTIN_TABLE`, recorded by ``scripts/gen-builtin-resources.py``) and
+    cached: every call returns the same catalog.
+
+    :returns: a catalog whose ``source`` names the recorded server: ``"built-in table (kube-apiserver v1.20.2
+        discovery)"``.
+    """
     text = importlib_resources.files(__package__).joinpath(BUILTIN_TABLE).read_text(encoding="utf-8")
     table = json.loads(text)
     resources = tuple(APIResource.from_json(r) for r in table["resources"])

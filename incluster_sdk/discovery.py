@@ -64,9 +64,10 @@ __all__ = [
 
 
 # -- the discovery walk (no I/O) ------------------------------------------------------------------------------
-#: What the walk yields: a path to GET; what it is sent back: the decoded JSON body, or None on 404. A GET that
-#: failed is thrown into it (``flow.throw(exc)``): a group version's failure is recorded, any other propagates.
 DiscoveryFlow = Generator[str, "dict[str, Any] | None", ResourceCatalog]
+"""The discovery walk's type. It yields a path to GET; it is sent back the decoded JSON body, or None on 404. A
+GET that failed is thrown into it (``flow.throw(exc)``): a group version's failure is recorded, any other
+propagates. It returns the catalog."""
 
 
 def discovery_flow(source: str) -> DiscoveryFlow:
@@ -187,19 +188,49 @@ def catalog_from_lists(
 
 # -- drivers ---------------------------------------------------------------------------------------------------
 def run_discovery(source: str, get: Callable[[str], dict[str, Any] | None]) -> ResourceCatalog:
-    """Walk :func:`discovery_flow` with ``get`` (a path -> its JSON body, None on 404, or raises): what a GET
-    raises is thrown into the walk, which records a group version's failure and re-raises any other."""
+    """Walk discovery (``GET /api``, ``/api/v1``, ``/apis`` and every version of every group) with your own GET.
+
+    What ``get`` raises is thrown into the walk: a group version's failure is recorded in
+    :attr:`~incluster_sdk.catalog.ResourceCatalog.failed` and the walk goes on; a failure of ``/api`` or
+    ``/apis`` propagates.
+
+    :param source: where the answers come from, for the catalog's messages (``"discovery from https://..."``).
+    :param get: called as ``get(path) -> body``: ``path`` is ``/api``, ``/apis/apps/v1``...; ``body`` the
+        answer's JSON object as a dict, or None for a 404; it raises for any other failure.
+    :returns: the catalog, in kubectl's priority order.
+    :raises ~incluster_sdk.errors.ApiError: if ``/api`` or ``/apis`` answers 404 (not a Kubernetes API
+        server).
+    :raises Exception: whatever ``get`` raised for ``/api`` or ``/apis``.
+    """
     return drive(discovery_flow(source), get)
 
 
 def discover(client: ApiClient) -> ResourceCatalog:
-    """The server's catalog, read now (about 25 GETs on a 1.20 server). Group versions that fail are skipped and
-    listed in :attr:`ResourceCatalog.failed`. Raises :class:`ApiError` when /api or /apis fails."""
+    """Read the server's catalog now, uncached (about 25 GETs on a 1.20 server); :func:`catalog_for` caches it.
+
+    ``/api`` and ``/apis`` are retried per the client's retry policy; a group version is not: one that fails
+    (an aggregated API whose backend is down answers 503) is skipped and listed in
+    :attr:`~incluster_sdk.catalog.ResourceCatalog.failed`, as client-go's partial discovery does.
+
+    :param client: the SDK's client (:func:`~incluster_sdk.api_client`).
+    :returns: the catalog, whose ``source`` is ``"discovery from <the client's host>"``.
+    :raises ~incluster_sdk.errors.ApiError: if ``/api`` or ``/apis`` answers an error status (404: not a
+        Kubernetes API server) or a body that is not a JSON object.
+    :raises urllib3.exceptions.HTTPError: if ``/api`` or ``/apis`` cannot be reached and the retries gave up.
+    """
     return run_discovery(f"discovery from {client.configuration.host}", lambda path: _get_json(client, path))
 
 
 async def async_discover(client: AsyncApiClient) -> ResourceCatalog:
-    """:func:`discover` for the asyncio client."""
+    """:func:`discover` for the asyncio client.
+
+    :param client: the SDK's asyncio client (:func:`~incluster_sdk.async_api_client`).
+    :returns: the catalog, whose ``source`` is ``"discovery from <the client's host>"``.
+    :raises ~incluster_sdk.errors.ApiError: if ``/api`` or ``/apis`` answers an error status (404: not a
+        Kubernetes API server) or a body that is not a JSON object.
+    :raises aiohttp.ClientError: if ``/api`` or ``/apis`` cannot be reached and the retries gave up
+        (:class:`asyncio.TimeoutError` for a timeout).
+    """
     return await async_drive(
         discovery_flow(f"discovery from {client.configuration.host}"), lambda path: _async_get_json(client, path)
     )
@@ -226,11 +257,12 @@ async def _async_get_json(client: AsyncApiClient, path: str) -> dict[str, Any] |
 
 
 # -- one catalog per client, read on first use and again on a miss ------------------------------------------
-#: A miss (an unknown resource) re-reads discovery at most this often: a CRD created a moment ago should be
-#: found, but a typo repeated in a loop must not cost 25 requests each time. A discovery that failed outright
-#: is remembered as long: callers fall back to the built-in table at once instead of failing again (an
-#: unavailable aggregated API can take half a minute of retries per discovery).
 REFRESH_AFTER_MISS = 10.0
+"""Seconds: a cached catalog younger than this is not re-read, even on a miss (an unknown resource). Our
+choice: a CRD created a moment ago should be found, but a typo repeated in a loop must not cost 25 requests
+each time. A discovery that failed outright is remembered as long: callers that can fall back to the built-in
+table (the RBAC checks, the doctor) do so at once instead of failing again (an unavailable server can take
+half a minute of retries per discovery)."""
 _CATALOGS: weakref.WeakKeyDictionary[Any, tuple[ResourceCatalog | Exception, float]] = weakref.WeakKeyDictionary()
 
 
@@ -256,9 +288,21 @@ def _raise_or_return(value: ResourceCatalog | Exception) -> ResourceCatalog:
 
 
 def catalog_for(client: ApiClient, *, refresh: bool = False) -> ResourceCatalog:
-    """The client's server catalog, discovered once and cached with the client. ``refresh=True`` re-reads it
-    unless it was read in the last :data:`REFRESH_AFTER_MISS` seconds. A failed discovery is cached too (and
-    raised again) for as long. Raises :class:`ApiError` (or what the request raised)."""
+    """The client's server catalog, discovered on first use (:func:`discover`) and cached with the client.
+
+    The cache holds one entry per client object (weakly: it goes with the client) and the time it was read. A
+    failed discovery is cached too, and raised again, until it is :data:`REFRESH_AFTER_MISS` (10 s) old; then
+    the next call discovers again.
+
+    :param client: the SDK's client (:func:`~incluster_sdk.api_client`).
+    :param refresh: True re-reads discovery unless the cached entry is less than :data:`REFRESH_AFTER_MISS`
+        (10 s) old (what a miss does, so that a just-created CRD is found); default False: the cached catalog,
+        however old.
+    :returns: the catalog (the cached object when still valid).
+    :raises ~incluster_sdk.errors.ApiError: if discovery fails (``/api`` or ``/apis`` answers an error status),
+        now or in the last 10 s.
+    :raises urllib3.exceptions.HTTPError: if the server cannot be reached, now or in the last 10 s.
+    """
     cached = _cached(client, refresh)
     if cached is not None:
         return _raise_or_return(cached[0])
@@ -270,7 +314,15 @@ def catalog_for(client: ApiClient, *, refresh: bool = False) -> ResourceCatalog:
 
 
 async def async_catalog_for(client: AsyncApiClient, *, refresh: bool = False) -> ResourceCatalog:
-    """:func:`catalog_for` for the asyncio client."""
+    """:func:`catalog_for` for the asyncio client (one cache for both kinds of client).
+
+    :param client: the SDK's asyncio client (:func:`~incluster_sdk.async_api_client`).
+    :param refresh: as for :func:`catalog_for`: True re-reads discovery unless the cached entry is less than
+        :data:`REFRESH_AFTER_MISS` (10 s) old; default False.
+    :returns: the catalog (the cached object when still valid).
+    :raises ~incluster_sdk.errors.ApiError: if discovery fails, now or in the last 10 s.
+    :raises aiohttp.ClientError: if the server cannot be reached, now or in the last 10 s.
+    """
     cached = _cached(client, refresh)
     if cached is not None:
         return _raise_or_return(cached[0])
@@ -284,15 +336,31 @@ async def async_catalog_for(client: AsyncApiClient, *, refresh: bool = False) ->
 # -- a resource by name, kind or short name ----------------------------------------------------------------
 @dataclass(frozen=True)
 class CatalogStep:
-    """A flow's request for the client's catalog (``refresh``: read discovery again, see :func:`catalog_for`);
-    the driver answers a :class:`ResourceCatalog`, or throws why it could not."""
+    """What :func:`resource_flow` yields: a request for the client's catalog. The driver sends back a
+    :class:`~incluster_sdk.catalog.ResourceCatalog` (``catalog_for(client, refresh=step.refresh)``), or throws
+    in why it could not.
+
+    :param refresh: True after a miss: read discovery again, as :func:`catalog_for`'s ``refresh``; default
+        False, the cached catalog.
+    """
 
     refresh: bool = False
 
 
 def resource_flow(type_name: str) -> Generator[CatalogStep, ResourceCatalog, Resource]:
-    """:func:`resource_for`'s logic: resolve in the cached catalog; on a miss, once more in a refreshed one
-    (a CustomResourceDefinition may have been created since the catalog was read)."""
+    """:func:`resource_for`'s logic without I/O, for a driver of your own: resolve in the cached catalog; on a
+    miss, once more in a refreshed one (a CustomResourceDefinition may have been created since it was read).
+
+    Drive it with :func:`~incluster_sdk.flows.drive`: ``drive(resource_flow("cm"), lambda step:
+    catalog_for(client, refresh=step.refresh))``.
+
+    :param type_name: as for :func:`resource_for`.
+    :returns: a generator that yields :class:`CatalogStep` (one, or two after a miss), is sent a
+        :class:`~incluster_sdk.catalog.ResourceCatalog` for each, and returns the
+        :class:`~incluster_sdk.resource.Resource`. It raises
+        :class:`~incluster_sdk.catalog.UnknownResourceError` when the second catalog does not know the name
+        either.
+    """
     catalog = yield CatalogStep()
     try:
         return catalog.resource_for(type_name)
@@ -301,19 +369,42 @@ def resource_flow(type_name: str) -> Generator[CatalogStep, ResourceCatalog, Res
 
 
 def resource_for(client: ApiClient, type_name: str) -> Resource:
-    """The :class:`~incluster_sdk.resource.Resource` the server serves for ``type_name``: a kind (``ConfigMap``),
-    plural (``configmaps``), singular or short name (``cm``), optionally with its group (``widgets.example.com``,
-    ``Widget.example.com``) or version and group (``widgets.v1alpha1.example.com``); custom resources included.
-    Resolved as kubectl resolves it (:meth:`ResourceCatalog.resource_for`), in the named version or the
-    group's preferred one.
+    """The collection the server serves for a kind or resource name, custom resources included, resolved as
+    kubectl resolves it (:meth:`ResourceCatalog.resource_for <incluster_sdk.catalog.ResourceCatalog.resource_for>`).
 
-    The catalog is discovered once per client and cached (:func:`catalog_for`); an unknown name refreshes it
-    once, at most every :data:`REFRESH_AFTER_MISS` seconds (so a CRD created a moment ago may take that long
-    to be found). Raises :class:`UnknownResourceError` (with the closest names) when the server serves
-    nothing by that name, and :class:`~incluster_sdk.errors.ApiError` when discovery fails."""
+    The catalog is discovered once per client and cached (:func:`catalog_for`); an unknown name re-reads it
+    once, unless it is less than :data:`REFRESH_AFTER_MISS` (10 s) old, so a CRD created a moment ago may
+    take up to 10 s to be found. The CRD must exist (be served) by then: nothing waits for it.
+
+    :param client: the SDK's client (:func:`~incluster_sdk.api_client`).
+    :param type_name: a kind (``ConfigMap``), plural (``configmaps``), singular (``configmap``) or short name
+        (``cm``), case-insensitive; optionally with its group (``widgets.example.com``, ``Widget.example.com``,
+        ``deploy.apps``), a group prefix (``storageclasses.storage``), or a version and group
+        (``widgets.v1alpha1.example.com``; ``pods.v1`` for core). When a bare name exists in several groups
+        (``events``), core comes first, as in kubectl.
+    :returns: the :class:`~incluster_sdk.resource.Resource`, in the named version or else the group's
+        preferred version that serves it (``Resource("apps/v1", "deployments")``).
+    :raises ~incluster_sdk.catalog.UnknownResourceError: if the server serves nothing by that name (or not in
+        that version); the message offers up to three close ``plural.group`` names, and names group versions
+        whose discovery failed.
+    :raises ~incluster_sdk.errors.ApiError: if discovery fails (``/api`` or ``/apis`` answers an error status),
+        including the re-read after a miss.
+    :raises urllib3.exceptions.HTTPError: if the server cannot be reached for discovery.
+    """
     return drive(resource_flow(type_name), lambda step: catalog_for(client, refresh=step.refresh))
 
 
 async def async_resource_for(client: AsyncApiClient, type_name: str) -> Resource:
-    """:func:`resource_for` for the asyncio client."""
+    """:func:`resource_for` for the asyncio client.
+
+    :param client: the SDK's asyncio client (:func:`~incluster_sdk.async_api_client`).
+    :param type_name: as for :func:`resource_for`: ``ConfigMap``, ``cm``, ``deploy.apps``,
+        ``widgets.v1alpha1.example.com``.
+    :returns: the :class:`~incluster_sdk.resource.Resource`, in the named version or else the group's
+        preferred one.
+    :raises ~incluster_sdk.catalog.UnknownResourceError: if the server serves nothing by that name (the
+        message offers the closest names).
+    :raises ~incluster_sdk.errors.ApiError: if discovery fails, including the re-read after a miss.
+    :raises aiohttp.ClientError: if the server cannot be reached for discovery.
+    """
     return await async_drive(resource_flow(type_name), lambda step: async_catalog_for(client, refresh=step.refresh))

@@ -4,6 +4,59 @@ Constants name the standard kinds' collections, in the version every supported s
 (``apps/v1`` deployments, ``v1`` namespaces). For anything else, a custom resource or a version that varies
 between servers, ask the server: :func:`incluster_sdk.discovery.resource_for` (``resource_for(client,
 "CronJob")``, ``resource_for(client, "widgets.example.com")``).
+
+The constants, each a :class:`Resource`. Kubernetes 1.20 and every later release serve each in this version
+(checked against kube-apiserver's discovery by an end-to-end test), except the three marked 1.21+
+(:data:`SINCE_1_21`): their ``v1`` came in 1.21, and 1.20 serves them as ``v1beta1`` only (1.25 removed
+those; ``resource_for(client, "cronjobs")`` picks what the server serves). Scope "cluster": objects live
+outside namespaces.
+
+| Constant                              | Kind                           | apiVersion | Scope |
+|---------------------------------------|--------------------------------|---|---|
+| ``CONFIGMAPS``                        | ConfigMap                      | v1 | namespaced |
+| ``ENDPOINTS``                         | Endpoints                      | v1 | namespaced |
+| ``EVENTS``                            | Event                          | v1 | namespaced |
+| ``LIMIT_RANGES``                      | LimitRange                     | v1 | namespaced |
+| ``NAMESPACES``                        | Namespace                      | v1 | cluster |
+| ``NODES``                             | Node                           | v1 | cluster |
+| ``PERSISTENT_VOLUME_CLAIMS``          | PersistentVolumeClaim          | v1 | namespaced |
+| ``PERSISTENT_VOLUMES``                | PersistentVolume               | v1 | cluster |
+| ``PODS``                              | Pod                            | v1 | namespaced |
+| ``POD_TEMPLATES``                     | PodTemplate                    | v1 | namespaced |
+| ``REPLICATION_CONTROLLERS``           | ReplicationController          | v1 | namespaced |
+| ``RESOURCE_QUOTAS``                   | ResourceQuota                  | v1 | namespaced |
+| ``SECRETS``                           | Secret                         | v1 | namespaced |
+| ``SERVICE_ACCOUNTS``                  | ServiceAccount                 | v1 | namespaced |
+| ``SERVICES``                          | Service                        | v1 | namespaced |
+| ``CONTROLLER_REVISIONS``              | ControllerRevision             | apps/v1 | namespaced |
+| ``DAEMON_SETS``                       | DaemonSet                      | apps/v1 | namespaced |
+| ``DEPLOYMENTS``                       | Deployment                     | apps/v1 | namespaced |
+| ``REPLICA_SETS``                      | ReplicaSet                     | apps/v1 | namespaced |
+| ``STATEFUL_SETS``                     | StatefulSet                    | apps/v1 | namespaced |
+| ``JOBS``                              | Job                            | batch/v1 | namespaced |
+| ``CRON_JOBS``                         | CronJob                        | batch/v1 (1.21+) | namespaced |
+| ``HORIZONTAL_POD_AUTOSCALERS``        | HorizontalPodAutoscaler        | autoscaling/v1 | namespaced |
+| ``POD_DISRUPTION_BUDGETS``            | PodDisruptionBudget            | policy/v1 (1.21+) | namespaced |
+| ``INGRESSES``                         | Ingress                        | networking.k8s.io/v1 | namespaced |
+| ``INGRESS_CLASSES``                   | IngressClass                   | networking.k8s.io/v1 | cluster |
+| ``NETWORK_POLICIES``                  | NetworkPolicy                  | networking.k8s.io/v1 | namespaced |
+| ``ENDPOINT_SLICES``                   | EndpointSlice                  | discovery.k8s.io/v1 (1.21+) | namespaced |
+| ``ROLES``                             | Role                           | rbac.authorization.k8s.io/v1 | namespaced |
+| ``ROLE_BINDINGS``                     | RoleBinding                    | rbac.authorization.k8s.io/v1 | namespaced |
+| ``CLUSTER_ROLES``                     | ClusterRole                    | rbac.authorization.k8s.io/v1 | cluster |
+| ``CLUSTER_ROLE_BINDINGS``             | ClusterRoleBinding             | rbac.authorization.k8s.io/v1 | cluster |
+| ``LEASES``                            | Lease                          | coordination.k8s.io/v1 | namespaced |
+| ``CERTIFICATE_SIGNING_REQUESTS``      | CertificateSigningRequest      | certificates.k8s.io/v1 | cluster |
+| ``STORAGE_CLASSES``                   | StorageClass                   | storage.k8s.io/v1 | cluster |
+| ``CSI_DRIVERS``                       | CSIDriver                      | storage.k8s.io/v1 | cluster |
+| ``CSI_NODES``                         | CSINode                        | storage.k8s.io/v1 | cluster |
+| ``VOLUME_ATTACHMENTS``                | VolumeAttachment               | storage.k8s.io/v1 | cluster |
+| ``PRIORITY_CLASSES``                  | PriorityClass                  | scheduling.k8s.io/v1 | cluster |
+| ``RUNTIME_CLASSES``                   | RuntimeClass                   | node.k8s.io/v1 | cluster |
+| ``CUSTOM_RESOURCE_DEFINITIONS``       | CustomResourceDefinition       | apiextensions.k8s.io/v1 | cluster |
+| ``MUTATING_WEBHOOK_CONFIGURATIONS``   | MutatingWebhookConfiguration   | admissionregistration.k8s.io/v1 | cluster |
+| ``VALIDATING_WEBHOOK_CONFIGURATIONS`` | ValidatingWebhookConfiguration | admissionregistration.k8s.io/v1 | cluster |
+| ``API_SERVICES``                      | APIService                     | apiregistration.k8s.io/v1 | cluster |
 """
 
 from __future__ import annotations
@@ -16,8 +69,13 @@ from dataclasses import dataclass
 class Resource:
     """A resource collection, e.g. ``Resource("v1", "pods")`` or ``Resource("apps/v1", "deployments")``.
 
-    ``api_version`` is ``group/version`` (``v1`` for the core group), ``plural`` the resource's URL name,
-    ``namespaced`` whether objects live in namespaces (False: ``Namespace``, ``Node``, ``ClusterRole``...).
+    Frozen and hashable. The standard kinds have constants (the module's table); any other comes from
+    :func:`~incluster_sdk.discovery.resource_for`, or is written out as here.
+
+    :param api_version: ``group/version`` (``apps/v1``), or ``v1`` for the core group.
+    :param plural: the resource's name in URLs and RBAC rules (``pods``, ``deployments``).
+    :param namespaced: whether objects live in namespaces; default True. False for cluster-scoped resources
+        (``Namespace``, ``Node``, ``ClusterRole``...).
     """
 
     api_version: str
@@ -30,18 +88,21 @@ class Resource:
         return self.api_version.rpartition("/")[0]
 
     def path(self, namespace: str | None) -> str:
-        """The collection's URL path: ``/api/v1/namespaces/ns/pods`` (``namespace`` None, or a cluster-scoped
-        resource: across all namespaces, ``/api/v1/pods``). The namespace is percent-quoted."""
+        """The collection's URL path, without the server's address.
+
+        :param namespace: the namespace (percent-quoted in the path); None or ``""``: all namespaces. Ignored
+            for a cluster-scoped resource.
+        :returns: ``/api/v1/namespaces/ns/pods`` in a namespace, ``/api/v1/pods`` across all (and for a
+            cluster-scoped resource, ``/api/v1/nodes``); ``/apis/apps/v1/...`` for a named group.
+        """
         prefix = f"/api/{self.api_version}" if "/" not in self.api_version else f"/apis/{self.api_version}"
         if namespace and self.namespaced:
             return f"{prefix}/namespaces/{urllib.parse.quote(namespace)}/{self.plural}"
         return f"{prefix}/{self.plural}"
 
 
-# The standard kinds. Each is served in this version by Kubernetes 1.20 and every later release (checked
-# against kube-apiserver's discovery by tests/e2e/test_discovery_catalog_e2e.py), except the three marked
-# 1.21+, whose v1 came in 1.21 (1.20 serves CronJob, PodDisruptionBudget and EndpointSlice as v1beta1 only,
-# and 1.25 removed those: resource_for(client, "cronjobs") picks what the server serves).
+# The standard kinds: the module docstring's table lists them (tests/e2e/test_discovery_catalog_e2e.py checks
+# them against kube-apiserver's discovery).
 # core
 CONFIGMAPS = Resource("v1", "configmaps")
 ENDPOINTS = Resource("v1", "endpoints")
@@ -96,5 +157,6 @@ VALIDATING_WEBHOOK_CONFIGURATIONS = Resource(
 )
 API_SERVICES = Resource("apiregistration.k8s.io/v1", "apiservices", namespaced=False)
 
-#: Constants whose version Kubernetes 1.20 does not serve yet (it serves their v1beta1).
 SINCE_1_21 = frozenset({CRON_JOBS, POD_DISRUPTION_BUDGETS, ENDPOINT_SLICES})
+"""The constants whose version needs a 1.21+ server (``CRON_JOBS``, ``POD_DISRUPTION_BUDGETS``,
+``ENDPOINT_SLICES``): Kubernetes 1.20 serves only their ``v1beta1``."""

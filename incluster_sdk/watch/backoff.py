@@ -12,15 +12,33 @@ from tenacity import wait_random_exponential
 
 from ..retry import Waits
 
-#: client-go's watch backoff: start near 0.8 s so a blip costs under a second, cap at 30 s so an outage is
-#: retried twice a minute; full jitter keeps a fleet of clients from reconnecting in lockstep.
 BACKOFF_INITIAL = 0.8
+"""Seconds: the first failure's delay bound, client-go's reflector's 800 ms, so that a blip costs under a
+second."""
 BACKOFF_MAX = 30.0
-#: After this long without a failure the next failure starts from the initial delay again (client-go: 2 min).
+"""Seconds: the cap on the delay bound, client-go's reflector's 30 s, so that an outage is retried about twice
+a minute."""
 BACKOFF_RESET_AFTER = 120.0
+"""Seconds: after this long without a failure, the next failure starts from :data:`BACKOFF_INITIAL` again
+(client-go's reflector: 2 min)."""
 
 
 class Backoff:
+    """The delays of the watch machine's retries: exponential, with full jitter, reset after a healthy period.
+
+    The n-th failure in a row waits a random time in [0, min(``maximum``, ``initial`` * 2**(n-1))] seconds
+    (tenacity's ``wait_random_exponential``). client-go's reflector uses the same initial delay, cap and reset
+    period but a different jitter (each delay in [d, 2d)); full jitter spreads a fleet of clients that failed
+    together more widely.
+
+    :param initial: seconds: the first failure's delay bound, doubled at each failure in a row; default
+        :data:`BACKOFF_INITIAL`, 0.8 s.
+    :param maximum: seconds: the cap on the delay bound; default :data:`BACKOFF_MAX`, 30 s.
+    :param reset_after: seconds of success (from the first :meth:`succeeded` after a failure) after which the
+        next failure starts from ``initial`` again; default :data:`BACKOFF_RESET_AFTER`, 120 s.
+    :param clock: called as ``clock()`` for the current time in seconds; default :func:`time.monotonic`.
+    """
+
     def __init__(
         self,
         *,
@@ -40,10 +58,16 @@ class Backoff:
         return self._waits.failures
 
     def succeeded(self) -> None:
+        """Note a success: the first since a failure starts the healthy period that resets the backoff."""
         if self._healthy_since is None:
             self._healthy_since = self._clock()
 
     def next_delay(self) -> float:
+        """Note a failure and draw its delay.
+
+        :returns: seconds to wait before retrying; from the initial bound again if the healthy period since
+            the last failure lasted ``reset_after`` seconds.
+        """
         now = self._clock()
         if self._healthy_since is not None and now - self._healthy_since >= self._reset_after:
             self._waits.restart()

@@ -34,8 +34,8 @@ log = logging.getLogger("incluster_sdk.watch.informer")
 
 Obj = dict[str, Any]
 
-#: Failures every driver treats as transient (each driver adds its transport's exceptions).
 TRANSIENT: tuple[type[Exception], ...] = (OSError, WatchProtocolError)
+"""Failures every driver treats as transient (each driver adds its transport's exceptions)."""
 
 
 class InformerState:
@@ -43,6 +43,10 @@ class InformerState:
 
     Handler calls carry each object twice: the dict decoded off the wire (for the first handler, which then
     owns it) and its encoding in the store (each other handler decodes its own copy): see handlers.py.
+
+    :param resource: the collection watched (for log lines).
+    :param options: the informer's options; ``initial_list`` and ``transform`` are used here.
+    :param store: the cache the changes are applied to.
     """
 
     def __init__(self, resource: Resource, options: InformerOptions, store: Store) -> None:
@@ -50,12 +54,12 @@ class InformerState:
         self.machine = WatchMachine(initial_list=options.initial_list)
         self.store = store
         self.transform: Transform | None = options.transform
-        #: No handler call is collected until the driver says a handler exists: holding each replaced object
-        #: until the end of a read for nobody is what makes CPython's collector busy.
         self.has_handlers = False
-        #: True once the cache has been complete (the first list or streaming list applied).
+        """Whether handler calls are collected; the driver sets it when a handler exists. Holding each replaced
+        object until the end of a read for nobody is what makes CPython's collector busy."""
         self.synced = False
-        #: The keys the list being read has had so far (None between lists).
+        """True once the cache has been complete (the first list or streaming list applied)."""
+        # The keys the list being read has had so far (None between lists).
         self._listed: set[str] | None = None
 
     def next_request(self) -> Request:
@@ -183,4 +187,5 @@ class InformerState:
             self.machine.failed(None)
 
     def sleeping(self, seconds: float, reason: str) -> None:
+        """Log the machine's :class:`~.endpoints.Sleep` (``seconds`` of backoff, its ``reason``)."""
         log.info("informer %s: retrying in %.1fs after %s", self.resource.plural, seconds, reason)

@@ -31,33 +31,44 @@ import orjson
 
 from ..errors import InclusterSDKError
 
-#: A chunk-size line longer than this is not HTTP: a size is at most 16 hex digits, and the extensions
-#: servers send (none, from kube-apiserver) are short.
 MAX_SIZE_LINE = 4096
-#: The largest watch event accepted. etcd's default request limit is 1.5 MiB per object, and an event can
-#: carry it twice (MODIFIED with an old object on some servers): 16 MiB leaves room, and stops a stream that
-#: never sends a newline from eating the process's memory.
+"""Bytes: a chunk-size line longer than this is not HTTP (a size is at most 16 hex digits, and the extensions
+servers send, none from kube-apiserver, are short)."""
 MAX_EVENT_BYTES = 16 * 2**20
+"""Bytes (16 MiB): the largest watch event (or LIST item) accepted. etcd's default request limit is 1.5 MiB per
+object, and an event can carry it twice (MODIFIED with an old object on some servers): 16 MiB leaves room, and
+stops a stream that never sends a newline from eating the process's memory."""
 
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 _OPEN_BRACE = ord("{")
 
 
 class WatchProtocolError(InclusterSDKError):
-    """The server sent something that is not a list or watch response; the driver treats it as a failure."""
+    """The server sent something that is not a list or watch response (bad chunked framing, a line that is not
+    a JSON object, a response cut short, an event over :data:`MAX_EVENT_BYTES`); the drivers treat it as a
+    failure without a status (back off, then retry the same step)."""
 
 
 class Signal(enum.Enum):
-    NEED_DATA = "need data"  # every complete event has been returned: receive more bytes
-    END = "end"  # the response is over (its last chunk, or the connection closed cleanly between events)
+    """What :meth:`WatchDecoder.next_event` returns when it has no event to give."""
+
+    NEED_DATA = "need data"
+    """Every complete event has been returned: receive more bytes."""
+    END = "end"
+    """The response is over (its last chunk, or the connection closed cleanly between events)."""
 
 
 NEED_DATA: Final = Signal.NEED_DATA
+"""Alias of :attr:`Signal.NEED_DATA`."""
 END: Final = Signal.END
+"""Alias of :attr:`Signal.END`."""
 
 
 class ChunkedDecoder:
-    """Feed the raw bytes of a chunked body in any pieces; get back its data. ``done`` after the last chunk."""
+    """Feed the raw bytes of a chunked body in any pieces; get back its data. ``done`` after the last chunk.
+
+    :meth:`feed` raises :class:`WatchProtocolError` for framing that is not HTTP/1.1 chunked transfer coding.
+    """
 
     def __init__(self) -> None:
         self._buffer = b""
@@ -67,6 +78,8 @@ class ChunkedDecoder:
         self.done = False
 
     def feed(self, data: bytes) -> bytes:
+        """Take the next raw bytes of the body (any cut) and return the data they complete, framing removed
+        (``b""`` once :attr:`done`)."""
         if self.done:
             return b""
         buffer = self._buffer + data if self._buffer else data
@@ -132,7 +145,15 @@ class WatchDecoder:
     Events are decoded one at a time, as the caller asks for them, not a whole read first: decoding dozens of
     pods before storing any triggers CPython's young-generation collector several times per read and promotes
     every pod to the old generation, whose full collections then dominate (measured: about 3,200 vs 250 young
-    collections for 50,000 events, docs/performance.md). Lines are parsed in place (no copy per line).
+    collections for 50,000 events, docs/performance.md). Lines are parsed in place (no copy per line). Blank
+    lines are skipped. Not thread-safe: one reader feeds it.
+
+    :param chunked: True when the bytes are the raw body of a response with ``Transfer-Encoding: chunked``
+        (the decoder strips the framing, and knows the response is over at its last chunk); False (default)
+        for a body already de-chunked, which is over when :meth:`receive_data` gets ``b""``.
+    :param max_event_bytes: the most bytes held after the last newline (an event not yet complete) before
+        the stream is refused; default :data:`MAX_EVENT_BYTES`, 16 MiB (room for two objects at etcd's 1.5 MiB
+        limit).
     """
 
     def __init__(self, *, chunked: bool = False, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
@@ -145,7 +166,13 @@ class WatchDecoder:
         self._closed = False
 
     def receive_data(self, data: bytes) -> None:
-        """Bytes as they came off the connection; ``b""`` means the connection closed."""
+        """Add the next bytes of the response (events not taken yet stay; a running :meth:`events` iterator
+        does not see the new bytes).
+
+        :param data: bytes as they came off the connection, cut anywhere; ``b""`` means the connection closed.
+        :raises WatchProtocolError: for bad chunked framing, for ``b""`` before the last chunk of a chunked
+            response, or when more than ``max_event_bytes`` follow the last newline.
+        """
         if (body := _unframed(self._framing, data, "response")) is None:
             self._closed = True
             return
@@ -158,7 +185,13 @@ class WatchDecoder:
         self._buffer, self._view, self._pos, self._stop = buffer, memoryview(buffer), 0, max(stop, 0)
 
     def next_event(self) -> dict[str, Any] | Signal:
-        """The next complete event; else :data:`NEED_DATA`, or :data:`END` once the response is over."""
+        """Take the next complete event.
+
+        :returns: the event as a dict (``{"type": "ADDED", "object": {...}}``); else :data:`NEED_DATA` (receive
+            more bytes), or :data:`END` once the response is over and every event has been taken.
+        :raises WatchProtocolError: if the next line is not a JSON object, or the response is over in the middle
+            of an event.
+        """
         for event in self.events():
             return event
         if self._closed or (self._framing is not None and self._framing.done):
@@ -168,9 +201,15 @@ class WatchDecoder:
         return NEED_DATA
 
     def events(self) -> Iterator[dict[str, Any]]:
-        """The events complete so far, one at a time, until :meth:`next_event` would say NEED_DATA or END
+        """Take the events complete so far, one at a time, until :meth:`next_event` would say NEED_DATA or END
         (the loop the drivers run: one generator per read, not one method call per event). Good until the
-        next :meth:`receive_data`."""
+        next :meth:`receive_data`.
+
+        :returns: an iterator of events as dicts (``{"type": "ADDED", "object": {...}}``), each decoded as it is
+            asked for.
+        :raises WatchProtocolError: while iterating, at a line that is not a JSON object (the events before it
+            have been yielded).
+        """
         buffer, view, stop = self._buffer, self._view, self._stop
         pos = self._pos
         while pos < stop:
@@ -190,9 +229,10 @@ class WatchDecoder:
         self._pos = max(pos, self._pos)
 
 
-#: How far into a LIST body its ``"items"`` must begin: the list's kind, apiVersion and metadata come first
-#: (kube-apiserver's typed lists) and are small; further than this, the body is not a list as we know it.
 MAX_LIST_HEAD = 2**20
+"""Bytes (1 MiB): how far into a LIST body its ``"items"`` must begin. The list's kind, apiVersion and metadata
+come first (kube-apiserver's typed lists) and are small; further than this, the body is not a list as we know
+it, and is decoded whole at its end."""
 _ITEMS = b'"items":'
 _FIRST_KEY = re.compile(rb'\{"((?:[^"\\]|\\.)*)":', re.DOTALL)
 
@@ -218,6 +258,10 @@ class ListDecoder:
 
     Bodies of another shape (pretty-printed, ``"items": null``) are decoded whole at the end, as is the rest
     of a body whose separators cannot be found within :data:`MAX_EVENT_BYTES`: correct, only not streamed.
+
+    :param chunked: True for the raw bytes of a chunked body, as :class:`WatchDecoder`'s; default False.
+    :param max_item_bytes: bytes: past this many without an item separator, the rest of the body is decoded
+        whole at its end; default :data:`MAX_EVENT_BYTES`, 16 MiB.
     """
 
     def __init__(self, *, chunked: bool = False, max_item_bytes: int = MAX_EVENT_BYTES) -> None:
@@ -229,17 +273,22 @@ class ListDecoder:
         self._keys: list[bytes] = []  # the items' first keys (as written), each making a separator
         self._search: re.Pattern[bytes] | None = None  # for several keys
         self._streaming: bool | None = None  # None: the head is not read yet
-        #: Bytes kept whole, to decode at the end: the whole body (not streaming), or the items from _pos on
-        #: once no separator could be found (streaming).
+        # Bytes kept whole, to decode at the end: the whole body (not streaming), or the items from _pos on
+        # once no separator could be found (streaming).
         self._whole: list[bytes] | None = None
         self._closed = False
         self.done = False
-        #: The list's kind, apiVersion and metadata: what precedes the items as soon as they start (typed
-        #: lists), all of it once :attr:`done`.
+        """True once the body is over and every item has been taken."""
         self.header: dict[str, Any] = {}
+        """The list's kind, apiVersion and metadata (``{"kind": "PodList", "apiVersion": "v1", "metadata":
+        {...}}``): what precedes the items as soon as they start (typed lists), all of it once :attr:`done`."""
 
     def receive_data(self, data: bytes) -> None:
-        """Bytes as they came off the connection; ``b""`` means the connection closed."""
+        """Add the next bytes of the response.
+
+        :param data: bytes as they came off the connection, cut anywhere; ``b""`` means the connection closed.
+        :raises WatchProtocolError: for bad chunked framing, or ``b""`` before the last chunk of a chunked body.
+        """
         if (body := _unframed(self._framing, data, "LIST response")) is None:
             self._closed = True
             return
@@ -252,7 +301,12 @@ class ListDecoder:
         self._buffer, self._pos = (rest + data if rest else data), 0
 
     def items(self) -> Iterator[dict[str, Any]]:
-        """The items complete so far, in order; once the body is over, the rest, and then :attr:`done`."""
+        """Take the items complete so far, in order; once the body is over, the rest, and then :attr:`done`.
+
+        :returns: an iterator of the items as dicts (objects without ``kind`` and ``apiVersion``).
+        :raises WatchProtocolError: while iterating, for an item that is not a JSON object, or a body that is not
+            a JSON object with an ``items`` list.
+        """
         if self._streaming is None and not self._read_head():
             return
         if self._streaming and self._whole is None:
