@@ -2,3 +2,4 @@
 ``__init__`` (which imports the client) having run first."""
 
 __version__ = "0.1.0"
+"""The package's version (PEP 440), also sent in the ``User-Agent`` of every request (``incluster-sdk/VERSION``)."""

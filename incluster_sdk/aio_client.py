@@ -57,13 +57,36 @@ def _aiohttp_timeout(timeout: Any) -> Any:
 
 
 class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
-    """``kubernetes_asyncio.client.ApiClient`` whose requests carry the config's live credentials."""
+    """``kubernetes_asyncio.client.ApiClient`` whose requests carry the config's live credentials, and whose reads
+    survive blips: the rules of :class:`~incluster_sdk.client.ApiClient`.
+
+    Use it wherever ``kubernetes_asyncio`` takes an API client (``kubernetes_asyncio.client.CoreV1Api(api)``,
+    ``kubernetes_asyncio.watch.Watch``). Each request asks ``config.credentials`` for the header at send time (in
+    a thread if the source may block: an exec plugin); a read that gets 401 makes the credential re-read (in a
+    thread) and is sent once more if it changed; failed requests are repeated as
+    :class:`~incluster_sdk.retry.RetryPolicy` says. A rotated CA is added to the client's TLS context. Close it
+    (``async with AsyncApiClient(cfg) as api:``, or ``await api.close()``) to release its connections.
+
+    :param config: the API server, TLS settings and credentials to use.
+    :param retry: when reads (and writes that never reached the server) are sent again; default
+        :data:`~incluster_sdk.retry.DEFAULT_RETRY` (jittered backoff from 0.2 s to 5 s, for up to 30 s in all);
+        None: never. Settable later as :attr:`retry_policy`.
+    :param kwargs: passed to ``kubernetes_asyncio.client.ApiClient``: ``header_name`` and ``header_value`` (one
+        more header on every request), ``cookie``, ``pool_threads``.
+    :raises RuntimeError: no event loop is running (aiohttp makes its session here: build the client inside a
+        coroutine).
+    """
 
     def __init__(self, config: Config, *, retry: RetryPolicy | None = DEFAULT_RETRY, **kwargs: Any) -> None:
         super().__init__(fill_configuration(kubernetes_asyncio.client.Configuration(), config), **kwargs)
         self.incluster_config = config
+        """The :class:`~incluster_sdk.config.Config` this client was built from."""
         self.retry_policy = retry
+        """When reads (and never-sent writes) are repeated; ``None``: never. Settable; applies to requests sent
+        afterwards."""
         self.user_agent = USER_AGENT
+        """The ``User-Agent`` of every request: ``incluster-sdk/`` and the package version (instead of the
+        library's ``OpenAPI-Generator/...``)."""
         # aiohttp builds one SSLContext up front (unlike urllib3, which loads ca_certs per connection).
         session = self.rest_client.pool_manager
         context = getattr(session.connector, "_ssl", None)
@@ -116,7 +139,32 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
         *,
         _incluster_retry: bool = True,
     ) -> Any:
-        """One request, retried per :attr:`retry_policy` (``_incluster_retry=False`` for informers)."""
+        """Send one request with the live credentials, retried per :attr:`retry_policy`; the generated API calls
+        this for every request.
+
+        ``_preload_content`` (default True) and ``_request_timeout`` (seconds in all, a ``(connect, read)`` pair
+        of seconds, or an ``aiohttp.ClientTimeout``; None: no timeout) are passed on as the library takes them;
+        a pair works on ``kubernetes_asyncio`` releases before 32 too.
+
+        :param method: the HTTP method, upper case: ``"GET"``, ``"POST"``...
+        :param url: the whole URL: ``config.host`` and the path (the generated code passes the query apart).
+        :param query_params: the query, as a dict or ``[(name, value), ...]``, URL-encoded and appended to ``url``;
+            None: none.
+        :param headers: the request's headers as a dict; an ``Authorization`` in it is replaced by the live one,
+            and ``Content-Type`` defaults to ``application/json`` (the library's default); None: none.
+        :param post_params: form fields as ``[(name, value), ...]``, for ``Content-Type``
+            ``application/x-www-form-urlencoded`` or ``multipart/form-data``; None: none.
+        :param body: the body: a JSON-serializable object for a JSON ``Content-Type``, or ``bytes``; None: none.
+        :returns: with ``_preload_content=True``, the library's ``RESTResponse`` (``.status``, ``.data`` as
+            bytes, ``.getheaders()``), body already read; with False, aiohttp's ``ClientResponse``, unread (read or
+            ``release()`` it), whatever its status.
+        :raises kubernetes_asyncio.client.exceptions.ApiException: with ``_preload_content=True``, a non-2xx
+            answer (after retries).
+        :raises aiohttp.ClientError: the connection failed (``ClientConnectorError``, also for a certificate that
+            does not verify) or broke, and the retry policy gave up or does not apply.
+        :raises asyncio.TimeoutError: ``_request_timeout`` passed, and the retry policy gave up or does not apply.
+        :raises ~incluster_sdk.errors.CredentialError: an exec plugin could not get a credential.
+        """
         kwargs = {
             "post_params": post_params,
             "body": body,
@@ -152,7 +200,18 @@ class AsyncApiClient(kubernetes_asyncio.client.ApiClient):
 async def async_api_client(
     config: Config | None = None, *, retry: RetryPolicy | None = DEFAULT_RETRY
 ) -> AsyncApiClient:
-    """A ``kubernetes_asyncio.client.ApiClient`` for ``config``; close it (``async with``) when done."""
+    """Build an :class:`AsyncApiClient` (a ``kubernetes_asyncio.client.ApiClient``) with the live credentials of
+    ``config``.
+
+    :param config: the config to use; None: :func:`~incluster_sdk.config.load_config` with no arguments, run in
+        a thread (it reads files).
+    :param retry: when reads (and writes that never reached the server) are sent again; default
+        :data:`~incluster_sdk.retry.DEFAULT_RETRY` (jittered backoff from 0.2 s to 5 s, for up to 30 s in all);
+        None: never.
+    :returns: the client; close it (``async with``, or ``await client.close()``) when done.
+    :raises ~incluster_sdk.errors.ConfigError: ``config`` is None and :func:`~incluster_sdk.config.load_config`
+        found no usable configuration (one of its subclasses, as it documents).
+    """
     if config is None:
         from .config import load_config
 

@@ -38,15 +38,27 @@ from .transport import SyncCertificateFollower, is_socks, urllib3_proxy_url
 
 log = logging.getLogger(__name__)
 
-# A 401 is decided by the authentication filter before a request is processed, so repeating it cannot
-# repeat an effect; still, we retry only reads (incl. LIST and WATCH), as client-go's callers expect: a write
-# should be repeated by the caller's own logic, which knows whether it is idempotent.
 RETRY_ON_401_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""The methods sent once more after a 401 with a refreshed credential: reads (incl. LIST and WATCH).
+
+A 401 is decided by the authentication filter before a request is processed, so repeating it cannot repeat an
+effect; still, only reads are retried, as client-go's callers expect: a write should be repeated by the caller's
+own logic, which knows whether it is idempotent."""
 
 
 def retry_after_401(credentials: Credentials, method: str, status: int | None, sent: RequestCredential) -> bool:
-    """The one rule both clients follow: after a 401 on a read, reset the credential if it is not newer than
-    the one ``sent`` (client-go's ``ResetTokenOlderThan``); retry once if the credential now differs."""
+    """Apply the one 401 rule both clients follow, and say whether to send the request once more.
+
+    After a 401 on a read, the credential is reset if it is not newer than the one ``sent``
+    (client-go's ``ResetTokenOlderThan``); the request is retried once if the credential now differs.
+
+    :param credentials: the config's credential source.
+    :param method: the request's HTTP method (any case).
+    :param status: the answer's HTTP status; None if there was none.
+    :param sent: what the request carried.
+    :returns: True to send the request once more (with the now current credential).
+    :raises ~incluster_sdk.errors.CredentialError: an exec plugin could not get a new credential.
+    """
     if status != 401 or method.upper() not in RETRY_ON_401_METHODS:
         return False
     retry = credentials.unauthorized(sent)
@@ -222,21 +234,45 @@ class _RESTClient(kubernetes.client.rest.RESTClientObject):
 
 class ApiClient(kubernetes.client.ApiClient):
     """``kubernetes.client.ApiClient`` whose requests carry the config's live credentials, and whose reads
-    survive blips (see :mod:`incluster_sdk.retry`; ``retry=None`` turns that off)."""
+    survive blips.
+
+    Use it wherever the ``kubernetes`` package takes an API client: ``kubernetes.client.CoreV1Api(api)``,
+    ``kubernetes.dynamic.DynamicClient(api)``, ``kubernetes.watch.Watch``, ``kubernetes.stream``. Each request
+    asks ``config.credentials`` for the header at send time, so rotated tokens need nothing from you. A read
+    (GET, HEAD, OPTIONS) that gets 401 makes the credential re-read unless it was re-read since, and is sent once
+    more if it changed. Failed requests are repeated as :class:`~incluster_sdk.retry.RetryPolicy` says;
+    urllib3's own silent retries are off. Close it (``with ApiClient(cfg) as api:``, or ``api.close()``) to
+    release its connections; closing it leaves ``config`` open.
+
+    :param config: the API server, TLS settings and credentials to use.
+    :param retry: when reads (and writes that never reached the server) are sent again; default
+        :data:`~incluster_sdk.retry.DEFAULT_RETRY` (jittered backoff from 0.2 s to 5 s, for up to 30 s in all);
+        None: never. Settable later as :attr:`retry_policy`.
+    :param kwargs: passed to ``kubernetes.client.ApiClient``: ``header_name`` and ``header_value`` (one more
+        header on every request), ``cookie``, ``pool_threads`` (threads for ``async_req=True`` calls; the
+        library's default 1).
+    """
 
     def __init__(self, config: Config, *, retry: RetryPolicy | None = DEFAULT_RETRY, **kwargs: Any) -> None:
         conf = fill_configuration(kubernetes.client.Configuration(), config)
         conf.retries = False  # urllib3 would retry silently on its own: our policy is the only one
         super().__init__(conf, **kwargs)
         self.incluster_config = config
+        """The :class:`~incluster_sdk.config.Config` this client was built from."""
         # Every request, of every release, passes through the REST client: that is where credentials and retries
         # apply. (The one the library made has opened nothing yet.)
         self.rest_client = _RESTClient(conf, config.credentials, retry, tls=config.tls, proxy=config.proxy_url)
+        """The library's REST client (a ``kubernetes.client.rest.RESTClientObject``, with its connection pool,
+        TLS and proxy set-up) whose ``request`` adds the live credentials, the 401 rule and the retry policy:
+        every request of this client passes through it."""
         self.user_agent = USER_AGENT
+        """The ``User-Agent`` of every request: ``incluster-sdk/`` and the package version (instead of the
+        library's ``OpenAPI-Generator/...``)."""
 
     @property
     def retry_policy(self) -> RetryPolicy | None:
-        """When reads (and never-sent writes) are repeated; ``None``: never."""
+        """When reads (and never-sent writes) are repeated; ``None``: never. Settable; applies to requests sent
+        afterwards."""
         return self._rest.retry_policy
 
     @retry_policy.setter
@@ -248,23 +284,50 @@ class ApiClient(kubernetes.client.ApiClient):
         return cast(_RESTClient, self.rest_client)
 
     def update_params_for_auth(self, headers: Any, *args: Any, **kwargs: Any) -> None:
-        """The generated code asks this for the auth headers of each request (first argument, every release).
+        """Put the current ``Authorization`` value in ``headers``; the generated code calls this for each request.
 
-        The REST client puts in the token current at send time; this is for what bypasses it:
-        ``kubernetes.stream`` (exec, attach, port-forward) opens its websocket with these headers."""
+        The REST client puts in the credential current at send time anyway; this is for what bypasses it:
+        ``kubernetes.stream`` (exec, attach, port-forward) opens its websocket with these headers.
+
+        :param headers: the request's headers, a dict changed in place (key ``authorization``, the spelling the
+            websocket client looks for; nothing is added when the source sends no header).
+        :param args: the library's other arguments (queries, auth settings, resource path, method, body),
+            passed on to ``kubernetes.client.ApiClient.update_params_for_auth``.
+        :param kwargs: the same, by name (e.g. ``request_auth``).
+        :raises ~incluster_sdk.errors.CredentialError: an exec plugin could not get a credential.
+        """
         super().update_params_for_auth(headers, *args, **kwargs)
         value = self.incluster_config.credentials.auth_header()
         if value and headers is not None:
             headers["authorization"] = value  # the websocket client looks for this spelling
 
     def call_api(self, *args: Any, _incluster_retry: bool = True, **kwargs: Any) -> Any:
-        """Both forms the library's generated code uses (see the module docstring).
+        """Send one request; takes both forms the library's generated code uses (see the module docstring).
 
-        ``call_api(method, url, header_params=None, body=None, post_params=None, _request_timeout=None)``, on
-        every release: the response, unread, with ``.status``, ``.headers``, ``.read()``, ``.data`` after it, and
-        urllib3's ``.response`` to stream (before 37 a non-2xx answer raises ``ApiException`` instead);
-        ``_incluster_retry=False`` leaves retrying to the caller (informers, leader election, doctor).
-        ``call_api(resource_path, method, ...)``: the generated code of kubernetes < 37, passed on as it is."""
+        ``call_api(method, url, header_params=None, body=None, post_params=None, _request_timeout=None)`` works on
+        every ``kubernetes`` release: ``method`` is ``"GET"``, ``"POST"``...; ``url`` the whole URL
+        (``config.host``, the path and the query); ``header_params`` a dict of headers (an ``Authorization`` in
+        it is replaced by the live one); ``body`` a JSON-serializable object, sent as JSON unless
+        ``Content-Type`` says otherwise; ``post_params`` form fields as ``[(name, value), ...]``;
+        ``_request_timeout`` seconds for the whole request, or a ``(connect, read)`` pair in seconds (None: no
+        timeout). It is retried per :attr:`retry_policy`, and a 401 on a read handled as the class says.
+
+        ``call_api(resource_path, method, path_params, query_params, header_params, ...)``, the generated code of
+        kubernetes < 37, is passed on to the library as it is (credentials and retries still apply below it).
+
+        :param args: the arguments of either form, by position.
+        :param kwargs: the same, by name.
+        :returns: in the first form, the response, with ``.status`` (int), ``.headers`` and
+            ``.getheader(name)``, ``.read()`` (the body as bytes; ``.data`` after it) and urllib3's response as
+            ``.response`` to stream: from kubernetes 37 on the library's ``RESTResponse``, before 37 an object
+            with the same attributes. From 37 on, a non-2xx answer is returned, not raised. In the older form,
+            what the library's ``call_api`` returns (the deserialized object, or a tuple).
+        :raises kubernetes.client.exceptions.ApiException: before kubernetes 37, a non-2xx answer (after retries);
+            on every release, status 0 when TLS fails (e.g. the server's certificate does not verify).
+        :raises urllib3.exceptions.HTTPError: the connection failed or timed out (``NewConnectionError``,
+            ``ProtocolError``, ``ReadTimeoutError``...) and the retry policy gave up or does not apply.
+        :raises ~incluster_sdk.errors.CredentialError: an exec plugin could not get a credential.
+        """
         first = args[0] if args else kwargs.get("method")
         if isinstance(first, str) and first.upper() in _HTTP_METHODS:
             return self._request(*args, _incluster_retry=_incluster_retry, **kwargs)
@@ -295,9 +358,16 @@ class ApiClient(kubernetes.client.ApiClient):
 
 
 def api_client(config: Config | None = None, *, retry: RetryPolicy | None = DEFAULT_RETRY) -> ApiClient:
-    """A ``kubernetes.client.ApiClient`` for ``config`` (default: :func:`load_config`).
+    """Build an :class:`ApiClient` (a ``kubernetes.client.ApiClient``) with the live credentials of ``config``.
 
-    ``retry``: when reads (and never-sent writes) are repeated; ``None`` turns retries off."""
+    :param config: the config to use; None: :func:`~incluster_sdk.config.load_config` with no arguments.
+    :param retry: when reads (and writes that never reached the server) are sent again; default
+        :data:`~incluster_sdk.retry.DEFAULT_RETRY` (jittered backoff from 0.2 s to 5 s, for up to 30 s in all);
+        None: never.
+    :returns: the client; close it (``with``, or ``.close()``) when done to release its connections.
+    :raises ~incluster_sdk.errors.ConfigError: ``config`` is None and :func:`~incluster_sdk.config.load_config`
+        found no usable configuration (one of its subclasses, as it documents).
+    """
     if config is None:
         from .config import load_config
 

@@ -36,7 +36,15 @@ class CredentialError(ConfigError):
 
 
 class ApiError(InclusterSDKError):
-    """The API server answered an SDK request with an error status."""
+    """The API server answered an SDK request with an error status, or with a body that is not a JSON object.
+
+    Raised by the SDK's own calls (discovery, access reviews, object helpers), not by the ``kubernetes``
+    library's generated API, which raises its own ``ApiException``.
+
+    :param message: what was asked and what came back, e.g. ``"GET /apis: HTTP 503: <the server's message>"``.
+    :param status: the HTTP status code of the answer (a 2xx one when the body was the problem); kept as the
+        ``status`` attribute.
+    """
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
@@ -44,7 +52,16 @@ class ApiError(InclusterSDKError):
 
 
 class PermissionDeniedError(InclusterSDKError):
-    """This identity lacks RBAC permissions it needs; the message says which, and the YAML that grants them."""
+    """This identity lacks RBAC permissions it needs; the message says which, and the YAML that grants them.
+
+    :param message: who may not do what, and where, followed by the YAML and the ``incluster-sdk rbac`` command
+        that would grant it.
+    :param missing: the denied permissions, one string each, e.g. ``"watch pods in namespace shop"``; kept as the
+        ``missing`` attribute.
+    :param fix_yaml: Role and RoleBinding (ClusterRole and ClusterRoleBinding for cluster-wide access) manifests
+        that grant them, as one multi-document YAML string for ``kubectl apply -f -``; kept as the ``fix_yaml``
+        attribute.
+    """
 
     def __init__(self, message: str, missing: list[str], fix_yaml: str) -> None:
         super().__init__(message)

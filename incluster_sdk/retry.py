@@ -21,25 +21,42 @@ from typing import Literal
 from tenacity import AttemptManager, Retrying, retry_always, stop_never, wait_random_exponential
 from tenacity.wait import wait_base
 
-#: Reads are retried for up to this long in all: enough to ride out an API server restart or a
-#: control-plane node being replaced (seconds), short enough that a caller's own timeouts still matter.
 RETRY_DEADLINE = 30.0
-#: First retry soon: most blips (a reset connection, a restarting endpoint) are over at once.
+"""Seconds from the first try after which no try is started: 30 s, our choice: enough to ride out an API server
+restart or a control-plane node being replaced, short enough that a caller's own timeouts still matter."""
 RETRY_INITIAL = 0.2
-#: Cap between tries: an outage is probed several times within the deadline.
+"""The upper bound of the first pause, in seconds: 0.2 s, our choice: most blips (a reset connection, a
+restarting endpoint) are over at once."""
 RETRY_MAX = 5.0
+"""The cap on one pause, in seconds: 5 s, our choice: an outage is probed several times within the deadline."""
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-#: Statuses a read may be retried on: throttled, or the server (or a proxy in front of it) failed.
+"""The methods treated as reads: repeating them cannot repeat an effect."""
 READ_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-#: Statuses a write may be retried on: only a rejection that happened before the request was processed.
+"""HTTP statuses a read may be retried on: throttled, or the server (or a proxy in front of it) failed."""
 WRITE_RETRY_STATUSES = frozenset({429})
+"""HTTP statuses a write may be retried on: only a rejection that happened before the request was processed
+(API Priority and Fairness rejects with 429 before processing)."""
 
 Failure = Literal["connect", "read"]
+"""How a request failed without an answer: ``"connect"`` (it never reached the server) or ``"read"`` (it may
+have)."""
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """``RetryPolicy(deadline=0)`` (or ``api_client(cfg, retry=None)``) turns retries off."""
+    """When a request through :func:`~incluster_sdk.client.api_client` or
+    :func:`~incluster_sdk.aio_client.async_api_client` is sent again, and after how long (see the module docstring).
+
+    Pauses are full-jitter exponential: the pause after try ``n`` is drawn uniformly from 0 to
+    ``min(initial * 2 ** (n - 1), maximum)`` seconds, at least the server's ``Retry-After``. No try starts past
+    ``deadline``. ``RetryPolicy(deadline=0)`` (or ``api_client(cfg, retry=None)``) turns retries off.
+
+    :param deadline: seconds from the first try after which no further try is started (one under way is not cut
+        short); default :data:`RETRY_DEADLINE`, 30 s.
+    :param initial: the upper bound of the first pause, in seconds, doubled for each further one; default
+        :data:`RETRY_INITIAL`, 0.2 s.
+    :param maximum: the cap on one pause's upper bound, in seconds; default :data:`RETRY_MAX`, 5 s.
+    """
 
     deadline: float = RETRY_DEADLINE
     initial: float = RETRY_INITIAL
@@ -55,10 +72,19 @@ class RetryPolicy:
         failure: Failure | None = None,
         retry_after: float | None = None,
     ) -> float | None:
-        """Seconds to wait before try number ``attempt + 1``, or None to give up and report the outcome.
+        """Decide whether to send a request again and after what pause: :meth:`retryable`, then the timing.
 
-        ``status`` is the HTTP answer; ``failure`` says how the request failed without one: "connect" (it
-        never reached the server) or "read" (it may have).
+        Each call draws a new random pause.
+
+        :param method: the request's HTTP method (any case).
+        :param attempt: the number of the try that just ended, from 1 (0 gives a pause of 0 s).
+        :param elapsed: seconds since the first try started.
+        :param status: the HTTP status of the answer; None if there was none (then ``failure`` decides).
+        :param failure: how the request failed without an answer: ``"connect"`` (it never reached the server) or
+            ``"read"`` (it may have); None: not a failure that may be retried.
+        :param retry_after: the server's ``Retry-After``, in seconds; the pause is at least this long. None: none.
+        :returns: the pause in seconds before try ``attempt + 1``; None to give up and report the outcome (not
+            retryable, or the pause would end past the deadline).
         """
         if not self.retryable(method, status=status, failure=failure):
             return None
@@ -71,14 +97,28 @@ class RetryPolicy:
         return wait if elapsed + wait <= self.deadline else None
 
     def retryable(self, method: str, *, status: int | None = None, failure: Failure | None = None) -> bool:
-        """Whether a request that ended so may be sent again: the decision, without the timing."""
+        """Whether a request that ended so may be sent again: the decision, without the timing.
+
+        A status, when given, decides alone: reads on :data:`READ_RETRY_STATUSES`, writes on
+        :data:`WRITE_RETRY_STATUSES`. Without one, a ``"connect"`` failure is retryable for every method, a
+        ``"read"`` failure for reads only.
+
+        :param method: the request's HTTP method (any case); :data:`IDEMPOTENT_METHODS` are reads.
+        :param status: the HTTP status of the answer; None if there was none.
+        :param failure: how the request failed without an answer (``"connect"`` or ``"read"``); None: neither.
+        :returns: True if the request may be sent again.
+        """
         idempotent = method.upper() in IDEMPOTENT_METHODS
         if status is not None:
             return status in (READ_RETRY_STATUSES if idempotent else WRITE_RETRY_STATUSES)
         return failure == "connect" or (failure == "read" and idempotent)
 
     def wait_strategy(self) -> wait_base:
-        """The pause before each repeat, for a tenacity loop: full jitter from ``initial``, capped at ``maximum``."""
+        """The pause before each repeat, for a tenacity loop: full jitter from ``initial``, capped at ``maximum``.
+
+        :returns: ``tenacity.wait_random_exponential(multiplier=initial, max=maximum)``, a callable that takes
+            tenacity's ``RetryCallState`` and returns the pause in seconds.
+        """
         return wait_random_exponential(multiplier=self.initial, max=self.maximum)
 
 
@@ -105,6 +145,7 @@ class Waits:
         self._failures = 0
 
     def restart(self) -> None:
+        """Count from the first attempt again (after a success)."""
         self._attempts = self._current = None
         self._failures = 0
 
@@ -136,11 +177,17 @@ class Waits:
 
 
 def parse_retry_after(value: str | None) -> float | None:
+    """Read a ``Retry-After`` header given in seconds.
+
+    :param value: the header's value; None or empty: none.
+    :returns: the seconds (negative ones as 0); None without a value, or for an HTTP-date (our own backoff
+        decides then).
+    """
     try:
         return max(0.0, float(value)) if value else None
     except ValueError:  # an HTTP-date: our own backoff decides
         return None
 
 
-#: The policy every client gets unless told otherwise.
 DEFAULT_RETRY = RetryPolicy()
+"""The policy every client gets unless told otherwise: 30 s deadline, pauses from 0.2 s up to 5 s."""

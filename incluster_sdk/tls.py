@@ -30,15 +30,36 @@ _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1----
 
 @dataclass(frozen=True)
 class TLSConfig:
-    """How to verify the server and (optionally) present a client certificate."""
+    """How to verify the server and (optionally) present a client certificate; :attr:`Config.tls
+    <incluster_sdk.config.Config.tls>` holds one. The default verifies the server against the default trust store
+    and presents no certificate.
 
-    ca_file: Path | None = None  # None: the system trust store
-    #: When the CA can rotate (in-cluster): the reloading bundle behind ``ca_file``.
+    Inline kubeconfig data (``certificate-authority-data``, ``client-certificate-data``, ``client-key-data``) is
+    written to private files (mode 0600, in a per-process directory removed at exit), so every field here is a
+    path.
+
+    :param ca_file: the PEM CA bundle the server's certificate is verified against: in-cluster, a private copy of
+        the mount's ``ca.crt`` (replaced when it rotates); from a kubeconfig, ``certificate-authority`` or a private
+        file with ``certificate-authority-data``. None: the HTTP library's default trust store (the system's with
+        the current ``kubernetes`` and ``kubernetes_asyncio`` releases).
+    :param ca_bundle: when the CA can rotate (in-cluster), the reloading bundle behind ``ca_file``; the asyncio
+        client adds each new bundle to its TLS context through it. None: the CA file never changes.
+    :param client_cert_file: a static PEM client certificate (kubeconfig ``client-certificate``, or a private file
+        with ``client-certificate-data``), checked to match its key at load; None: none.
+    :param client_key_file: the unencrypted PEM private key of ``client_cert_file`` (kubeconfig ``client-key`` or
+        ``client-key-data``); must be set whenever ``client_cert_file`` is.
+    :param client_certificate: a client certificate that can change (from an exec plugin), used when there is no
+        static one; clients load each new one for new connections. None: none.
+    :param insecure_skip_verify: True: do not verify the server's certificate at all (kubeconfig
+        ``insecure-skip-tls-verify``); default False, as in kubeconfig.
+    :param server_name: the name to expect in the server's certificate and send as SNI (kubeconfig
+        ``tls-server-name``); None: the host of the server URL.
+    """
+
+    ca_file: Path | None = None
     ca_bundle: TrustBundle | None = None
-    #: A static client certificate and key (kubeconfig ``client-certificate``/``client-key`` or ``*-data``).
     client_cert_file: Path | None = None
     client_key_file: Path | None = None
-    #: A client certificate that can change (from an exec plugin); used when there is no static one.
     client_certificate: ClientCertificate | None = None
     insecure_skip_verify: bool = False
     server_name: str | None = None
@@ -124,6 +145,13 @@ class TrustBundle:
     Clients point at :attr:`path`. A reload that finds the source empty, missing or unparseable keeps the
     previous bundle (and says so in the log); a good new bundle replaces the private file atomically, so
     every *new* TLS connection verifies against it. Subscribers (asyncio SSL contexts) are told too.
+
+    :param source: the CA file to follow (in-cluster, the mount's ``ca.crt``).
+    :param what: what the file is, for messages; default ``"cluster CA file"``.
+    :param fix: the advice that ends an error message at construction; default none.
+    :param error: the :class:`~incluster_sdk.errors.ConfigError` subclass raised at construction.
+    :raises ~incluster_sdk.errors.ConfigError: (as ``error``) the first read failed, or the file is not a PEM
+        bundle of certificates only.
     """
 
     def __init__(
@@ -146,6 +174,7 @@ class TrustBundle:
 
     @property
     def pem(self) -> bytes:
+        """The bundle in use, as PEM bytes."""
         return self._data
 
     def track(self, context: ssl.SSLContext) -> None:
@@ -157,6 +186,13 @@ class TrustBundle:
         self._contexts.add(context)
 
     def reload(self, reason: str = "requested") -> bool:
+        """Re-read the source now; the file watch calls this on events and every 60 s.
+
+        A file that is missing, empty or not a PEM bundle keeps the last good bundle, with a warning.
+
+        :param reason: why, for the log lines; default ``"requested"``.
+        :returns: True if a new bundle is in use; False if it is the same or the read failed.
+        """
         from ._files import read_file_bytes
 
         with self._lock:

@@ -16,7 +16,24 @@ import orjson
 
 @dataclass(frozen=True)
 class TokenClaims:
-    """What a service-account token says about itself. Fields are None when absent or not a JWT."""
+    """What a service-account token says about itself, from :func:`decode_claims` (not verified: diagnostics only).
+
+    Every field is None (``audiences`` empty) when the claim is absent, has the wrong type, or the token is not a
+    JWT; ``TokenClaims()`` is what an opaque token gives.
+
+    :param subject: the ``sub`` claim, e.g. ``"system:serviceaccount:NAMESPACE:NAME"``.
+    :param issuer: the ``iss`` claim: the cluster's service-account issuer URL, or ``"kubernetes/serviceaccount"``
+        for a legacy Secret token.
+    :param audiences: the ``aud`` claim (a single string becomes a 1-tuple).
+    :param issued_at: the ``iat`` claim, in UTC.
+    :param expires_at: the ``exp`` claim, in UTC; None for a legacy token, which never expires.
+    :param namespace: the service account's namespace (``kubernetes.io.namespace``, or the legacy
+        ``kubernetes.io/serviceaccount/namespace``).
+    :param service_account: the service account's name (``kubernetes.io.serviceaccount.name``, or the legacy
+        ``kubernetes.io/serviceaccount/service-account.name``).
+    :param pod: the name of the pod the token is bound to (``kubernetes.io.pod.name``).
+    :param bound_object: what a bound token is bound to, ``"Pod/NAME"`` or ``"Secret/NAME"``; None if unbound.
+    """
 
     subject: str | None = None
     issuer: str | None = None
@@ -26,10 +43,11 @@ class TokenClaims:
     namespace: str | None = None
     service_account: str | None = None
     pod: str | None = None
-    bound_object: str | None = None  # "Secret/name" or "Pod/name" for bound tokens
+    bound_object: str | None = None
 
     @property
     def is_jwt(self) -> bool:
+        """True if the token looked like a JWT (it has a ``sub`` or ``iss`` claim)."""
         return self.subject is not None or self.issuer is not None
 
     @property
@@ -38,6 +56,12 @@ class TokenClaims:
         return self.expires_at is not None
 
     def expires_in(self, now: dt.datetime | None = None) -> dt.timedelta | None:
+        """How long until the token expires.
+
+        :param now: the time to measure from, timezone-aware; None: the current time.
+        :returns: the time left, negative once expired; None for a token without ``exp``.
+        :raises TypeError: ``now`` is a naive datetime (Python cannot subtract it from an aware one).
+        """
         if self.expires_at is None:
             return None
         return self.expires_at - (now or dt.datetime.now(dt.timezone.utc))
@@ -53,7 +77,12 @@ def _epoch(value: Any) -> dt.datetime | None:
 
 
 def decode_claims(token: str) -> TokenClaims:
-    """Decode a JWT's payload without verifying it; an opaque token gives empty claims."""
+    """Decode a JWT's payload without verifying it; an opaque token gives empty claims. Never raises.
+
+    :param token: the bearer token, without ``Bearer``.
+    :returns: the claims; ``TokenClaims()`` (all None) if the token is not three dot-separated parts with a
+        base64url JSON object in the middle.
+    """
     parts = token.split(".")
     if len(parts) != 3:
         return TokenClaims()
@@ -73,7 +102,7 @@ def decode_claims(token: str) -> TokenClaims:
 
     def name_of(key: str) -> str | None:
         entry = k8s.get(key)
-        return entry.get("name") if isinstance(entry, dict) else None
+        return entry["name"] if isinstance(entry, dict) and isinstance(entry.get("name"), str) else None
 
     namespace = k8s.get("namespace") or claims.get("kubernetes.io/serviceaccount/namespace")
     sa = name_of("serviceaccount") or claims.get("kubernetes.io/serviceaccount/service-account.name")
