@@ -17,34 +17,89 @@ import asyncio
 import contextlib
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..flows import async_drive
+from ..leader import AsyncLeaderElector
 from .frontend import GATE_POLL, STOP_DEADLINE, SYNC_POLL, ControllerBase, log
-from .loop import Result, Stopped
+from .loop import Mapper, Result, Stopped
 from .workqueue import AsyncRateLimitingQueue, ShutDown
 
 if TYPE_CHECKING:
-    from ..leader import AsyncLeaderElector
-    from ..watch import AsyncInformer  # noqa: F401 - in the base class's parameters
+    from ..watch import AsyncInformer  # imported on first use by incluster_sdk.watch: aiohttp only when needed
 
 __all__ = ["AsyncController", "AsyncReconcile"]
 
-AsyncReconcile = Callable[[str], "Awaitable[Result | None] | Result | None"]
+AsyncReconcile = Callable[[str], Awaitable[Result | None] | Result | None]
+"""An :class:`AsyncController`'s reconcile: called as ``reconcile(key)``, a coroutine function returning
+``Result | None`` or a plain function returning it (which runs on the event loop: keep it short)."""
 
 
-class AsyncController(
-    ControllerBase["AsyncInformer", "AsyncRateLimitingQueue[str]", "AsyncLeaderElector", AsyncReconcile]
-):
-    """A reconcile loop on asyncio tasks. The arguments are :class:`~.reconciler.Controller`'s, with
-    :class:`~incluster_sdk.watch.AsyncInformer`, :class:`~.workqueue.AsyncRateLimitingQueue` and
-    :class:`~incluster_sdk.leader.AsyncLeaderElector`; ``reconcile`` may be a coroutine function or a plain
-    one (a plain one blocks the loop while it runs: keep it short). ``workers`` is the number of tasks.
+class AsyncController(ControllerBase["AsyncInformer", AsyncRateLimitingQueue[str], AsyncLeaderElector, AsyncReconcile]):
+    """A reconcile loop on asyncio tasks, the twin of :class:`~.reconciler.Controller` (the same rules).
 
     At a stop or a loss of leadership, reconciles still running after the deadline (or ``grace``) are
     cancelled; a key cancelled by a loss of leadership is queued again for when this replica leads next.
+    Informers not started yet are started by :meth:`start` and stopped by :meth:`stop`; started ones are left
+    running. A controller runs once. Create and use it on one event loop.
+
+    :param name: names the queue (and its metrics' ``name`` label) and every log line.
+    :param informer: the primary informer; each change of one of its objects queues the object's key
+        (``namespace/name``, or ``name`` when cluster-scoped).
+    :param reconcile: called as ``reconcile(key)``, never concurrently for one key: a coroutine function, or a
+        plain one (which blocks the event loop while it runs: keep it short); returns ``Result | None``
+        (:data:`AsyncReconcile`). Raise to be retried with backoff; return ``Result(requeue_after=s)`` to run
+        again in ``s`` seconds; return None (or ``Result()``) when done. The object may be gone from the cache.
+    :param owns: informers of objects owned by primary objects; a change queues the key of the owner named by
+        the object's controller owner reference (:func:`~.loop.owner_mapper`). Default: none.
+    :param watches: ``(informer, mapper)`` pairs; a change of one of the informer's objects queues the keys
+        ``mapper(obj)`` returns (a :data:`~.loop.Mapper`, a plain function). Default: none.
+    :param workers: the number of worker tasks; default 1 (controller-runtime's ``MaxConcurrentReconciles``
+        default).
+    :param queue: the work queue of keys; None (the default) means ``AsyncRateLimitingQueue(name=name)``
+        (client-go's default rate limiter, no metrics): pass your own for metrics or another rate limiter.
+    :param elector: a not yet started leader elector; None (the default): no leader election, every replica
+        reconciles. The controller starts it once its caches are synced, and only the leader's workers run;
+        its callbacks are wrapped (yours still run). On losing leadership the workers stop taking keys, and
+        in-flight reconciles get ``grace`` seconds before they are cancelled.
+    :param grace: seconds in-flight reconciles may run on after a loss of leadership; None (the default) means
+        :func:`~.loop.leader_grace` of the elector's timings (3 s with client-go's defaults). Unused without
+        an elector.
+    :param sync_timeout: seconds :meth:`start` waits for the caches to sync before it raises
+        :class:`~.loop.CacheSyncTimeout`; None (the default): no limit (until :meth:`stop`), as client-go's
+        ``WaitForCacheSync``.
+    :raises ValueError: if ``workers`` is below 1.
     """
+
+    informer: AsyncInformer
+    """The primary informer (the ``informer`` argument)."""
+    reconcile: AsyncReconcile
+    """The reconcile function (the ``reconcile`` argument)."""
+    queue: AsyncRateLimitingQueue[str]
+    """The work queue of keys (the ``queue`` argument, or the default one)."""
+    elector: AsyncLeaderElector | None
+    """The leader elector (the ``elector`` argument); None without leader election."""
+    secondaries: list[tuple[AsyncInformer, Mapper]]
+    """The secondary informers with their mappers: those of ``owns`` (each with an
+    :func:`~.loop.owner_mapper`), then ``watches``."""
+
+    def __init__(
+        self, name: str, informer: AsyncInformer, reconcile: AsyncReconcile, *,
+        owns: Sequence[AsyncInformer] = (), watches: Sequence[tuple[AsyncInformer, Mapper]] = (), workers: int = 1,
+        queue: AsyncRateLimitingQueue[str] | None = None, elector: AsyncLeaderElector | None = None,
+        grace: float | None = None, sync_timeout: float | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(
+            name, informer, reconcile, owns=owns, watches=watches, workers=workers, queue=queue, elector=elector,
+            grace=grace, sync_timeout=sync_timeout,
+        )  # fmt: skip
+
+    @property
+    def informers(self) -> list[AsyncInformer]:
+        """Every informer this controller feeds from: the primary one first, then those of ``owns`` and
+        ``watches``, in order (a new list)."""
+        return super().informers
 
     def _new_queue(self, name: str) -> AsyncRateLimitingQueue[str]:
         return AsyncRateLimitingQueue(name=name)
@@ -59,9 +114,21 @@ class AsyncController(
 
     # -- public -------------------------------------------------------------------------------------------
     async def start(self) -> AsyncController:
-        """:meth:`Controller.start <.reconciler.Controller.start>` for asyncio: handlers, informers, caches
-        synced, worker tasks, then the elector. Raises :class:`~.loop.CacheSyncTimeout` after ``sync_timeout``
-        and what the informers' preflight raises (:class:`~incluster_sdk.PermissionDeniedError`)."""
+        """Register the handlers, start the informers that are not started, wait until every cache is synced
+        (client-go's ``WaitForCacheSync``), start the worker tasks, then the elector.
+
+        Returns early, without starting the workers, if :meth:`stop` is called meanwhile (from another task).
+        If it raises after starting informers, await :meth:`stop` to stop them.
+
+        :returns: the controller itself.
+        :raises RuntimeError: if the controller was already started (by :meth:`start` or :meth:`run`): a
+            controller runs once; make a new one.
+        :raises ~incluster_sdk.controller.loop.CacheSyncTimeout: if the caches are not synced after
+            ``sync_timeout`` seconds.
+        :raises ~incluster_sdk.PermissionDeniedError: from an informer's preflight (raised by its
+            ``wait_for_sync``): this identity may not list or watch the resource (the message names the RBAC to
+            grant).
+        """
         self._claim()
         self._wake, self._idle = asyncio.Event(), asyncio.Event()
         self._stop_requested, self._stopping = asyncio.Event(), asyncio.Lock()
@@ -78,8 +145,19 @@ class AsyncController(
         return self
 
     async def run(self, deadline: float = STOP_DEADLINE) -> Stopped:
-        """:meth:`start`, then wait until :meth:`stop` is called (or this task is cancelled: then it stops
-        with ``deadline``); returns the :class:`~.loop.Stopped`."""
+        """:meth:`start`, then wait until :meth:`stop` is called (from another task), then stop with ``deadline``.
+
+        If the task running it is cancelled while it waits, it stops with ``deadline`` (shielded from the
+        cancellation), then the cancellation goes on (``CancelledError``).
+
+        :param deadline: seconds in-flight reconciles get to finish at the stop, as :meth:`stop`'s; default
+            :data:`~.frontend.STOP_DEADLINE` (25 s, within Kubernetes' default 30 s termination grace period).
+        :returns: what the stop left: the first stop's :class:`~.loop.Stopped`.
+        :raises RuntimeError: if the controller was already started (a second :meth:`run`, or :meth:`run`
+            after :meth:`start`): a controller runs once.
+        :raises ~incluster_sdk.controller.loop.CacheSyncTimeout: as :meth:`start` (await :meth:`stop` then).
+        :raises ~incluster_sdk.PermissionDeniedError: as :meth:`start` (await :meth:`stop` then).
+        """
         await self.start()
         assert self._stop_requested is not None
         try:
@@ -89,9 +167,18 @@ class AsyncController(
         return stopped
 
     async def stop(self, deadline: float = STOP_DEADLINE) -> Stopped:
-        """Stop taking keys, give in-flight reconciles ``deadline`` seconds (default
-        :data:`~.reconciler.STOP_DEADLINE`), cancel those still running, stop the elector (it hands the Lease
-        back) and the informers this controller started. Idempotent: returns the first stop's result."""
+        """Stop taking keys, give in-flight reconciles ``deadline`` seconds, cancel those still running, then
+        stop the elector and the informers this controller started.
+
+        The elector is stopped after the cancelled reconciles have ended, so it hands the Lease back (with its
+        ``release_on_stop``) safely. Idempotent once started: a later call returns the first stop's result.
+        Also ends a :meth:`start` that waits for the caches, and a :meth:`run`.
+
+        :param deadline: seconds in-flight reconciles get before they are cancelled; default
+            :data:`~.frontend.STOP_DEADLINE` (25 s, within Kubernetes' default 30 s termination grace period).
+        :returns: what the stop left (:class:`~.loop.Stopped`: the keys cancelled as abandoned, keys left
+            queued).
+        """
         if self._stop_requested is None or self._stopping is None:  # never started
             self._stop_taking()
             return self.state.report(0.0, "stopping")

@@ -24,14 +24,21 @@ __all__ = ["GATE_POLL", "STOP_DEADLINE", "SYNC_POLL", "ControllerBase"]
 
 log = logging.getLogger("incluster_sdk.controller")
 
-#: How often an idle worker re-checks the gate, in seconds. It is woken at once when leadership starts or
-#: the controller stops; the poll only bounds the cost of a missed wake-up.
 GATE_POLL = 1.0
-#: Default ``stop(deadline=...)``, in seconds: Kubernetes' default terminationGracePeriodSeconds (30 s) is
-#: what a pod gets between SIGTERM and SIGKILL; a controller should be done well within it.
+"""How often an idle worker re-checks the gate, in seconds: 1 s (our choice). It is woken at once when
+leadership starts or the controller stops; the poll only bounds the cost of a missed wake-up."""
+
 STOP_DEADLINE = 25.0
-#: How long one wait for an unsynced cache lasts before the controller checks for a stop or its timeout again.
+"""The default ``deadline`` of the controllers' ``stop`` and ``run``, in seconds: 25 s.
+
+How long in-flight reconciles may go on finishing after a stop. Kubernetes' default
+``terminationGracePeriodSeconds`` (30 s) is what a pod gets between SIGTERM and SIGKILL; 25 s leaves 5 s of
+it to hand the Lease back and stop the informers before the kill. Raise both together if your reconciles
+need longer."""
+
 SYNC_POLL = 0.1
+"""How long one wait for an unsynced cache lasts, in seconds (0.1 s, our choice), before the controller checks
+for a stop or its ``sync_timeout`` again."""
 
 InformerT = TypeVar("InformerT", "Informer", "AsyncInformer")
 QueueT = TypeVar("QueueT", "RateLimitingQueue[str]", "AsyncRateLimitingQueue[str]")
@@ -64,16 +71,23 @@ class ControllerBase(Generic[InformerT, QueueT, ElectorT, ReconcileT]):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         self.name = name
+        """The controller's name (the ``name`` argument)."""
         self.informer: InformerT = informer
         self.reconcile = reconcile
         self.workers = workers
+        """The number of workers (the ``workers`` argument)."""
         self.queue: QueueT = self._new_queue(name) if queue is None else queue
         self.elector: ElectorT | None = elector
         self.sync_timeout = sync_timeout
+        """Seconds :meth:`start` waits for the caches; None: no limit (the ``sync_timeout`` argument)."""
         self.secondaries: list[tuple[InformerT, Mapper]] = [(inf, owner_mapper(informer.store)) for inf in owns]
         self.secondaries.extend(watches)
         self.state = LoopState(name, self.queue, None if elector is None else lambda: elector.is_leader, time.monotonic)
+        """The loop's bookkeeping (internal): the gate and the keys in flight; ``state.reconciles`` and
+        ``state.failures`` count the reconciles finished and those that raised."""
         self.grace = grace
+        """Seconds in-flight reconciles get after a loss of leadership: the ``grace`` argument, or with an elector
+        and no ``grace``, :func:`~.loop.leader_grace` of its timings; None if neither (unused without an elector)."""
         if grace is None and elector is not None:
             election = elector.election
             self.grace = leader_grace(election.lease_duration, election.renew_deadline, election.retry_period)
@@ -100,15 +114,19 @@ class ControllerBase(Generic[InformerT, QueueT, ElectorT, ReconcileT]):
     # -- public -------------------------------------------------------------------------------------------
     @property
     def informers(self) -> list[InformerT]:
+        """Every informer this controller feeds from: the primary one first, then those of ``owns`` and
+        ``watches``, in order (a new list)."""
         return [self.informer] + [inf for inf, _ in self.secondaries]
 
     @property
     def has_synced(self) -> bool:
+        """True once every informer's cache is synced (complete: its first list applied)."""
         return all(inf.has_synced for inf in self.informers)
 
     @property
     def is_active(self) -> bool:
-        """True while workers may start keys (not stopping; leading, with an elector)."""
+        """True while workers may start keys: not stopping and, with an elector, leading (asked now). True
+        before :meth:`start` too, without an elector."""
         return self.state.may_run()
 
     # -- start ----------------------------------------------------------------------------------------------

@@ -44,13 +44,19 @@ class Empty(enum.Enum):
 
 
 EMPTY: Literal[Empty.EMPTY] = Empty.EMPTY
+"""What :meth:`QueueCore.get` returns when no item is ready (a sentinel: items may be anything hashable, None
+included)."""
 
 
 class QueueCore(Generic[T]):
     """client-go's rate-limiting work queue as a state machine: no threads, no clock, no blocking.
 
     Calls that can make items available return how many became available (the front-end wakes that many
-    waiting workers).
+    waiting workers). Not thread-safe: the front-end serializes the calls. Every ``now`` is in seconds, from
+    one monotonic clock.
+
+    :param metrics: told of every add, get, done and retry (:class:`~.queue_metrics.QueueMetrics`); None (the
+        default) records nothing (and skips the calls on the hot path).
     """
 
     def __init__(self, metrics: QueueMetrics | None = None) -> None:
@@ -65,12 +71,19 @@ class QueueCore(Generic[T]):
         self._waiting: dict[T, tuple[float, int]] = {}
         self._seq = itertools.count()
         self.shutting_down = False
+        """True once :meth:`shutdown` was called: later adds are ignored."""
         self.drain = False
+        """True while a ``shutdown_with_drain`` waits for :attr:`drained` (a plain :meth:`shutdown` clears it)."""
 
     # -- client-go's Type -------------------------------------------------------------------------------------
 
     def add(self, item: T, now: float) -> int:
-        """Mark ``item`` as needing processing; returns how many items became available (0 to 1 + promoted)."""
+        """Mark ``item`` as needing processing (client-go's ``Add``); ignored once shut down.
+
+        :param item: the item.
+        :param now: the current time, in seconds (waiting items due by then are added first).
+        :returns: how many items became available to a worker (0 to 1 + the waiting items promoted).
+        """
         available = self.promote(now) if self._heap else 0
         return available + self._add(item, now)
 
@@ -88,7 +101,9 @@ class QueueCore(Generic[T]):
     def get(self, now: float) -> T | Literal[Empty.EMPTY]:
         """Take the next item (it is now processing: call :meth:`done`), or :data:`EMPTY` if none is ready.
 
-        :data:`EMPTY` with :attr:`finished` true means the worker should stop.
+        :param now: the current time, in seconds.
+        :returns: the item, or :data:`EMPTY`; :data:`EMPTY` with :attr:`finished` true means the worker should
+            stop.
         """
         if self._heap:
             self.promote(now)
@@ -102,9 +117,12 @@ class QueueCore(Generic[T]):
         return item
 
     def done(self, item: T, now: float) -> int:
-        """``item``'s worker finished it; if it was added again meanwhile, queue it. Returns items made available.
+        """``item``'s worker finished it; if it was added again meanwhile, queue it (client-go's ``Done``).
 
-        Raises ``ValueError`` if ``item`` is not being processed (client-go would queue a dirty item twice).
+        :param item: the item :meth:`get` returned.
+        :param now: the current time, in seconds.
+        :returns: how many items became available to a worker.
+        :raises ValueError: if ``item`` is not being processed (client-go would queue a dirty item twice).
         """
         if item not in self._processing:
             raise ValueError(f"done({item!r}) for an item that is not being processed: call done once per get")
@@ -118,10 +136,14 @@ class QueueCore(Generic[T]):
         return available
 
     def shutdown(self, now: float, *, drain: bool = False) -> int:
-        """Ignore later adds and drop waiting items; ``drain`` records that a caller waits for :attr:`drained`.
+        """Ignore later adds and drop waiting items (client-go's ``ShutDown``).
 
-        Waiting items whose time has come are added first (client-go's waiting loop would have added them);
-        returns how many items became available.
+        Waiting items whose time has come are added first (client-go's waiting loop would have added them).
+
+        :param now: the current time, in seconds.
+        :param drain: records that a caller waits for :attr:`drained` (``shutdown_with_drain``); False ends
+            such a wait.
+        :returns: how many items became available to a worker.
         """
         available = self.promote(now)
         self.shutting_down = True
@@ -131,7 +153,10 @@ class QueueCore(Generic[T]):
         return available
 
     def __len__(self) -> int:
-        """Items queued for a worker (not those processing nor those waiting for their time), as client-go."""
+        """Items queued for a worker, as client-go's ``Len``.
+
+        :returns: the count, not including the items processing nor those waiting for their time.
+        """
         return len(self._queue)
 
     @property
@@ -157,9 +182,15 @@ class QueueCore(Generic[T]):
     # -- client-go's delayingType -----------------------------------------------------------------------------
 
     def add_after(self, item: T, delay: float, now: float) -> int:
-        """Add ``item`` once ``delay`` seconds have passed (now if ``delay <= 0``); returns items made available.
+        """Add ``item`` once ``delay`` seconds have passed (client-go's ``AddAfter``).
 
-        Ignored when shut down. Counts one retry in the metrics, as client-go's ``AddAfter`` does.
+        Ignored when shut down. Counts one retry in the metrics, as client-go's ``AddAfter`` does. An item
+        already waiting keeps the earlier of its two ready times.
+
+        :param item: the item.
+        :param delay: how long to wait, in seconds; <= 0 adds now.
+        :param now: the current time, in seconds.
+        :returns: how many items became available to a worker.
         """
         if self.shutting_down:
             return 0
@@ -176,7 +207,11 @@ class QueueCore(Generic[T]):
         return available
 
     def promote(self, now: float) -> int:
-        """Add every waiting item whose time has come (at its ready time); returns how many became available."""
+        """Add every waiting item whose time has come (dated, for the metrics, at its ready time).
+
+        :param now: the current time, in seconds.
+        :returns: how many items became available to a worker.
+        """
         heap = self._heap
         available = 0
         while heap and heap[0][0] <= now:
@@ -188,7 +223,10 @@ class QueueCore(Generic[T]):
         return available
 
     def next_ready_at(self) -> float | None:
-        """When the earliest waiting item is ready (seconds, the callers' clock), or None if none waits."""
+        """When the earliest waiting item is ready.
+
+        :returns: that time, in seconds of the callers' clock, or None if no item waits.
+        """
         heap = self._heap
         while heap:
             ready_at, seq, item = heap[0]
@@ -199,5 +237,5 @@ class QueueCore(Generic[T]):
 
     @property
     def waiting(self) -> dict[T, float]:
-        """Each waiting item and the time it becomes ready."""
+        """Each waiting item and the time it becomes ready (seconds, the callers' clock); a copy."""
         return {item: ready_at for item, (ready_at, _) in self._waiting.items()}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..flows import drive
 from ..leader import LeaderElector
@@ -40,30 +40,68 @@ __all__ = [
 ]
 
 
-class Controller(ControllerBase[Informer, "RateLimitingQueue[str]", LeaderElector, Callable[[str], "Result | None"]]):
+class Controller(ControllerBase[Informer, RateLimitingQueue[str], LeaderElector, Callable[[str], Result | None]]):
     """A reconcile loop on threads (controller-runtime's ``Controller``, client-go's workqueue pattern).
-
-    - ``name``: names the queue (and its metrics' ``name`` label) and every log line.
-    - ``informer``: the primary :class:`~incluster_sdk.watch.Informer`; each change queues the object's key
-      (``namespace/name``, or ``name`` when cluster-scoped).
-    - ``reconcile(key) -> Result | None``: called on a worker thread, never concurrently for one key. Raise to
-      be retried with backoff (the queue's rate limiter); return ``Result(requeue_after=s)`` to run again in
-      ``s`` seconds. The object may be gone from the cache: then clean up (or do nothing).
-    - ``owns``: informers of objects owned by primary objects; a change queues the owner's key
-      (:func:`~.loop.owner_mapper`). ``watches``: (informer, mapper) pairs; a change queues ``mapper(obj)``.
-    - ``workers``: threads (default 1, client-go's and controller-runtime's ``MaxConcurrentReconciles``).
-    - ``queue``: default ``RateLimitingQueue(name=name)`` (client-go's default rate limiter, no metrics): pass
-      your own for metrics or another rate limiter.
-    - ``elector``: a not yet started :class:`~incluster_sdk.leader.LeaderElector`. The controller starts it
-      once its caches are synced, and only the leader's workers run; its callbacks are wrapped (yours still
-      run). On losing leadership the workers stop taking keys and in-flight reconciles get ``grace`` seconds
-      (default :func:`~.loop.leader_grace` of the elector's timings) before they are reported abandoned.
-    - ``sync_timeout``: seconds :meth:`start` waits for the caches (None: until :meth:`stop`), then raises
-      :class:`CacheSyncTimeout`.
 
     Informers not started yet are started by :meth:`start` and stopped by :meth:`stop`; started ones (shared,
     from a factory) are left running. A controller runs once.
+
+    :param name: names the queue (and its metrics' ``name`` label) and every log line.
+    :param informer: the primary informer; each change of one of its objects queues the object's key
+        (``namespace/name``, or ``name`` when cluster-scoped).
+    :param reconcile: called as ``reconcile(key) -> Result | None`` on a worker thread, never concurrently for
+        one key. Raise to be retried with backoff (the queue's rate limiter); return ``Result(requeue_after=s)``
+        to run again in ``s`` seconds; return None (or ``Result()``) when done. The object may be gone from the
+        cache: then clean up (or do nothing).
+    :param owns: informers of objects owned by primary objects; a change queues the key of the owner named by
+        the object's controller owner reference (:func:`~.loop.owner_mapper`). Default: none.
+    :param watches: ``(informer, mapper)`` pairs; a change of one of the informer's objects queues the keys
+        ``mapper(obj)`` returns (a :data:`~.loop.Mapper`). Default: none.
+    :param workers: the number of worker threads; default 1 (controller-runtime's ``MaxConcurrentReconciles``
+        default).
+    :param queue: the work queue of keys; None (the default) means ``RateLimitingQueue(name=name)`` (client-go's
+        default rate limiter, no metrics): pass your own for metrics or another rate limiter.
+    :param elector: a not yet started leader elector; None (the default): no leader election, every replica
+        reconciles. The controller starts it once its caches are synced, and only the leader's workers run;
+        its callbacks are wrapped (yours still run). On losing leadership the workers stop taking keys and
+        in-flight reconciles get ``grace`` seconds before they are reported abandoned.
+    :param grace: seconds in-flight reconciles may run on after a loss of leadership; None (the default) means
+        :func:`~.loop.leader_grace` of the elector's timings (3 s with client-go's defaults). Unused without
+        an elector.
+    :param sync_timeout: seconds :meth:`start` waits for the caches to sync before it raises
+        :class:`~.loop.CacheSyncTimeout`; None (the default): no limit (until :meth:`stop`), as client-go's
+        ``WaitForCacheSync``.
+    :raises ValueError: if ``workers`` is below 1.
     """
+
+    informer: Informer
+    """The primary informer (the ``informer`` argument)."""
+    reconcile: Callable[[str], Result | None]
+    """The reconcile function (the ``reconcile`` argument)."""
+    queue: RateLimitingQueue[str]
+    """The work queue of keys (the ``queue`` argument, or the default one)."""
+    elector: LeaderElector | None
+    """The leader elector (the ``elector`` argument); None without leader election."""
+    secondaries: list[tuple[Informer, Mapper]]
+    """The secondary informers with their mappers: those of ``owns`` (each with an
+    :func:`~.loop.owner_mapper`), then ``watches``."""
+
+    def __init__(
+        self, name: str, informer: Informer, reconcile: Callable[[str], Result | None], *,
+        owns: Sequence[Informer] = (), watches: Sequence[tuple[Informer, Mapper]] = (), workers: int = 1,
+        queue: RateLimitingQueue[str] | None = None, elector: LeaderElector | None = None,
+        grace: float | None = None, sync_timeout: float | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(
+            name, informer, reconcile, owns=owns, watches=watches, workers=workers, queue=queue, elector=elector,
+            grace=grace, sync_timeout=sync_timeout,
+        )  # fmt: skip
+
+    @property
+    def informers(self) -> list[Informer]:
+        """Every informer this controller feeds from: the primary one first, then those of ``owns`` and
+        ``watches``, in order (a new list)."""
+        return super().informers
 
     def _new_queue(self, name: str) -> RateLimitingQueue[str]:
         return RateLimitingQueue(name=name)
@@ -77,9 +115,19 @@ class Controller(ControllerBase[Informer, "RateLimitingQueue[str]", LeaderElecto
     # -- public -------------------------------------------------------------------------------------------
     def start(self) -> Controller:
         """Register the handlers, start the informers that are not started, wait until every cache is synced
-        (client-go's WaitForCacheSync), start the workers, then the elector. Blocks until then, or until
-        :meth:`stop` is called from another thread. Raises :class:`CacheSyncTimeout` after ``sync_timeout``,
-        and what an informer's start raises (:class:`~incluster_sdk.PermissionDeniedError`)."""
+        (client-go's ``WaitForCacheSync``), start the workers, then the elector.
+
+        Blocks until then, or until :meth:`stop` is called from another thread (then it returns without
+        starting the workers). If it raises after starting informers, call :meth:`stop` to stop them.
+
+        :returns: the controller itself.
+        :raises RuntimeError: if the controller was already started (by :meth:`start` or :meth:`run`): a
+            controller runs once; make a new one.
+        :raises ~incluster_sdk.controller.loop.CacheSyncTimeout: if the caches are not synced after
+            ``sync_timeout`` seconds.
+        :raises ~incluster_sdk.PermissionDeniedError: from an informer's start: its preflight found that this
+            identity may not list or watch the resource (the message names the RBAC to grant).
+        """
         self._claim()
         self._register()
         if not drive(self._sync_flow(self._stop_requested), lambda inf: inf.wait_for_sync(SYNC_POLL)):
@@ -94,18 +142,36 @@ class Controller(ControllerBase[Informer, "RateLimitingQueue[str]", LeaderElecto
         return self
 
     def run(self, deadline: float = STOP_DEADLINE) -> Stopped:
-        """:meth:`start`, then block until :meth:`stop` is called (from another thread or a signal handler);
-        returns what the stop left (:class:`~.loop.Stopped`)."""
+        """:meth:`start`, then block until :meth:`stop` is called (from another thread or a signal handler),
+        then stop with ``deadline``.
+
+        :param deadline: seconds in-flight reconciles get to finish at the stop, as :meth:`stop`'s; default
+            :data:`~.frontend.STOP_DEADLINE` (25 s, within Kubernetes' default 30 s termination grace period).
+        :returns: what the stop left: the first stop's :class:`~.loop.Stopped`.
+        :raises RuntimeError: if the controller was already started (a second :meth:`run`, or :meth:`run`
+            after :meth:`start`): a controller runs once.
+        :raises ~incluster_sdk.controller.loop.CacheSyncTimeout: as :meth:`start` (call :meth:`stop` then).
+        :raises ~incluster_sdk.PermissionDeniedError: as :meth:`start` (call :meth:`stop` then).
+        """
         self.start()
         self._stop_requested.wait()
         return self.stop(deadline)
 
     def stop(self, deadline: float = STOP_DEADLINE) -> Stopped:
-        """Stop taking keys, let in-flight reconciles finish for up to ``deadline`` seconds (default
-        :data:`STOP_DEADLINE`), then stop the elector (handing the Lease back, unless a reconcile was abandoned:
-        then the Lease expires by itself, so a successor cannot start while it may still run) and the informers
-        this controller started. Never blocks much longer than ``deadline``. Idempotent: returns the first
-        stop's :class:`~.loop.Stopped` (abandoned keys, keys left queued)."""
+        """Stop taking keys, let in-flight reconciles finish, then stop the elector and the informers this
+        controller started.
+
+        The elector hands the Lease back (with its ``release_on_stop``), unless a reconcile was abandoned: then
+        the Lease expires by itself, so a successor cannot start while that reconcile may still run (a thread
+        cannot be killed: it runs to its end). Waits for reconciles up to ``deadline``; stopping the elector and
+        the informers then normally takes milliseconds (each waits at most 10 s for its own thread). Safe from
+        any thread, and idempotent: a later call returns the first stop's result at once. Also ends a
+        :meth:`start` that waits for the caches, and a :meth:`run`.
+
+        :param deadline: seconds in-flight reconciles get to finish; default :data:`~.frontend.STOP_DEADLINE`
+            (25 s, within Kubernetes' default 30 s termination grace period).
+        :returns: what the stop left (:class:`~.loop.Stopped`: abandoned keys, keys left queued).
+        """
         self._stop_requested.set()
         with self._stop_lock:
             if self._stopped is not None:

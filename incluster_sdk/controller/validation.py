@@ -11,10 +11,13 @@ from .object_errors import ObjectError
 
 __all__ = ["FIELD_MANAGER_MAX_LENGTH", "STANDARD_FINALIZERS", "validate_field_manager", "validate_finalizer_name"]
 
-#: kube-apiserver's ``FieldManagerMaxLength`` (apimachinery meta/v1/validation): 128 bytes.
 FIELD_MANAGER_MAX_LENGTH = 128
-#: Finalizers without a "/" that kube-apiserver accepts on built-in kinds (IsStandardFinalizerName).
+"""The longest field manager name, in bytes (UTF-8): 128, kube-apiserver's ``FieldManagerMaxLength``
+(apimachinery meta/v1/validation)."""
+
 STANDARD_FINALIZERS = frozenset({"kubernetes", "orphan", "foregroundDeletion"})
+"""The finalizers without a "/" that kube-apiserver accepts on built-in kinds (apimachinery
+``IsStandardFinalizerName``)."""
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")  # apimachinery qualifiedNameFmt
 _QUALIFIED_NAME_MAX = 63
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -23,9 +26,13 @@ _DNS1123_SUBDOMAIN_MAX = 253
 
 # -- field managers (server-side apply) -----------------------------------------------------------------------
 def validate_field_manager(field_manager: Any) -> str:
-    """``field_manager`` as kube-apiserver checks it for an apply patch (ValidatePatchOptions,
-    ValidateFieldManager): required (non-empty), at most 128 bytes (UTF-8), printable characters only.
-    Raises :class:`ObjectError` naming the rule."""
+    """Check ``field_manager`` as kube-apiserver checks it for an apply patch (``ValidatePatchOptions``,
+    ``ValidateFieldManager``): required (non-empty), at most 128 bytes (UTF-8), printable characters only.
+
+    :param field_manager: the value to check (anything: a non-string fails).
+    :returns: ``field_manager``, unchanged.
+    :raises ~incluster_sdk.controller.object_errors.ObjectError: naming the rule it breaks.
+    """
     if not isinstance(field_manager, str) or not field_manager:
         raise ObjectError(
             f"field_manager={field_manager!r}: server-side apply needs a field manager, the name your controller"
@@ -47,11 +54,17 @@ def validate_field_manager(field_manager: Any) -> str:
 
 # -- finalizers -----------------------------------------------------------------------------------------------
 def validate_finalizer_name(finalizer: Any) -> str:
-    """``finalizer`` as kube-apiserver checks it (apimachinery ValidateFinalizerName: a qualified name, i.e. an
-    optional DNS-subdomain prefix and "/", then 1-63 of ``[A-Za-z0-9_.-]`` starting and ending alphanumeric).
-    A name without a prefix is refused too unless it is a standard one (kubernetes, orphan,
-    foregroundDeletion): kube-apiserver refuses those on built-in kinds and warns on custom resources.
-    Raises :class:`ObjectError` naming the rule."""
+    """Check ``finalizer`` as kube-apiserver checks it (apimachinery ``ValidateFinalizerName``: a qualified name,
+    i.e. an optional DNS-subdomain prefix and "/", then 1-63 of ``[A-Za-z0-9_.-]`` starting and ending
+    alphanumeric).
+
+    A name without a prefix is refused too unless it is a standard one (:data:`STANDARD_FINALIZERS`):
+    kube-apiserver refuses those on built-in kinds and warns on custom resources.
+
+    :param finalizer: the value to check (anything: a non-string fails), e.g. ``example.com/cleanup``.
+    :returns: ``finalizer``, unchanged.
+    :raises ~incluster_sdk.controller.object_errors.ObjectError: naming the rule it breaks.
+    """
     example = "use a domain you own as prefix, e.g. 'example.com/cleanup'"
     if not isinstance(finalizer, str) or not finalizer:
         raise ObjectError(f"finalizer={finalizer!r}: empty; {example}")

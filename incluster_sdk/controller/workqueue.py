@@ -76,7 +76,11 @@ T = TypeVar("T", bound=Hashable)
 
 
 class ShutDown(InclusterSDKError):
-    """The queue is shut down and has no item left for this worker: the worker should stop."""
+    """The queue is shut down and has no item left for this worker: the worker should stop.
+
+    Raised by ``get`` of :class:`RateLimitingQueue` and :class:`AsyncRateLimitingQueue` (client-go's ``Get``
+    returns ``shutdown=true`` instead).
+    """
 
 
 def _wait_seconds(core: QueueCore[T], now: float, deadline: float | None) -> float | None:
@@ -160,19 +164,33 @@ class _Queue(Generic[T]):
         return len(self._core)
 
     def forget(self, item: T) -> None:
-        """Reset ``item``'s backoff (call it when the item succeeded, or when you give up on it).
+        """Stop tracking ``item``'s failures: its next ``add_rate_limited`` waits the shortest delay again.
 
-        Only the rate limiter forgets: you still call ``done``.
+        client-go's ``Forget``: call it when the item succeeded, or when you give up retrying it. Only the rate
+        limiter forgets: the item stays queued or processing as it was, and you still call ``done``.
+
+        :param item: the item (for a controller, its key); one the rate limiter never saw is ignored.
         """
         self.rate_limiter.forget(item)
 
     def num_requeues(self, item: T) -> int:
-        """How many times ``item`` was requeued with ``add_rate_limited`` since it was last forgotten."""
+        """How many times ``item`` was requeued with ``add_rate_limited`` since it was last forgotten.
+
+        client-go's ``NumRequeues``: the rate limiter's count (with the default limiter, the per-item
+        backoff's failure count). Useful to give up after N failures (then call :meth:`forget`).
+
+        :param item: the item.
+        :returns: the count (0 for an item never requeued, or just forgotten).
+        """
         return self.rate_limiter.num_requeues(item)
 
     @property
     def shutting_down(self) -> bool:
-        """True once ``shutdown`` or ``shutdown_with_drain`` was called."""
+        """True once ``shutdown`` or ``shutdown_with_drain`` was called (client-go's ``ShuttingDown``).
+
+        Workers may still get the items queued before the shutdown; ``get`` raises :class:`ShutDown` once none
+        is left.
+        """
         return self._core.shutting_down
 
     def _shut_down(self) -> ShutDown:
@@ -182,10 +200,19 @@ class _Queue(Generic[T]):
 class RateLimitingQueue(_Queue[T]):
     """client-go's rate-limiting work queue for worker threads; every method is thread-safe.
 
-    ``rate_limiter`` defaults to :func:`~.ratelimit.default_controller_rate_limiter` (client-go's default:
-    per item 5 ms doubling to 1,000 s, overall 10 per second with a burst of 100). ``name`` labels the
-    queue in messages and metrics; ``metrics`` (a :class:`~.queue_metrics.PrometheusMetricsProvider`) exports
-    client-go's ``workqueue_*`` series and then needs a ``name``. ``clock`` is monotonic seconds.
+    Items are any hashable values (a controller's are string keys ``namespace/name``); see the module's
+    docstring for the rules and a worker loop.
+
+    :param rate_limiter: decides how long ``add_rate_limited`` waits (any :class:`~.ratelimit.RateLimiter`);
+        None (the default) means a new :func:`~.ratelimit.default_controller_rate_limiter`, client-go's
+        ``DefaultControllerRateLimiter``: per item 5 ms doubling to 1,000 s, overall 10 per second with a
+        burst of 100.
+    :param name: labels the queue in messages and metrics; default ``""`` (no name; allowed without metrics).
+    :param metrics: a :class:`~.queue_metrics.PrometheusMetricsProvider` to export client-go's ``workqueue_*``
+        series for this queue (labelled ``name``); None (the default) records nothing.
+    :param clock: the clock of delays and metrics, called as ``clock() -> float`` in monotonic seconds; default
+        ``time.monotonic`` (injectable for tests; ``get``'s timeout always waits real time).
+    :raises ValueError: if ``metrics`` is given and ``name`` is empty.
     """
 
     def _init_waiting(self) -> None:
@@ -198,25 +225,49 @@ class RateLimitingQueue(_Queue[T]):
             self._available.notify(n)
 
     def add(self, item: T) -> None:
-        """Queue ``item`` unless it is already queued (if a worker holds it, it runs again after ``done``)."""
+        """Queue ``item`` unless it is already queued (if a worker holds it, it runs again after ``done``).
+
+        Ignored after a shutdown (client-go's ``Add``).
+
+        :param item: the item to process (hashable; for a controller, the key).
+        """
         with self._lock:
             self._wake(self._core.add(item, self._clock()))
 
     def add_after(self, item: T, delay_seconds: float) -> None:
-        """Add ``item`` after ``delay_seconds`` (now if <= 0); if it already waits, the earlier time wins."""
+        """Add ``item`` once ``delay_seconds`` have passed; if it already waits, the earlier time wins.
+
+        client-go's ``AddAfter``: the wait is separate from the queue (an item both queued and waiting is added
+        again, and de-duplicated, when its time comes). Ignored after a shutdown; a waiting item not yet due
+        at the shutdown is dropped. Counts one retry in the metrics.
+
+        :param item: the item to process.
+        :param delay_seconds: how long to wait, in seconds of the queue's clock; <= 0 adds now.
+        """
         with self._lock:
             if self._add_after(item, delay_seconds):
                 self._available.notify()
 
     def add_rate_limited(self, item: T) -> None:
-        """Add ``item`` after the delay the rate limiter gives it (each call counts one requeue)."""
+        """Add ``item`` after the delay the rate limiter gives it (each call counts one requeue).
+
+        client-go's ``AddRateLimited``: call it when processing ``item`` failed; :meth:`forget` resets the
+        count when it succeeds.
+
+        :param item: the item to retry.
+        """
         self.add_after(item, self.rate_limiter.when(item))
 
     def get(self, timeout: float | None = None) -> T:
         """Block until an item is ready and take it; you must call ``done(item)`` when finished with it.
 
-        ``timeout`` is in seconds (None waits for ever, 0 only looks). Raises :class:`ShutDown` once the queue
-        is shut down and has no item left, and ``TimeoutError`` if no item came within ``timeout``.
+        The item is now processing: no other worker gets it until ``done``.
+
+        :param timeout: the longest wait, in seconds of real time; None (the default) waits for ever, 0 only
+            looks.
+        :returns: the item.
+        :raises ShutDown: once the queue is shut down and has no item left: stop this worker.
+        :raises TimeoutError: if no item was ready within ``timeout`` seconds.
         """
         deadline = _deadline(timeout)
         with self._lock:
@@ -229,7 +280,10 @@ class RateLimitingQueue(_Queue[T]):
     def done(self, item: T) -> None:
         """Mark ``item`` finished; if it was added while processing, it is queued again now.
 
-        Raises ``ValueError`` if ``item`` is not being processed (``done`` is called once per ``get``).
+        Call it once per ``get``, whatever the outcome (client-go's ``Done``).
+
+        :param item: the item ``get`` returned.
+        :raises ValueError: if ``item`` is not being processed (``done`` without ``get``, or twice).
         """
         with self._lock:
             self._wake(self._core.done(item, self._clock()))
@@ -237,14 +291,19 @@ class RateLimitingQueue(_Queue[T]):
                 self._idle.notify_all()
 
     def __len__(self) -> int:
-        """How many items are queued for a worker (not processing, not waiting for their time)."""
+        """How many items are queued for a worker (client-go's ``Len``).
+
+        :returns: the count of items queued: not those processing, nor those waiting for their ``add_after``
+            time.
+        """
         with self._lock:
             return self._len()
 
     def shutdown(self) -> None:
         """Ignore later adds, drop delayed items not yet due; workers get what is queued, then :class:`ShutDown`.
 
-        Also ends a ``shutdown_with_drain`` that is waiting (as client-go's ``ShutDown`` does).
+        client-go's ``ShutDown``; it does not wait. Also ends a ``shutdown_with_drain`` that is waiting, as
+        client-go's does. Calling it again does nothing more.
         """
         with self._lock:
             self._core.shutdown(self._clock(), drain=False)
@@ -252,12 +311,17 @@ class RateLimitingQueue(_Queue[T]):
             self._idle.notify_all()
 
     def shutdown_with_drain(self, timeout: float | None = None) -> bool:
-        """Shut down, then wait until no item is queued or being processed; True if that happened.
+        """Shut down as :meth:`shutdown`, then wait until no item is queued or being processed.
 
-        Returns False if ``timeout`` seconds passed first, or if ``shutdown()`` was called meanwhile. Your
-        workers must go on calling ``get`` and ``done``. Unlike client-go's ``ShutDownWithDrain``, which
-        returns when nothing is *processing* (and so can return between a worker's ``done`` and its next
-        ``get``), this also waits for the items still queued, which workers take after a shutdown anyway.
+        Your workers must go on calling ``get`` and ``done`` meanwhile (so do not call it from a worker that
+        holds an item). Unlike client-go's ``ShutDownWithDrain``, which returns when nothing is *processing*
+        (and so can return between a worker's ``done`` and its next ``get``), this also waits for the items
+        still queued, which workers take after a shutdown anyway.
+
+        :param timeout: the longest wait, in seconds of real time; None (the default) waits for ever
+            (client-go's has no timeout).
+        :returns: True if nothing was queued or processing when it returned; False if ``timeout`` passed first
+            or a ``shutdown()`` call ended the wait with items left.
         """
         deadline = _deadline(timeout)
         core = self._core
@@ -284,7 +348,18 @@ class AsyncRateLimitingQueue(_Queue[T]):
     """The asyncio twin of :class:`RateLimitingQueue`: the same core, methods and rules; for one event loop.
 
     ``get`` and ``shutdown_with_drain`` are coroutines; the other methods are plain and never block. Call it
-    from the loop's thread only (from another thread, use ``loop.call_soon_threadsafe(queue.add, key)``).
+    from the loop's thread only (from another thread, use ``loop.call_soon_threadsafe(queue.add, key)``). It
+    may be created outside a running loop.
+
+    :param rate_limiter: decides how long ``add_rate_limited`` waits; None (the default) means a new
+        :func:`~.ratelimit.default_controller_rate_limiter` (client-go's ``DefaultControllerRateLimiter``: per
+        item 5 ms doubling to 1,000 s, overall 10 per second with a burst of 100).
+    :param name: labels the queue in messages and metrics; default ``""`` (no name; allowed without metrics).
+    :param metrics: a :class:`~.queue_metrics.PrometheusMetricsProvider` to export client-go's ``workqueue_*``
+        series for this queue (labelled ``name``); None (the default) records nothing.
+    :param clock: the clock of delays and metrics, called as ``clock() -> float`` in monotonic seconds; default
+        ``time.monotonic`` (injectable for tests; ``get``'s timeout always waits real time).
+    :raises ValueError: if ``metrics`` is given and ``name`` is empty.
     """
 
     def _init_waiting(self) -> None:
@@ -303,26 +378,41 @@ class AsyncRateLimitingQueue(_Queue[T]):
         self._wake(len(self._getters))
 
     def add(self, item: T) -> None:
-        """As :meth:`RateLimitingQueue.add`: queued once, and again after ``done`` if a worker holds it."""
+        """As :meth:`RateLimitingQueue.add`: queued once, and again after ``done`` if a worker holds it.
+
+        :param item: the item to process (hashable; for a controller, the key).
+        """
         available = self._core.add(item, self._clock())
         if available and self._getters:
             self._wake(available)
 
     def add_after(self, item: T, delay_seconds: float) -> None:
-        """As :meth:`RateLimitingQueue.add_after`: later (now if <= 0); of two waits, the earlier time wins."""
+        """As :meth:`RateLimitingQueue.add_after`: later (now if <= 0); of two waits, the earlier time wins.
+
+        :param item: the item to process.
+        :param delay_seconds: how long to wait, in seconds of the queue's clock; <= 0 adds now.
+        """
         if self._add_after(item, delay_seconds):
             self._wake(1)  # a sleeping getter re-computes how long to sleep
 
     def add_rate_limited(self, item: T) -> None:
-        """As :meth:`RateLimitingQueue.add_rate_limited`: after the rate limiter's delay (one more requeue)."""
+        """As :meth:`RateLimitingQueue.add_rate_limited`: after the rate limiter's delay (one more requeue).
+
+        :param item: the item to retry.
+        """
         self.add_after(item, self.rate_limiter.when(item))
 
     async def get(self, timeout: float | None = None) -> T:
         """Wait until an item is ready and take it; you must call ``done(item)`` when finished with it.
 
-        ``timeout`` is in seconds (None waits for ever, 0 only looks). Raises :class:`ShutDown` once the queue
-        is shut down and has no item left, and ``TimeoutError`` (the builtin, also on Python 3.10) if no item
-        came within ``timeout``.
+        Cancelling the waiting task takes no item (a wake-up it was given passes to the next getter).
+
+        :param timeout: the longest wait, in seconds of real time; None (the default) waits for ever, 0 only
+            looks.
+        :returns: the item.
+        :raises ShutDown: once the queue is shut down and has no item left: stop this worker.
+        :raises TimeoutError: the builtin (also on Python 3.10, where ``asyncio.TimeoutError`` differs), if no
+            item was ready within ``timeout`` seconds.
         """
         deadline = _deadline(timeout)
         while True:
@@ -352,7 +442,11 @@ class AsyncRateLimitingQueue(_Queue[T]):
                 self._getters.remove(waiter)
 
     def done(self, item: T) -> None:
-        """As :meth:`RateLimitingQueue.done`: requeued now if added while processing; ``ValueError`` if not held."""
+        """As :meth:`RateLimitingQueue.done`: requeued now if added while processing.
+
+        :param item: the item ``get`` returned.
+        :raises ValueError: if ``item`` is not being processed (``done`` without ``get``, or twice).
+        """
         available = self._core.done(item, self._clock())
         if available:
             self._wake(available)
@@ -365,7 +459,10 @@ class AsyncRateLimitingQueue(_Queue[T]):
         self._drainers.clear()
 
     def __len__(self) -> int:
-        """As :meth:`RateLimitingQueue.__len__`: items queued for a worker (not processing nor waiting)."""
+        """As :meth:`RateLimitingQueue.__len__`.
+
+        :returns: the count of items queued for a worker (not processing, nor waiting for their time).
+        """
         return self._len()
 
     def shutdown(self) -> None:
@@ -375,11 +472,14 @@ class AsyncRateLimitingQueue(_Queue[T]):
         self._release_drainers()
 
     async def shutdown_with_drain(self, timeout: float | None = None) -> bool:
-        """Shut down, then wait until no item is queued or being processed; True if that happened.
+        """Shut down as :meth:`shutdown`, then wait until no item is queued or being processed.
 
-        Returns False if ``timeout`` seconds passed first, or if ``shutdown()`` was called meanwhile. Your
-        workers must go on calling ``get`` and ``done``; see :meth:`RateLimitingQueue.shutdown_with_drain`
-        for how this differs from client-go.
+        Your worker tasks must go on calling ``get`` and ``done`` meanwhile; see
+        :meth:`RateLimitingQueue.shutdown_with_drain` for how this differs from client-go.
+
+        :param timeout: the longest wait, in seconds of real time; None (the default) waits for ever.
+        :returns: True if nothing was queued or processing when it returned; False if ``timeout`` passed first
+            or a ``shutdown()`` call ended the wait with items left.
         """
         core = self._core
         core.shutdown(self._clock(), drain=True)
