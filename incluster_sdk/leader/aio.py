@@ -30,18 +30,77 @@ _CALLBACKS: set[asyncio.Task[None]] = set()
 
 
 class AsyncLeaderElector(LeaderElectionBase["AsyncApiClient", Any]):
-    """``on_started_leading()`` runs as a task that is cancelled when leadership ends;
-    ``on_stopped_leading()`` is awaited before anyone else can take over; ``on_new_leader(identity)``."""
+    """client-go's leader election over ``kubernetes_asyncio``, as a task on the running event loop.
+
+    ``async with AsyncLeaderElector(...) as elector:`` is :meth:`start` ... ``await`` :meth:`stop`. The rules,
+    the timings and what a lost renew does are those of :class:`~incluster_sdk.leader.elector.LeaderElector`:
+    when no renew has succeeded for ``renew_deadline`` seconds, or the Lease is found held by another
+    identity, the elector stops leading (the work task is cancelled, ``on_stopped_leading`` is awaited), logs
+    a WARNING, and keeps competing.
+
+    Callbacks may be plain functions or coroutine functions (an awaitable they return is awaited); exceptions
+    they raise are logged, never propagated. A plain function runs on the event loop: keep it short.
+
+    - ``on_started_leading()`` runs in a new task each time this replica becomes leader. That task is
+      cancelled (not awaited) when leadership ends, by a lost renew or by :meth:`stop`, before
+      ``on_stopped_leading`` is called: put the leader's work there.
+    - ``on_stopped_leading()`` is awaited in the elector's task when leadership is lost (the next attempt
+      waits for it), or in the task that awaits :meth:`stop` when stopping ends leadership.
+    - ``on_new_leader(identity)`` runs in a new task whenever the observed holder changes to a non-empty
+      identity (this replica's own included).
+
+    :param client: the ``kubernetes_asyncio`` client (:func:`~incluster_sdk.aio_client.async_api_client`) whose
+        requests read and write the Lease; its config's namespace is the default ``namespace``. Requests time
+        out before the renew deadline and are not retried (the loop retries).
+    :param name: the Lease's name (``metadata.name``), the same for every replica that competes.
+    :param namespace: the Lease's namespace; None: the client config's namespace (the pod's, in a pod).
+    :param identity: this replica's identity, written as the Lease's ``holderIdentity``; must differ between
+        replicas. None: :func:`~incluster_sdk.leader.elector.default_identity` (pod name + random suffix).
+    :param lease_duration: seconds a candidate waits, after it last saw the Lease change, before it takes the
+        Lease from a holder that stopped renewing; default :data:`~incluster_sdk.leader.lease.LEASE_DURATION`
+        (15 s, client-go's ``LeaseDuration``). Written to the Lease in whole seconds.
+    :param renew_deadline: seconds the leader goes on trying to renew before it stops leading; default
+        :data:`~incluster_sdk.leader.lease.RENEW_DEADLINE` (10 s, client-go's ``RenewDeadline``).
+    :param retry_period: seconds between tries, to acquire (plus up to 20% jitter) or to renew; default
+        :data:`~incluster_sdk.leader.lease.RETRY_PERIOD` (2 s, client-go's ``RetryPeriod``).
+    :param on_started_leading: called as ``fn()`` (returning None or an awaitable) in a new task when this
+        replica becomes leader; the task is cancelled when leadership ends. None: nothing is called.
+    :param on_stopped_leading: called as ``fn()`` (returning None or an awaitable, which is awaited) when this
+        replica stops leading. None: nothing is called.
+    :param on_new_leader: called as ``fn(identity: str)`` (returning None or an awaitable) in a new task with
+        the new holder's identity. None: nothing is called.
+    :param release_on_stop: if True (the default; client-go's ``ReleaseOnCancel`` defaults to False),
+        awaiting :meth:`stop` hands a Lease this replica holds back, writing an empty holder and a 1 s
+        ``leaseDurationSeconds``, so a successor takes over at its next try instead of a lease duration
+        later. Make sure the leader's work has stopped by then (client-go's warning for ``ReleaseOnCancel``).
+        If False, the Lease expires by itself ``lease_duration`` seconds after the last renew.
+    :raises ValueError: unless ``0 < retry_period < renew_deadline < lease_duration``.
+    """
 
     client: AsyncApiClient
     _task: asyncio.Task[None] | None = None
     _work: asyncio.Task[Any] | None = None  # on_started_leading's, while leading
 
     def start(self) -> AsyncLeaderElector:
+        """Start competing for the Lease in a new task (``incluster-sdk-leader <name>``); returns at once.
+
+        Call it from a coroutine (the task needs the running event loop), once per :meth:`stop`: a second
+        ``start()`` before ``stop()`` starts a second loop and loses track of the first.
+
+        :returns: the elector itself, so that ``elector = AsyncLeaderElector(...).start()`` works.
+        :raises RuntimeError: if no event loop is running (from :func:`asyncio.create_task`).
+        """
         self._task = asyncio.create_task(self._run(), name=f"incluster-sdk-leader {self.name}")
         return self
 
     async def stop(self) -> None:
+        """Stop competing: cancel the elector's task and wait for it; a leader stops leading and, with
+        ``release_on_stop``, hands the Lease back.
+
+        If this replica was leading, the ``on_started_leading`` task is cancelled, ``on_stopped_leading`` is
+        awaited, then the Lease is released (a failed release is logged as a WARNING; the Lease then expires by
+        itself). Raises nothing; a request in flight is cancelled, not waited for.
+        """
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

@@ -48,8 +48,14 @@ log = logging.getLogger(__name__)
 
 
 def default_identity() -> str:
-    """The pod name (``POD_NAME`` from the downward API, else the hostname, which is the pod name in a pod),
-    plus a random suffix so that two processes on one host never share an identity (client-go does this)."""
+    """A unique identity for this replica: the pod name plus a random suffix.
+
+    The pod name is ``POD_NAME`` (set it from the downward API), else the hostname, which is the pod name in a
+    pod. The suffix keeps two processes on one host apart, as kube-controller-manager's identity
+    (hostname + ``_`` + a UUID) does; a new one is drawn on every call.
+
+    :returns: ``<pod name>_<8 hex digits>``, e.g. ``pod-counter-7d9f-x2k4q_1a2b3c4d``.
+    """
     return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4().hex[:8]}"
 
 
@@ -72,9 +78,10 @@ Returned = TypeVar("Returned")
 class LeaderElectionBase(Generic[ClientT, Returned]):
     """The options, the decisions and the callback bookkeeping shared by the thread and asyncio electors.
 
-    Both take the same arguments: the client, the Lease's ``name`` and ``namespace`` (default: the client's
-    config's), this replica's ``identity`` (default: :func:`default_identity`), client-go's three durations
-    (checked by :class:`~.lease.LeaderElection`), the three callbacks, and ``release_on_stop``.
+    Both take the same arguments, documented on :class:`LeaderElector`: the client, the Lease's ``name`` and
+    ``namespace`` (default: the client's config's), this replica's ``identity`` (default:
+    :func:`default_identity`), client-go's three durations (checked by :class:`~.lease.LeaderElection`), the
+    three callbacks, and ``release_on_stop``.
     """
 
     def __init__(
@@ -103,16 +110,22 @@ class LeaderElectionBase(Generic[ClientT, Returned]):
         self.election = LeaderElection(
             self.identity, lease_duration=lease_duration, renew_deadline=renew_deadline, retry_period=retry_period
         )
+        """The decisions and what this replica last saw of the Lease (read it; only the elector changes it)."""
         self._path = f"/apis/{LEASE_API}/namespaces/{self.namespace}/leases"
 
     @property
     def is_leader(self) -> bool:
-        """True while this replica leads and has renewed within the renew deadline."""
+        """True while this replica leads and its last successful renew is less than ``renew_deadline`` s old.
+
+        It turns False the moment the deadline passes, even before the elector's loop steps down; check it
+        before each action only the leader may take.
+        """
         return self.election.is_leader(time.monotonic())
 
     @property
     def leader(self) -> str | None:
-        """The identity holding the Lease, as last observed."""
+        """The identity holding the Lease, as last read or written; None before the first read, or when the
+        Lease is missing or free (released)."""
         observed = self.election.observed
         return observed.holder if observed else None
 
@@ -144,16 +157,66 @@ class LeaderElectionBase(Generic[ClientT, Returned]):
 class LeaderElector(LeaderElectionBase[ApiClient, None]):
     """client-go's leader election over the sync ``kubernetes`` client, on its own thread.
 
-    ``on_started_leading()`` runs on a new thread when this replica becomes leader (do the work there, and
-    stop when ``is_leader`` turns False or ``on_stopped_leading`` is called). ``on_stopped_leading()`` runs
-    on the elector's thread, before anyone else can take over. ``on_new_leader(identity)`` runs on a new
-    thread whenever the holder changes. After losing leadership the elector keeps competing.
+    ``with LeaderElector(...) as elector:`` is :meth:`start` ... :meth:`stop`. The thread tries to acquire the
+    Lease every ``retry_period`` and, once leading, renews it every ``retry_period``. Failed requests are
+    logged (WARNING while leading, DEBUG otherwise) and retried; only the renew deadline decides leadership.
+
+    A lost renew: when no renew has succeeded for ``renew_deadline`` seconds (the API server is down or slow,
+    or answers with an error), or a renew finds the Lease held by another identity, the elector stops leading
+    (:attr:`is_leader` is already False from the deadline on), logs a WARNING and calls
+    ``on_stopped_leading``; it has then stopped before any other replica may take over. Unlike client-go's
+    ``Run``, which returns (and kube-controller-manager exits), the elector keeps competing and may lead
+    again, with ``on_started_leading`` called again.
+
+    Callbacks (exceptions they raise are logged, never propagated):
+
+    - ``on_started_leading()`` runs on a new thread each time this replica becomes leader. Do the leader's
+      work there, and stop it when :attr:`is_leader` turns False or ``on_stopped_leading`` is called: the
+      elector does not stop that thread.
+    - ``on_stopped_leading()`` runs on the elector's thread when leadership is lost (the next attempt waits
+      for it), or on the thread that calls :meth:`stop` when stopping ends leadership. Only after leading:
+      client-go also calls it when its ``Run`` ends without ever leading.
+    - ``on_new_leader(identity)`` runs on a new thread whenever the observed holder changes to a non-empty
+      identity: the first holder seen, another replica taking over, or this replica (its own identity).
+
+    :param client: the client (:func:`~incluster_sdk.client.api_client`) whose requests read and write the
+        Lease; its config's namespace is the default ``namespace``. Requests time out before the renew
+        deadline and are not retried (the loop retries).
+    :param name: the Lease's name (``metadata.name``), the same for every replica that competes.
+    :param namespace: the Lease's namespace; None: the client config's namespace (the pod's, in a pod).
+    :param identity: this replica's identity, written as the Lease's ``holderIdentity``; must differ between
+        replicas. None: :func:`~incluster_sdk.leader.elector.default_identity` (pod name + random suffix).
+    :param lease_duration: seconds a candidate waits, after it last saw the Lease change, before it takes the
+        Lease from a holder that stopped renewing; default :data:`~incluster_sdk.leader.lease.LEASE_DURATION`
+        (15 s, client-go's ``LeaseDuration``). Written to the Lease in whole seconds.
+    :param renew_deadline: seconds the leader goes on trying to renew before it stops leading; default
+        :data:`~incluster_sdk.leader.lease.RENEW_DEADLINE` (10 s, client-go's ``RenewDeadline``).
+    :param retry_period: seconds between tries, to acquire (plus up to 20% jitter) or to renew; default
+        :data:`~incluster_sdk.leader.lease.RETRY_PERIOD` (2 s, client-go's ``RetryPeriod``).
+    :param on_started_leading: called as ``fn() -> None`` (no argument; client-go passes a context) when
+        this replica becomes leader, on a new thread; None: nothing is called.
+    :param on_stopped_leading: called as ``fn() -> None`` when this replica stops leading, on the elector's
+        thread (or :meth:`stop`'s caller's); None: nothing is called.
+    :param on_new_leader: called as ``fn(identity: str) -> None`` with the new holder's identity, on a new
+        thread; None: nothing is called.
+    :param release_on_stop: if True (the default; client-go's ``ReleaseOnCancel`` defaults to False),
+        :meth:`stop` hands a Lease this replica holds back, writing an empty holder and a 1 s
+        ``leaseDurationSeconds``, so a successor takes over at its next try instead of a lease duration
+        later. Make sure the leader's work has stopped by then (client-go's warning for ``ReleaseOnCancel``).
+        If False, the Lease expires by itself ``lease_duration`` seconds after the last renew.
+    :raises ValueError: unless ``0 < retry_period < renew_deadline < lease_duration``.
     """
 
     _thread: threading.Thread | None = None
     _stop: threading.Event | None = None  # made by the first start(); stop() ends every loop started
 
     def start(self) -> LeaderElector:
+        """Start competing for the Lease on a new daemon thread (``incluster-sdk-leader <name>``); returns at once.
+
+        An elector starts once: after :meth:`stop`, a second ``start()`` starts a thread that ends at once.
+
+        :returns: the elector itself, so that ``elector = LeaderElector(...).start()`` works.
+        """
         if self._stop is None:
             self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -163,7 +226,17 @@ class LeaderElector(LeaderElectionBase[ApiClient, None]):
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop competing. A leader stops leading (callback) and, with ``release_on_stop``, hands the Lease back."""
+        """Stop competing: end the elector's thread; a leader stops leading and, with ``release_on_stop``, hands
+        the Lease back.
+
+        On the calling thread, after the elector's thread has ended (or ``timeout`` has passed): if this
+        replica was leading, ``on_stopped_leading`` is called, then the Lease is released (a failed release is
+        logged as a WARNING; the Lease then expires by itself). Raises nothing.
+
+        :param timeout: seconds to wait for the elector's thread to finish its current attempt; default 10 s
+            (our choice: an attempt's requests time out within the renew deadline, 10 s by default). After it,
+            stopping goes on even if the thread still runs.
+        """
         if self._stop is not None:
             self._stop.set()
         if self._thread is not None:

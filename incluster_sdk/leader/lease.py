@@ -21,23 +21,58 @@ from typing import Any
 
 from ..errors import InclusterSDKError
 
-#: client-go's defaults (leaderelection.LeaderElectionConfig, as used by kube-controller-manager).
-#: How long a lease stays valid after the last renew a candidate observed: long enough to ride out a slow
-#: API server or a GC pause, short enough that a crashed leader is replaced within seconds.
 LEASE_DURATION = 15.0
-#: How long the leader keeps trying to renew before it gives up leading. Must be below LEASE_DURATION, and
-#: the gap (5 s) covers the time between one candidate's observation and its write.
+"""Default ``lease_duration``, in seconds: how long a candidate waits, after it last saw the Lease change, before
+it may take the Lease from a holder that stopped renewing.
+
+client-go's ``leaderelection`` ``LeaseDuration`` as kube-controller-manager uses it ("Core clients default this
+value to 15 seconds"). client-go's reason: a candidate must wait a full lease duration without seeing the record
+change before it takes over (also after all candidates restart under new identities), so it should be as
+short as your tolerance for clock skew *rate* allows. 15 s rides out a slow API server or a GC pause, and a
+crashed leader is replaced within about 15-20 s.
+"""
 RENEW_DEADLINE = 10.0
-#: How often candidates try to acquire and the leader renews; several renew attempts fit in RENEW_DEADLINE.
+"""Default ``renew_deadline``, in seconds: how long the leader keeps trying to renew before it stops leading.
+
+client-go's ``leaderelection`` ``RenewDeadline`` as kube-controller-manager uses it (10 s: "the duration that
+the acting master will retry refreshing leadership before giving up"). It must be below :data:`LEASE_DURATION`:
+the gap (5 s by default) covers the time between another candidate's observation of the Lease and its write,
+so the old leader has stopped before anyone may take over. client-go's package documentation: the ratio
+``LeaseDuration / RenewDeadline`` (1.5 here) is about the largest ratio of clock *rates* between the fastest and
+the slowest node that the election tolerates.
+"""
 RETRY_PERIOD = 2.0
-#: Candidates wait RETRY_PERIOD * (1 + random * JITTER) between tries so they do not all write at once.
+"""Default ``retry_period``, in seconds: how often candidates try to acquire the Lease and the leader renews it.
+
+client-go's ``leaderelection`` ``RetryPeriod`` as kube-controller-manager uses it (2 s: "the duration the
+LeaderElector clients should wait between tries of actions"); several renew attempts fit in
+:data:`RENEW_DEADLINE`.
+"""
 JITTER = 0.2
+"""Candidates that do not lead wait ``retry_period * (1 + random() * JITTER)`` between tries (2-2.4 s by
+default), so they do not all write at once. Our choice: client-go's ``JitterFactor`` is 1.2, which waits
+``retry_period * (1 + random() * 1.2)`` (2-4.4 s); the leader renews without jitter in both."""
 
 LEASE_API = "coordination.k8s.io/v1"
 
 
 @dataclass(frozen=True)
 class LeaseRecord:
+    """The ``spec`` of a ``coordination.k8s.io/v1`` Lease, and the ``resourceVersion`` it was read at.
+
+    :param holder: ``spec.holderIdentity``: the identity of the leader; None when the Lease is free (never
+        taken, or released: the server stores an empty string).
+    :param lease_duration: ``spec.leaseDurationSeconds``, in whole seconds: how long candidates wait after they
+        last saw the record change before they may take it (1 s in a released Lease).
+    :param acquire_time: ``spec.acquireTime`` (UTC, microseconds): when the current holder took the Lease; None
+        when the Lease has none.
+    :param renew_time: ``spec.renewTime`` (UTC, microseconds): when the holder last renewed; None when the Lease
+        has none. Written for humans and other tools: no decision here reads it (see :class:`LeaderElection`).
+    :param transitions: ``spec.leaseTransitions``: how many times the holder changed (a count).
+    :param resource_version: ``metadata.resourceVersion`` of the Lease this was read from, sent with the next
+        write so that a Lease that moved on since gets 409 Conflict; None for a Lease not read yet (a create).
+    """
+
     holder: str | None
     lease_duration: int
     acquire_time: dt.datetime | None
@@ -46,7 +81,12 @@ class LeaseRecord:
     resource_version: str | None = None
 
     def same_as(self, other: LeaseRecord | None) -> bool:
-        """Equal apart from the resourceVersion (which changes on every write, including our own)."""
+        """Whether ``other`` holds the same record, apart from the resourceVersion (which changes on every write,
+        our own included).
+
+        :param other: the record to compare with; None (no Lease) is never the same.
+        :returns: True if every field but ``resource_version`` is equal.
+        """
         return other is not None and replace(self, resource_version=None) == replace(other, resource_version=None)
 
 
@@ -64,6 +104,12 @@ def _parse_time(value: Any) -> dt.datetime | None:
 
 
 def parse_lease(body: dict[str, Any]) -> LeaseRecord:
+    """The record of a Lease as the API server sends it.
+
+    :param body: a Lease as a dict (``{"metadata": {"resourceVersion": ...}, "spec": {"holderIdentity": ...}}``);
+        missing fields read as None or 0, unparseable times as None.
+    :returns: its :class:`LeaseRecord`.
+    """
     spec = body.get("spec") or {}
     return LeaseRecord(
         holder=spec.get("holderIdentity") or None,
@@ -76,6 +122,14 @@ def parse_lease(body: dict[str, Any]) -> LeaseRecord:
 
 
 def lease_body(name: str, namespace: str, record: LeaseRecord) -> dict[str, Any]:
+    """The Lease to send for ``record``.
+
+    :param name: the Lease's name.
+    :param namespace: the Lease's namespace.
+    :param record: what to write; its ``resource_version``, if any, makes the write conditional.
+    :returns: a ``coordination.k8s.io/v1`` Lease as a dict; times as RFC 3339 with microseconds in UTC, an
+        empty ``holderIdentity`` for a free Lease.
+    """
     metadata: dict[str, Any] = {"name": name, "namespace": namespace}
     if record.resource_version:
         metadata["resourceVersion"] = record.resource_version  # optimistic concurrency: 409 if it moved on
@@ -91,7 +145,27 @@ def lease_body(name: str, namespace: str, record: LeaseRecord) -> dict[str, Any]
 
 
 class LeaderElection:
-    """One candidate's view. Times are the caller's monotonic clock; ``wall`` is only written to the Lease."""
+    """One candidate's view of the Lease and the decisions of client-go's ``tryAcquireOrRenew``, without I/O.
+
+    :class:`~incluster_sdk.leader.elector.LeaderElector` and
+    :class:`~incluster_sdk.leader.aio.AsyncLeaderElector` drive it; use it directly only to build another
+    driver. Every ``now`` is the caller's monotonic clock, in seconds (``time.monotonic()``): the decisions
+    use nothing else. Every ``wall`` is a timezone-aware UTC :class:`~datetime.datetime`, only written into
+    the Lease.
+
+    :param identity: this candidate's identity, written as the Lease's ``holderIdentity``; unique among the
+        candidates (see :func:`~incluster_sdk.leader.elector.default_identity`).
+    :param lease_duration: seconds a candidate waits, after it last saw the Lease change, before it may take
+        it from a holder; default :data:`LEASE_DURATION` (15 s, client-go's). Written to the Lease rounded to
+        whole seconds (at least 1).
+    :param renew_deadline: seconds the leader may go without a successful renew before it must stop leading;
+        default :data:`RENEW_DEADLINE` (10 s, client-go's).
+    :param retry_period: seconds between tries, to acquire or to renew; default :data:`RETRY_PERIOD` (2 s,
+        client-go's).
+    :raises ValueError: unless ``0 < retry_period < renew_deadline < lease_duration`` (the leader must give up
+        before anyone else may take over). client-go checks ``renew_deadline > 1.2 * retry_period`` instead of
+        ``renew_deadline > retry_period``.
+    """
 
     def __init__(
         self,
@@ -112,12 +186,27 @@ class LeaderElection:
         self.renew_deadline = renew_deadline
         self.retry_period = retry_period
         self.observed: LeaseRecord | None = None
+        """The Lease as last read or written; None before the first read, or when it did not exist."""
         self.observed_at = float("-inf")
+        """When (``now``, monotonic seconds) :attr:`observed` last changed; -inf before any observation."""
         self.last_renew = float("-inf")
+        """When (``now``, monotonic seconds) our last claim was stored; -inf before any."""
         self.leading = False
+        """True from a stored claim until :meth:`step_down`, or until the Lease is seen held by another. Not
+        bounded by the renew deadline: :meth:`is_leader` is."""
 
     def observe(self, record: LeaseRecord | None, now: float) -> str | None:
-        """Take in the Lease as read (None: it does not exist); returns the holder if it changed."""
+        """Take in the Lease as read; stop :attr:`leading` if it exists and this identity does not hold it.
+
+        The lease clock restarts (:attr:`observed_at` = ``now``) whenever the record differs from the one
+        observed before, apart from its resourceVersion.
+
+        :param record: the Lease as read, or None when it does not exist (404).
+        :param now: monotonic seconds.
+        :returns: the new holder's identity if the holder changed to a non-empty one (this candidate's own
+            included), else None. The caller reports it as ``on_new_leader``; if :attr:`leading` turned False,
+            the caller reports ``on_stopped_leading``.
+        """
         changed_holder = (record.holder if record else None) != (self.observed.holder if self.observed else None)
         if record is None or not record.same_as(self.observed):
             self.observed_at = now  # the lease's clock runs from when *we* saw it change
@@ -127,13 +216,28 @@ class LeaderElection:
         return record.holder if changed_holder and record is not None and record.holder else None
 
     def held_by_other(self, now: float) -> bool:
+        """Whether another identity holds the Lease and may still be renewing it, so this candidate must not
+        take it.
+
+        :param now: monotonic seconds.
+        :returns: True if the observed holder is another identity and less than the Lease's
+            ``leaseDurationSeconds`` have passed since :attr:`observed_at`; False for a free Lease, our own,
+            or an expired one.
+        """
         record = self.observed
         if record is None or not record.holder or record.holder == self.identity:
             return False
         return now < self.observed_at + record.lease_duration
 
     def claim(self, wall: dt.datetime) -> LeaseRecord:
-        """The record to write to acquire or renew (call only when not :meth:`held_by_other`)."""
+        """The record to write to acquire or renew the Lease (call only when not :meth:`held_by_other`).
+
+        :param wall: now, as a UTC datetime: the new ``renewTime`` (and ``acquireTime`` when taking the Lease
+            from someone else).
+        :returns: a record naming this identity, with the observed Lease's resourceVersion (None: create it);
+            ``acquireTime`` and ``transitions`` are kept on a renew, and ``transitions`` is one more on a
+            takeover (0 for a new Lease).
+        """
         old = self.observed
         mine = old is not None and old.holder == self.identity
         return LeaseRecord(
@@ -146,7 +250,12 @@ class LeaderElection:
         )
 
     def written(self, record: LeaseRecord, now: float) -> bool:
-        """Our claim was stored; returns True if this started our leadership."""
+        """Record that our claim was stored: :attr:`leading` from now, renewed at ``now``.
+
+        :param record: the Lease as the server answered the write (its new resourceVersion included).
+        :param now: monotonic seconds.
+        :returns: True if this started our leadership (we were not leading), False for a renew.
+        """
         started = not self.leading
         self.observed, self.observed_at = record, now
         self.last_renew = now
@@ -154,17 +263,36 @@ class LeaderElection:
         return started
 
     def is_leader(self, now: float) -> bool:
-        """Leading, and renewed recently enough that nobody else may have taken over."""
+        """Whether this candidate leads and renewed recently enough that nobody else may have taken over.
+
+        :param now: monotonic seconds.
+        :returns: True if :attr:`leading` and less than ``renew_deadline`` seconds have passed since
+            :attr:`last_renew`.
+        """
         return self.leading and now < self.last_renew + self.renew_deadline
 
     def deadline_passed(self, now: float) -> bool:
+        """Whether this candidate still counts itself as leading but has not renewed for ``renew_deadline``:
+        the driver must then :meth:`step_down`.
+
+        :param now: monotonic seconds.
+        :returns: True if :attr:`leading` and at least ``renew_deadline`` seconds have passed since
+            :attr:`last_renew`.
+        """
         return self.leading and now >= self.last_renew + self.renew_deadline
 
     def step_down(self) -> None:
+        """Stop leading (:attr:`leading` False); the observed Lease is kept, so the next claim can renew it."""
         self.leading = False
 
     def release(self, wall: dt.datetime) -> LeaseRecord | None:
-        """The record that hands the Lease back (empty holder, 1 s duration), if we hold it."""
+        """The record that hands the Lease back, as client-go's ``release`` writes it.
+
+        :param wall: now, as a UTC datetime: the new ``acquireTime`` and ``renewTime``.
+        :returns: the observed record with an empty holder and a 1 s ``leaseDurationSeconds`` (so a successor
+            takes it at its next try), and the observed resourceVersion; None if the observed Lease is not
+            held by this identity (nothing to release).
+        """
         old = self.observed
         if old is None or old.holder != self.identity:
             return None
@@ -186,6 +314,8 @@ Response = tuple[int, "dict[str, Any] | None"]
 
 @dataclass
 class Outcome:
+    """What one :func:`attempt` did, for the driver to report through the callbacks."""
+
     started: bool = False  # we became leader with this attempt
     lost: str | None = None  # we were leading and are no longer: why
     new_leader: str | None = None  # the holder changed to this identity (may be us)

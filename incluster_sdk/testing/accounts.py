@@ -21,26 +21,43 @@ from .processes import AUDIENCE, Process
 if TYPE_CHECKING:
     from .cluster import LocalCluster
 
-#: kube-apiserver enforces expirationSeconds >= 600 for TokenRequest.
 MIN_TOKEN_TTL = 600
+"""The shortest token lifetime, in seconds: kube-apiserver refuses a TokenRequest with expirationSeconds < 600."""
 CLUSTER_ROLES = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
-#: How often aggregate_cluster_roles tries again when a ClusterRole changed between its read and its write.
+"""The ClusterRoles' collection path."""
 AGGREGATION_ATTEMPTS = 5
+"""How many times :meth:`Accounts.aggregate_cluster_roles` reads and writes before it gives up, when a ClusterRole
+changed between its read and its write (409 Conflict); our choice (see the method)."""
 
 
 class Accounts:
     """The helpers, over ``api``'s requests (a :class:`LocalCluster` passes itself, so a test that wraps its
-    ``request`` sees these requests too)."""
+    ``request`` sees these requests too).
+
+    :param api: what sends the requests, as the admin: an
+        :class:`~incluster_sdk.testing.admin.AdminClient` or a
+        :class:`~incluster_sdk.testing.cluster.LocalCluster`.
+    """
 
     def __init__(self, api: AdminClient | LocalCluster) -> None:
         self._api = api
 
     # -- namespaces and ServiceAccounts ----------------------------------------------------------------------
     def create_namespace(self, name: str) -> None:
+        """Create a namespace unless it exists.
+
+        :param name: the namespace.
+        :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses it (other than 409: exists).
+        """
         self._api.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}}, ok=(201, 409))
 
     def create_service_account(self, namespace: str, name: str) -> None:
-        """The namespace (if missing) and the ServiceAccount (if missing)."""
+        """Create the namespace (if missing) and the ServiceAccount (if missing); no token Secret.
+
+        :param namespace: the namespace.
+        :param name: the ServiceAccount's name.
+        :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses one (other than 409: exists).
+        """
         self.create_namespace(namespace)
         self._api.request(
             "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": name}}, ok=(201, 409)
@@ -51,8 +68,18 @@ class Accounts:
         self, namespace: str, service_account: str, *, ttl: int = 3600, bound_to_secret: str | None = None
     ) -> str:
         """A ServiceAccount token from the TokenRequest API, as kubelet would get for a pod (audience
-        ``https://kubernetes.default.svc``; ``ttl`` at least 600 s). ``bound_to_secret``: bound to that Secret,
-        created if missing, so that :meth:`invalidate` revokes it."""
+        ``https://kubernetes.default.svc``).
+
+        :param namespace: the ServiceAccount's namespace.
+        :param service_account: the ServiceAccount's name (it must exist).
+        :param ttl: the token's lifetime in seconds, raised to :data:`MIN_TOKEN_TTL` (600 s) if lower; default
+            3600 s, the TokenRequest API's default ``expirationSeconds``.
+        :param bound_to_secret: None: an unbound token, valid until it expires. A Secret name: the token is
+            bound to that Secret (created if missing), so that :meth:`invalidate` revokes it.
+        :returns: the token (a JWT), which every token observer sees.
+        :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses (e.g. 404: no such
+            ServiceAccount).
+        """
         spec: dict[str, Any] = {"audiences": [AUDIENCE], "expirationSeconds": max(ttl, MIN_TOKEN_TTL)}
         if bound_to_secret:
             secrets = f"/api/v1/namespaces/{namespace}/secrets"
@@ -73,7 +100,13 @@ class Accounts:
         return handed_out(str(result["status"]["token"]))
 
     def invalidate(self, namespace: str, secret: str) -> None:
-        """Delete the Secret a token is bound to: the token gets 401 from then on (cached auths: ~10 s)."""
+        """Delete the Secret a token is bound to: the token gets 401 from then on, after at most about 10 s
+        (kube-apiserver caches a successful token authentication that long). A Secret already gone is fine.
+
+        :param namespace: the Secret's namespace.
+        :param secret: the Secret's name (``bound_to_secret`` of :meth:`mint_token`).
+        :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses the deletion.
+        """
         self._api.request("DELETE", f"/api/v1/namespaces/{namespace}/secrets/{secret}", ok=(200, 202, 404))
 
     # -- RBAC ------------------------------------------------------------------------------------------------
@@ -92,8 +125,25 @@ class Accounts:
         ``"get:pods --subresource=log"``; see :mod:`incluster_sdk.rbac.needs`) and are checked against this
         server's discovery: a typo is a :class:`~incluster_sdk.rbac.NeedError`, never a grant of nothing.
         Namespaced needs go into a Role + RoleBinding named ``name`` (default ``<sa>-grant``), cluster-scoped
-        ones into a ClusterRole + ClusterRoleBinding; ``cluster_wide=True`` grants everything in every
-        namespace. Returns the applied manifests.
+        ones into a ClusterRole + ClusterRoleBinding named ``<namespace>:<name>``; ``cluster_wide=True`` grants
+        everything in every namespace (default name ``<sa>-cluster-grant``).
+
+        It returns once the server stored the objects, before the grant takes effect: kube-apiserver's RBAC
+        authorizer reads roles and bindings through its own informer cache, which takes them in a moment
+        later (over a second has been seen on a loaded CI machine). A test that must be allowed at once polls
+        first, e.g. with :func:`~incluster_sdk.rbac.access.can_i`.
+
+        :param namespace: the ServiceAccount's namespace, where the Role and RoleBinding go.
+        :param service_account: the ServiceAccount's name (it need not exist yet).
+        :param needs: the needs, as strings in the need syntax or :class:`~incluster_sdk.rbac.vocabulary.Need`
+            objects.
+        :param cluster_wide: grant every need in every namespace (ClusterRole and ClusterRoleBinding).
+        :param name: the roles' and bindings' name; None: ``<service_account>-grant``, or
+            ``<service_account>-cluster-grant`` with ``cluster_wide``.
+        :returns: the applied manifests (dicts), as the server stored them.
+        :raises ~incluster_sdk.rbac.vocabulary.NeedError: for a need the server does not know or that does not
+            parse, or an invalid namespace, ServiceAccount or role name (nothing is granted).
+        :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses a manifest.
         """
         from ..rbac.manifests import manifests
         from ..rbac.needs import NeedError, parse_needs
@@ -115,7 +165,15 @@ class Accounts:
     def aggregate_cluster_roles(self, apiserver: Process, *, timeout: float) -> list[str]:
         """Fill the aggregated ClusterRoles as kube-controller-manager would; returns the names updated (see
         :meth:`LocalCluster.aggregate_cluster_roles`). Waits up to ``timeout`` s for the bootstrap roles, unless
-        ``apiserver`` exits first."""
+        ``apiserver`` exits first.
+
+        :param apiserver: the kube-apiserver process, watched while waiting (its log's end goes into errors).
+        :param timeout: seconds to wait for the bootstrap ClusterRoles.
+        :returns: the names of the ClusterRoles updated, sorted.
+        :raises ~incluster_sdk.testing.errors.ClusterError: if the bootstrap roles are missing after
+            ``timeout`` or kube-apiserver exits, if the selectors never converge, or if
+            :data:`AGGREGATION_ATTEMPTS` attempts end in 409 Conflict.
+        """
         from .aggregation import BOOTSTRAP_AGGREGATED, AggregationDoesNotConverge, converge
 
         roles = self._bootstrap_roles(

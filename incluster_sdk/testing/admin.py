@@ -20,16 +20,22 @@ from .._secret import Secret
 from ..discovery import APIResource, ResourceCatalog, run_discovery
 from .errors import ClusterError
 
-#: The field manager of :meth:`AdminClient.apply` (server-side apply, conflicts forced).
 FIELD_MANAGER = "incluster-sdk-testing"
+"""The field manager of :meth:`AdminClient.apply` (server-side apply, conflicts forced)."""
 
 
 class AdminClient:
-    """Requests to ``https://127.0.0.1:<port>`` as the admin (group system:masters), or with another token."""
+    """Requests to ``https://127.0.0.1:<port>`` as the admin (group system:masters), or with another token.
+
+    :param port: kube-apiserver's HTTPS port on 127.0.0.1.
+    :param ca_pem: the CA certificate (PEM bytes) that verifies the server.
+    :param admin_token: the admin's bearer token, revealed only into the ``Authorization`` header.
+    """
 
     def __init__(self, port: int, ca_pem: bytes, admin_token: Secret) -> None:
         self.port = port
         self.server = f"https://127.0.0.1:{port}"
+        """The server's URL, ``https://127.0.0.1:<port>``."""
         self._token = admin_token
         self._ssl = ssl.create_default_context(cadata=ca_pem.decode())
         self._catalog: ResourceCatalog | None = None
@@ -47,8 +53,22 @@ class AdminClient:
         ok: Sequence[int] = (200, 201, 202),
         content_type: str = "application/json",
     ) -> Any:
-        """One request as the admin (or with ``token``): ``body`` sent as JSON, the answer decoded (``raw``: its
-        bytes). A status outside ``ok`` raises :class:`ClusterError` with the start of the answer."""
+        """Send one request as the admin (or with ``token``), over a new HTTPS connection, no retries.
+
+        :param method: the HTTP method, e.g. ``"GET"``.
+        :param path: the path and query on this server, e.g. ``"/api/v1/namespaces/demo/pods?limit=10"``.
+        :param body: sent as JSON when not None (a dict or list).
+        :param token: a bearer token to send instead of the admin's; None: the admin's.
+        :param timeout: seconds for the connection and each read; default 30 s (our choice for test set-up).
+        :param raw: return the answer's bytes instead of decoding it.
+        :param ok: the statuses that are not an error; default 200, 201 and 202.
+        :param content_type: the body's ``Content-Type``; a PATCH needs e.g. ``"application/merge-patch+json"``.
+        :returns: the answer decoded from JSON (a dict, e.g. an object or a ``Status``), None for an empty
+            answer, or its bytes with ``raw``.
+        :raises ~incluster_sdk.testing.errors.ClusterError: if the status is not in ``ok`` (the message holds
+            the first 500 bytes of the answer).
+        :raises OSError: if the server cannot be reached or does not answer within ``timeout``.
+        """
         headers = {"Authorization": f"Bearer {token or self._token.reveal()}", "Accept": "application/json"}
         payload = None
         if body is not None:
@@ -68,6 +88,10 @@ class AdminClient:
         return orjson.loads(data) if data else None
 
     def healthy(self) -> bool:
+        """Whether ``GET /healthz`` answers ``ok`` within 2 s.
+
+        :returns: True if it does; False on another answer or a connection error.
+        """
         try:
             return bool(self.request("GET", "/healthz", timeout=2, raw=True) == b"ok")
         except (OSError, ClusterError):
@@ -75,11 +99,23 @@ class AdminClient:
 
     # -- objects ---------------------------------------------------------------------------------------------
     def create(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Create any object given as a manifest dict (core or grouped API, namespaced or not)."""
+        """Create any object the server serves, at the collection :meth:`collection_path` finds.
+
+        :param obj: a manifest as a dict (``{"apiVersion": ..., "kind": ..., "metadata": {...}}``).
+        :returns: the created object, as the server answered.
+        :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses it (e.g. 409: it exists) or
+            serves no such kind.
+        """
         return self.request("POST", self.collection_path(obj), obj)  # type: ignore[no-any-return]
 
     def apply(self, obj: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
-        """Server-side apply of one manifest (field manager ``incluster-sdk-testing``, conflicts forced)."""
+        """Server-side apply of one manifest (field manager ``incluster-sdk-testing``, conflicts forced).
+
+        :param obj: a manifest as a dict, ``metadata.name`` required; created or updated.
+        :param dry_run: send ``dryRun=All``: validated and answered, nothing stored.
+        :returns: the object as the server stored it (or would have).
+        :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses it or serves no such kind.
+        """
         name = urllib.parse.quote(obj["metadata"]["name"], safe=":")
         query = f"fieldManager={FIELD_MANAGER}&force=true" + ("&dryRun=All" if dry_run else "")
         return self.request(  # type: ignore[no-any-return]
@@ -91,16 +127,31 @@ class AdminClient:
         )
 
     def patch(self, api_path: str, patch: dict[str, Any]) -> dict[str, Any]:
-        """A JSON merge patch (RFC 7386) of one object."""
+        """Apply a JSON merge patch (RFC 7386) to one object.
+
+        :param api_path: the object's path, e.g. ``"/api/v1/namespaces/demo/configmaps/app-config"``.
+        :param patch: the patch as a dict (a None value removes the key).
+        :returns: the patched object.
+        :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses it (e.g. 404).
+        """
         return self.request("PATCH", api_path, patch, content_type="application/merge-patch+json")  # type: ignore[no-any-return]
 
     def delete(self, api_path: str) -> None:
-        """Delete one object; one already gone is fine."""
+        """Delete one object; one already gone (404) is fine.
+
+        :param api_path: the object's path, e.g. ``"/api/v1/namespaces/demo"``.
+        :raises ~incluster_sdk.testing.errors.ClusterError: if the server answers another error than 404.
+        """
         self.request("DELETE", api_path, ok=(200, 202, 404))
 
     # -- discovery -------------------------------------------------------------------------------------------
     def catalog(self, *, refresh: bool = False) -> ResourceCatalog:
-        """The server's resources (discovery as the admin), read once and again with ``refresh``."""
+        """The server's resources, from discovery as the admin; read once, then kept.
+
+        :param refresh: read discovery again (e.g. after creating a CRD).
+        :returns: the catalog.
+        :raises ~incluster_sdk.testing.errors.ClusterError: if a discovery request fails.
+        """
         with self._catalog_lock:
             if self._catalog is None or refresh:
 
@@ -114,7 +165,13 @@ class AdminClient:
 
     def resource_for(self, api_version: str, kind: str) -> APIResource:
         """The resource serving ``kind`` in ``api_version``'s group, from discovery (read again once when the
-        kind is not there: a resource created since, such as a CRD's)."""
+        kind is not there: a resource created since, such as a CRD's).
+
+        :param api_version: ``group/version``, or ``v1`` for the core group.
+        :param kind: the kind, e.g. ``"ConfigMap"``.
+        :returns: the resource (its plural name, whether it is namespaced...).
+        :raises ~incluster_sdk.testing.errors.ClusterError: if the server serves no such kind in that group.
+        """
         group = api_version.rpartition("/")[0]
         for refresh in (False, True):
             for resource in self.catalog(refresh=refresh).resources:
@@ -124,7 +181,12 @@ class AdminClient:
 
     def collection_path(self, obj: dict[str, Any]) -> str:
         """``/api/v1/namespaces/<ns>/pods``, ``/apis/rbac.authorization.k8s.io/v1/clusterroles``: where an
-        object of this manifest is created (namespace ``default`` when a namespaced one names none)."""
+        object of this manifest is created (namespace ``default`` when a namespaced one names none).
+
+        :param obj: a manifest as a dict (``apiVersion``, ``kind`` and ``metadata`` are read).
+        :returns: the collection's path, the namespace URL-quoted.
+        :raises ~incluster_sdk.testing.errors.ClusterError: if the server serves no such kind.
+        """
         api_version = obj["apiVersion"]
         resource = self.resource_for(api_version, obj["kind"])
         prefix = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"

@@ -21,20 +21,23 @@ from typing import Any
 from ..errors import InclusterSDKError
 
 ClusterRole = Mapping[str, Any]
+"""A ClusterRole as a dict, as the API server returns it (``{"metadata": {"name": ..., "labels": {...}},
+"aggregationRule": {"clusterRoleSelectors": [...]}, "rules": [...]}``); only those fields are read."""
 PolicyRule = dict[str, Any]
+"""One rule of a ClusterRole as a dict (``{"verbs": [...], "apiGroups": [...], "resources": [...]}``)."""
 
-#: rbacv1.PolicyRule's fields, all []string: what equality.Semantic.DeepEqual compares (a field the Go
-#: struct does not have is dropped when the API server decodes the object, so it cannot matter).
 POLICY_RULE_FIELDS = ("verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs")
+"""rbacv1.PolicyRule's fields, all ``[]string``: what equality.Semantic.DeepEqual compares (a field the Go
+struct does not have is dropped when the API server decodes the object, so it cannot matter)."""
 
-#: The aggregated ClusterRoles of kube-apiserver's bootstrap policy (1.20 plugin/pkg/auth/authorizer/rbac/
-#: bootstrappolicy/policy.go) and the roles whose label feeds each. ``edit`` is labelled aggregate-to-admin
-#: and ``view`` aggregate-to-edit, so admin includes edit includes view.
 BOOTSTRAP_AGGREGATED = {
     "admin": "system:aggregate-to-admin",
     "edit": "system:aggregate-to-edit",
     "view": "system:aggregate-to-view",
 }
+"""The aggregated ClusterRoles of kube-apiserver's bootstrap policy (1.20 plugin/pkg/auth/authorizer/rbac/
+bootstrappolicy/policy.go), each mapped to the role whose label feeds it. ``edit`` is labelled
+aggregate-to-admin and ``view`` aggregate-to-edit, so admin includes edit includes view."""
 
 # k8s.io/apimachinery/pkg/util/validation: what labels.NewRequirement accepts as a key and as a value.
 _QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
@@ -57,13 +60,17 @@ class AggregationDoesNotConverge(InclusterSDKError, ValueError):
 
 @dataclass(frozen=True)
 class Convergence:
-    """The outcome of running syncs until none changes anything."""
+    """The outcome of running syncs until none changes anything (:func:`converge`).
 
-    #: name -> the rules to write, for each aggregated role whose final rules differ from its stored ones
+    :param updates: ``{name: rules}``: the rules to write, for each aggregated role whose final rules differ
+        from its stored ones.
+    :param rounds: how many passes over the aggregated roles changed something (0: all already aggregated).
+    :param refused: ``{name: reason}``: the roles whose selector the controller refuses, and why (each is left
+        as it is, as the controller leaves it); default: none.
+    """
+
     updates: dict[str, list[PolicyRule]]
-    #: passes over the aggregated roles that changed something (0: all already aggregated)
     rounds: int
-    #: name -> why its selector was refused (the role is left as it is, as the controller leaves it)
     refused: dict[str, str] = field(default_factory=dict)
 
 
@@ -138,7 +145,16 @@ def _requirements(selector: Mapping[str, Any] | None) -> list[_Requirement]:
 
 
 def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str] | None) -> bool:
-    """Whether a metav1.LabelSelector (as a dict) selects an object with ``labels``; raises SelectorError."""
+    """Whether a metav1.LabelSelector selects an object with ``labels``, as metav1.LabelSelectorAsSelector's
+    selector decides.
+
+    :param selector: a LabelSelector as a dict (``{"matchLabels": {...}, "matchExpressions": [{"key": ...,
+        "operator": "In", "values": [...]}]}``); None or ``{}`` selects everything.
+    :param labels: the object's labels; None: no labels.
+    :returns: True if every requirement of the selector holds.
+    :raises SelectorError: if the selector is invalid (a bad key, value or operator, or values where none
+        belong), as LabelSelectorAsSelector refuses it.
+    """
     requirements = _requirements(selector)
     return all(r.matches(labels or {}) for r in requirements)
 
@@ -151,7 +167,15 @@ def _rule_key(rule: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
 
 
 def rules_equal(a: Sequence[Mapping[str, Any]] | None, b: Sequence[Mapping[str, Any]] | None) -> bool:
-    """equality.Semantic.DeepEqual of two []PolicyRule (null and [] equal; order matters)."""
+    """Whether two rule lists are equal as equality.Semantic.DeepEqual compares two ``[]PolicyRule``.
+
+    Only :data:`POLICY_RULE_FIELDS` count; a missing field, null and ``[]`` are equal; order and repetition
+    matter, in the lists and in each field.
+
+    :param a: a list of rules as dicts; None: no rules.
+    :param b: the other list; None: no rules.
+    :returns: True if equal.
+    """
     return [_rule_key(r) for r in a or ()] == [_rule_key(r) for r in b or ()]
 
 
@@ -166,11 +190,16 @@ def _labels(role: ClusterRole) -> Mapping[str, str]:
 
 
 def aggregated_rules(role: ClusterRole, all_cluster_roles: Iterable[ClusterRole]) -> list[PolicyRule] | None:
-    """The rules syncClusterRole computes for ``role``; None when it has no aggregationRule.
+    """The rules syncClusterRole computes for ``role`` from one snapshot of all ClusterRoles.
 
     For each clusterRoleSelector in order: the ClusterRoles it selects, by name, ``role`` itself skipped;
     each of their rules in order, unless a semantically equal rule is already there. The role's own rules
-    play no part (they are replaced). Raises SelectorError for a selector the controller cannot use.
+    play no part (they are replaced).
+
+    :param role: the aggregated ClusterRole.
+    :param all_cluster_roles: every ClusterRole (``role`` may be among them).
+    :returns: the new rules (copies), or None when ``role`` has no ``aggregationRule``.
+    :raises SelectorError: for a selector the controller cannot use.
     """
     aggregation = role.get("aggregationRule")
     if aggregation is None:
@@ -203,9 +232,13 @@ def _by_name(all_cluster_roles: Iterable[ClusterRole]) -> dict[str, ClusterRole]
 
 
 def pending_updates(all_cluster_roles: Iterable[ClusterRole]) -> dict[str, list[PolicyRule]]:
-    """{name: new rules} for every aggregated role whose sync against this one snapshot would write it.
+    """The writes of one round of syncs, each against the same snapshot.
 
     A role whose selector is refused is left out, as the controller's failing sync writes nothing.
+
+    :param all_cluster_roles: every ClusterRole.
+    :returns: ``{name: new rules}`` for every aggregated role whose sync would write it.
+    :raises ValueError: if two ClusterRoles have the same name.
     """
     roles = _by_name(all_cluster_roles)
     updates: dict[str, list[PolicyRule]] = {}
@@ -226,9 +259,13 @@ def converge(all_cluster_roles: Iterable[ClusterRole]) -> Convergence:
     its syncs read the informer's cache, which holds the earlier writes. Roles fed by other aggregated roles
     need several passes (``admin`` takes ``edit``'s rules, which come from ``view``...).
 
-    Raises AggregationDoesNotConverge when pass n+1 (n: the number of aggregated roles) still changes
-    something: a role's rules settle once those of every role it selects have, and without a cycle the
-    longest chain of aggregated roles selecting each other has n links, so n passes settle them all.
+    :param all_cluster_roles: every ClusterRole, as stored.
+    :returns: the :class:`Convergence`: the updates from the stored rules to the final ones, the passes it
+        took, and the roles whose selectors are refused.
+    :raises AggregationDoesNotConverge: when pass n+1 (n: the number of aggregated roles) still changes
+        something: a role's rules settle once those of every role it selects have, and without a cycle the
+        longest chain of aggregated roles selecting each other has n links, so n passes settle them all.
+    :raises ValueError: if two ClusterRoles have the same name.
     """
     original = _by_name(all_cluster_roles)
     current: dict[str, ClusterRole] = dict(original)

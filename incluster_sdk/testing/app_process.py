@@ -40,7 +40,10 @@ class AppFailed(ClusterError):
 
 
 def say(text: str) -> None:
-    """Print one line of the demo's own narration, ``[demo] text``, at once."""
+    """Print one line of the demo's own narration, ``[demo] text``, at once (flushed).
+
+    :param text: the line.
+    """
     print(f"[demo] {text}", flush=True)
 
 
@@ -56,6 +59,12 @@ class AppProcess:
     Each line :meth:`expect` reads is echoed as ``    label| shown``, where ``shown`` is what ``show`` makes of
     the line (default: the line itself); a line ``show`` maps to None is not echoed. As a context manager,
     it kills the app at the end if it still runs (:meth:`kill`).
+
+    :param script: the Python script to run, with this interpreter (``sys.executable``).
+    :param args: its command-line arguments.
+    :param label: the name in echoed lines and error messages; default ``"app"``.
+    :param show: called as ``show(line) -> str | None`` for each line read: what to echo, or None to echo
+        nothing; default: the line itself.
     """
 
     def __init__(
@@ -74,8 +83,9 @@ class AppProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        #: the lines printed and not read by :meth:`expect` yet, trailing white space stripped
+        """The running app (:class:`subprocess.Popen`, text mode; stdout and stderr merged into :attr:`lines`)."""
         self.lines: queue.Queue[str] = queue.Queue()
+        """The lines printed and not read by :meth:`expect` yet, trailing white space stripped."""
         assert self.proc.stdout is not None
         threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True).start()
 
@@ -89,9 +99,13 @@ class AppProcess:
             print(f"    {self.label}| {shown}", flush=True)
 
     def expect(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
-        """Read (and echo) lines until one matches ``pattern`` (:func:`re.search`); returns the match.
+        """Read (and echo) lines until one matches ``pattern``; lines before it are consumed.
 
-        Raises :class:`AppFailed` if no line matched within ``timeout`` seconds, or the app exited first.
+        :param pattern: a regular expression, searched in each line (:func:`re.search`).
+        :param timeout: seconds to wait for the line; default 30 s (our choice: an app's start-up on a loaded
+            machine).
+        :returns: the match, e.g. ``app.expect(r"port (\\d+)").group(1)``.
+        :raises AppFailed: if no line matched within ``timeout`` seconds, or the app exited first.
         """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -107,15 +121,25 @@ class AppProcess:
         raise AppFailed(f"{self.label} never printed {pattern!r}")
 
     def stop(self, timeout: float = 15.0, *, stopped: str = r"stopped$") -> None:
-        """Stop the app as Kubernetes does (SIGTERM): it must print a line matching ``stopped``, then exit 0
-        within ``timeout`` seconds; :class:`AppFailed` otherwise."""
+        """Stop the app as Kubernetes does (SIGTERM): it must print a line matching ``stopped``, then exit 0.
+
+        :param timeout: seconds to wait for the exit once the ``stopped`` line is read (the line itself may take
+            up to :meth:`expect`'s default 30 s); default 15 s (our choice, below Kubernetes' default 30 s
+            ``terminationGracePeriodSeconds``).
+        :param stopped: a regular expression the app's last words must match; default: a line ending in
+            ``stopped``.
+        :raises AppFailed: if no line matches ``stopped`` (within 30 s, or before the app exits), or the app
+            exits with a status other than 0.
+        :raises subprocess.TimeoutExpired: if the app has not exited ``timeout`` seconds after that line.
+        """
         self.proc.send_signal(signal.SIGTERM)
         self.expect(stopped)
         if self.proc.wait(timeout) != 0:
             raise AppFailed(f"{self.label} exited with {self.proc.returncode}")
 
     def kill(self) -> None:
-        """Kill the app if it still runs, then echo the lines it printed that :meth:`expect` did not read."""
+        """Kill the app (SIGKILL) if it still runs, then echo the lines it printed that :meth:`expect` did not
+        read (those already received)."""
         if self.proc.poll() is None:
             self.proc.kill()
         while True:
@@ -137,6 +161,15 @@ def run_demo(run: Callable[[LocalCluster], None], *, done: str) -> int:
     Narrates with :func:`say`: the start, the server's address, then ``done``; returns 0. If ``run`` raises
     :class:`AppFailed`, prints ``FAILED:`` and the reason instead and returns 1 (an exit status for
     ``sys.exit``). The cluster is stopped and cleaned up either way.
+
+    :param run: called as ``run(cluster) -> None`` with the running
+        :class:`~incluster_sdk.testing.cluster.LocalCluster`; it raises :class:`AppFailed` when the app
+        misbehaves.
+    :param done: the line to narrate when ``run`` returned.
+    :returns: the exit status: 0, or 1 if ``run`` raised :class:`AppFailed`.
+    :raises ~incluster_sdk.testing.binaries.BinariesNotFound: if etcd or kube-apiserver is not installed.
+    :raises ~incluster_sdk.testing.errors.ClusterError: if the cluster does not start (other than
+        :class:`AppFailed`, which is reported as 1); any other exception from ``run`` passes through too.
     """
     from .cluster import LocalCluster
 

@@ -10,10 +10,15 @@ from pathlib import Path
 from ..errors import InclusterSDKError
 
 KUBE_VERSION = "1.20.2"
+"""The kube-apiserver version the install script builds (from Debian's ``kubernetes`` source package)."""
 ETCD_ENV = "INCLUSTER_SDK_ETCD"
+"""The environment variable naming an etcd executable to use instead of the one found."""
 APISERVER_ENV = "INCLUSTER_SDK_KUBE_APISERVER"
+"""The environment variable naming a kube-apiserver executable to use instead of the one found."""
 CACHE_ENV = "INCLUSTER_SDK_CACHE"
+"""The environment variable naming the cache directory instead of ``~/.cache/incluster-sdk``."""
 INSTALL_COMMAND = "bash scripts/install-kube-binaries.sh"
+"""The command that installs etcd and kube-apiserver, from the incluster_sdk repository (Debian packages only)."""
 
 
 class BinariesNotFound(InclusterSDKError, RuntimeError):
@@ -22,15 +27,36 @@ class BinariesNotFound(InclusterSDKError, RuntimeError):
 
 @dataclass(frozen=True)
 class Binaries:
+    """The executables the local cluster runs.
+
+    :param etcd: etcd's executable.
+    :param kube_apiserver: kube-apiserver's executable.
+    """
+
     etcd: Path
     kube_apiserver: Path
 
 
 def cache_dir() -> Path:
+    """Where the install script caches the kube-apiserver it builds.
+
+    :returns: ``$INCLUSTER_SDK_CACHE``, else ``~/.cache/incluster-sdk``.
+    """
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "incluster-sdk")
 
 
 def find_binaries() -> Binaries:
+    """Find etcd and kube-apiserver.
+
+    Each is the executable its environment variable names (:data:`ETCD_ENV`, :data:`APISERVER_ENV`) if set,
+    else the first executable found: etcd on ``PATH``, then ``/usr/bin/etcd``; kube-apiserver in
+    ``<cache_dir>/kubernetes-1.20.2/kube-apiserver``, then on ``PATH``.
+
+    :returns: both paths.
+    :raises BinariesNotFound: if one is missing, or its environment variable names no executable file (the
+        message names the install command).
+    """
+
     def find(env: str, candidates: list[Path | None], name: str) -> Path:
         explicit = os.environ.get(env)
         if explicit:

@@ -46,7 +46,13 @@ R = TypeVar("R")
 
 
 def delegate(part: str, method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Any, P], R]:
-    """A :class:`LocalCluster` method that calls ``method`` of one of its parts: same signature and docstring."""
+    """A :class:`LocalCluster` method that calls ``method`` of one of its parts: same signature and docstring.
+
+    :param part: the attribute holding the part, ``"admin"`` or ``"accounts"`` (looked up on each call, so a
+        test can replace or wrap it).
+    :param method: the part's method (unbound, e.g. ``AdminClient.request``), called by name on the part.
+    :returns: the method to assign in the class body.
+    """
     name = method.__name__
 
     @functools.wraps(method)
@@ -59,31 +65,68 @@ def delegate(part: str, method: Callable[Concatenate[Any, P], R]) -> Callable[Co
 
 __all__ = ["READY_TIMEOUT", "ClusterError", "LocalCluster"]
 
-#: How long each start-up step may take. kube-apiserver 1.20 is ready in ~10 s on 2 cores; allow for a
-#: loaded CI machine.
 READY_TIMEOUT = 90.0
+"""Seconds each start-up step may take (etcd healthy, kube-apiserver healthy, the bootstrap ClusterRoles there).
+Our choice: kube-apiserver 1.20 is ready in about 10 s on 2 cores; this allows for a loaded CI machine."""
 
 
 class LocalCluster:
-    """etcd + kube-apiserver on free loopback ports, RBAC on, service-account tokens enabled."""
+    """A running etcd + kube-apiserver on free loopback ports, RBAC on, service-account tokens enabled.
+
+    Start one with the classmethod :meth:`start`, which returns a running cluster; it is a context manager,
+    so ``with LocalCluster.start() as cluster:`` stops it and removes its files at the end. ``LocalCluster()``
+    itself takes the parts :meth:`start` makes (so ``with LocalCluster() as cluster:`` is a
+    :class:`TypeError`): do not call it.
+
+    The cluster admin (group ``system:masters``, a static token) makes objects with :attr:`request`,
+    :attr:`create`, :attr:`apply`, :attr:`patch` and :attr:`delete`; ServiceAccounts, tokens and RBAC come
+    from :attr:`create_service_account`, :attr:`mint_token` and :attr:`grant`; :meth:`pod_environment` makes
+    the process look like a pod of a ServiceAccount. There is no controller manager, scheduler or kubelet:
+    pods stay Pending, and nothing creates ``default`` ServiceAccounts or token Secrets.
+
+    :param control_plane: the etcd and kube-apiserver processes (:meth:`start` prepares them).
+    :param binaries: the etcd and kube-apiserver executables used.
+    :param admin_token: the admin's static token, held as a secret.
+    :param owns_workdir: True if :meth:`stop` removes the work dir (:meth:`start` made it).
+    """
 
     def __init__(
         self, control_plane: ControlPlane, binaries: Binaries, admin_token: Secret, *, owns_workdir: bool
     ) -> None:
         self.control_plane = control_plane
         self.binaries = binaries
-        #: the admin's HTTP client (group system:masters)
         self.admin = AdminClient(control_plane.api_port, control_plane.ca.cert_pem, admin_token)
-        #: ServiceAccounts, tokens and RBAC, through this cluster's :meth:`request`
+        """The admin's HTTP client (group ``system:masters``); the methods :attr:`request` to :attr:`catalog`
+        call it."""
         self.accounts = Accounts(self)
+        """ServiceAccounts, tokens and RBAC, through this cluster's :attr:`request`; the methods
+        :attr:`create_namespace` to :attr:`invalidate` call it."""
         self._admin_token = admin_token
         self._owns_workdir = owns_workdir
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     @classmethod
     def start(cls, workdir: str | os.PathLike[str] | None = None, binaries: Binaries | None = None) -> LocalCluster:
-        """Start etcd and kube-apiserver in ``workdir`` (default: a temp dir removed by :meth:`stop`), wait until
-        both are healthy, write the admin kubeconfig and fill the aggregated ClusterRoles."""
+        """Start etcd and kube-apiserver, wait until both are healthy, write the admin kubeconfig and fill the
+        aggregated ClusterRoles; about 5-10 s.
+
+        The servers listen on free loopback ports with a fresh CA. On Linux they die with the thread that called
+        ``start`` (so with this process, even on SIGKILL): call it from the main thread, or from one that lives
+        as long as the cluster. :meth:`stop` is also registered with :mod:`atexit`. If a step fails, what was
+        started is stopped.
+
+        :param workdir: the directory for the PKI, etcd's data, the logs (``etcd.log``, ``kube-apiserver.log``)
+            and ``admin.kubeconfig``, created if missing and kept by :meth:`stop`; None: a new temporary
+            directory (``incluster-sdk-cluster-*``) that :meth:`stop` removes.
+        :param binaries: the executables; None: found as ``bash scripts/install-kube-binaries.sh`` installs
+            them, or from ``INCLUSTER_SDK_ETCD`` and ``INCLUSTER_SDK_KUBE_APISERVER``.
+        :returns: the running cluster, also a context manager that stops it.
+        :raises ~incluster_sdk.testing.binaries.BinariesNotFound: if etcd or kube-apiserver is not installed (the
+            message names the install command).
+        :raises ~incluster_sdk.testing.errors.ClusterError: if a server exits during start-up or is not healthy
+            after :data:`READY_TIMEOUT` (90 s) (the message holds the end of its log), or the aggregated
+            ClusterRoles cannot be filled.
+        """
         binaries = binaries or find_binaries()
         root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="incluster-sdk-cluster-"))
         admin_token = handed_out(secrets.token_urlsafe(32))
@@ -104,54 +147,87 @@ class LocalCluster:
         return cluster
 
     def __enter__(self) -> LocalCluster:
+        """The cluster itself; ``with`` stops it at the end (:meth:`stop`)."""
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def stop(self) -> None:
-        """Stop both processes and remove the work dir if :meth:`start` made it (idempotent)."""
+        """Stop both servers (SIGTERM, then SIGKILL after 10 s) and remove the work dir if :meth:`start` made it.
+
+        Calling it again does nothing more.
+        """
         self.control_plane.stop()
         if self._owns_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def stop_apiserver(self, *, kill: bool = False) -> None:
-        """Stop kube-apiserver alone (SIGTERM and wait, or SIGKILL with ``kill``); etcd keeps the data."""
+        """Stop kube-apiserver alone, for fault tests; etcd keeps running with the data.
+
+        :param kill: False (the default): SIGTERM, a graceful stop, then SIGKILL if it has not exited after
+            10 s; True: SIGKILL at once, a crash with no graceful close of connections.
+        """
         self.control_plane.stop_apiserver(kill=kill)
 
     def start_apiserver(self) -> None:
-        """(Re)start kube-apiserver on the same port and wait until it is healthy."""
+        """Start kube-apiserver again, on the same port with the same PKI, and wait until it is healthy (no-op
+        start if it runs).
+
+        :raises ~incluster_sdk.testing.errors.ClusterError: if it exits, or is not healthy after
+            :data:`READY_TIMEOUT` (90 s).
+        """
         self.control_plane.start_apiserver(self.healthy, READY_TIMEOUT)
 
     def healthy(self) -> bool:
-        """Whether kube-apiserver answers ``/healthz`` with ``ok``."""
+        """Whether kube-apiserver answers ``GET /healthz`` with ``ok``, within 2 s.
+
+        :returns: True if it does; False if it answers otherwise or cannot be reached.
+        """
         return self.admin.healthy()
 
     def compact_etcd(self) -> int:
-        """Compact etcd history to its current revision; returns the revision.
+        """Compact etcd history (physically) up to its current revision.
 
         kube-apiserver's watch cache still serves older resourceVersions from memory; to make a watch from
         before the compaction get 410 Gone, also restart the apiserver (:meth:`stop_apiserver`,
         :meth:`start_apiserver`), whose new watch cache starts at the compacted revision.
+
+        :returns: the etcd revision compacted to.
+        :raises OSError: if etcd cannot be reached.
         """
         return self.control_plane.compact_etcd()
 
     # -- addresses and admin access --------------------------------------------------------------------------
     workdir: Part[Path] = Part("control_plane")
-    #: The cluster's CA: it signed the serving certificate, and the server trusts client certificates it
-    #: issues (the common name is the user, the organization the group).
+    """The work dir (read-only): ``pki/`` (CA, serving certificate, service-account key, static token file),
+    ``etcd/`` (etcd's data), ``etcd.log``, ``kube-apiserver.log`` and ``admin.kubeconfig``."""
     ca: Part[CertificateAuthority] = Part("control_plane")
+    """The cluster's CA (read-only; ``ca.cert_pem``, ``ca.key_pem``: PEM bytes). It signed the serving
+    certificate, and the server trusts client certificates it issues (``ca.issue(user, client=True,
+    organization=group)``: the common name is the user, the organization the group)."""
     api_port: Part[int] = Part("control_plane")
+    """kube-apiserver's HTTPS port on 127.0.0.1 (read-only); it stays the same across
+    :meth:`stop_apiserver` and :meth:`start_apiserver`."""
     etcd_port: Part[int] = Part("control_plane")
+    """etcd's client port (plain HTTP) on 127.0.0.1 (read-only)."""
     ca_file: Part[Path] = Part("control_plane")
+    """The CA certificate's file, PEM (``<workdir>/pki/ca.crt``; read-only)."""
     server: Part[str] = Part("admin")
+    """The API server's URL, ``https://127.0.0.1:<api_port>`` (read-only)."""
 
     @property
     def admin_kubeconfig(self) -> Path:
+        """The admin's kubeconfig file (``<workdir>/admin.kubeconfig``, mode 0600, written by :meth:`start`):
+        ``KUBECONFIG=...`` gives ``kubectl`` or your app the admin's access."""
         return self.workdir / "admin.kubeconfig"
 
     def admin_config(self) -> Config:
-        """An incluster_sdk Config for the cluster admin (group system:masters)."""
+        """A :class:`~incluster_sdk.config.Config` for the cluster admin (group ``system:masters``), loaded from
+        :attr:`admin_kubeconfig`.
+
+        :returns: the config; pass it to :func:`~incluster_sdk.client.api_client`.
+        """
         from ..config import load_config
 
         return load_config(kubeconfig=self.admin_kubeconfig)
@@ -166,7 +242,17 @@ class LocalCluster:
         context: str = "local",
         namespace: str | None = None,
     ) -> Path:
-        """A kubeconfig for this cluster authenticating with ``token`` or ``token_file`` (mode 0600)."""
+        """Write a kubeconfig for this cluster (its server and CA file) with one user and one context.
+
+        :param path: the file to write (created with mode 0600, or overwritten).
+        :param token: a bearer token written into the file (``user.token``); None: none.
+        :param token_file: a file the client reads the token from (``user.tokenFile``); None: none. With
+            neither, the user has no credentials.
+        :param user: the user entry's name.
+        :param context: the context's name, also the ``current-context``.
+        :param namespace: the context's namespace; None: none (kubectl then uses ``default``).
+        :returns: ``path``, as a :class:`~pathlib.Path`.
+        """
         user_entry: dict[str, Any] = {}
         if token is not None:
             user_entry["token"] = token
@@ -193,15 +279,78 @@ class LocalCluster:
 
     # -- requests and objects: the admin's (AdminClient) -----------------------------------------------------
     request = delegate("admin", AdminClient.request)  # through here, so that a test can wrap it (Accounts too)
+    """A method: send one request as the admin (or with another token), over a new HTTPS connection, no retries.
+
+    ``cluster.request(method, path, body=None, *, token=None, timeout=30, raw=False, ok=(200, 201, 202),
+    content_type="application/json")``
+
+    - ``method``: the HTTP method, e.g. ``"GET"``.
+    - ``path``: the path and query on this server, e.g. ``"/api/v1/namespaces/demo/pods?limit=10"``.
+    - ``body``: sent as JSON when not None (a dict or list).
+    - ``token``: a bearer token to send instead of the admin's (e.g. from :attr:`mint_token`).
+    - ``timeout``: seconds for the connection and each read; default 30 s (our choice for test set-up).
+    - ``raw``: return the answer's bytes instead of decoding it.
+    - ``ok``: the statuses that are not an error.
+    - ``content_type``: of the body; a PATCH needs e.g. ``"application/merge-patch+json"`` (:attr:`patch`).
+
+    :returns: the answer decoded from JSON (a dict, e.g. a Kubernetes object or a ``Status``), None for an
+        empty answer, or its bytes with ``raw=True``.
+    :raises ~incluster_sdk.testing.errors.ClusterError: if the status is not in ``ok`` (the message holds
+        the first 500 bytes of the answer).
+    :raises OSError: if the server cannot be reached or does not answer within ``timeout``.
+    """
     create = delegate("admin", AdminClient.create)
+    """A method: create any object the server serves, as the admin.
+
+    ``cluster.create(obj)``, ``obj`` a manifest as a dict (``{"apiVersion": ..., "kind": ..., "metadata":
+    {...}, ...}``). Its collection (plural, namespaced or not) comes from the server's discovery, so any
+    kind works, a CRD's included; a namespaced object with no ``metadata.namespace`` goes to ``default``.
+
+    :returns: the created object, as the server answered.
+    :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses it (e.g. 409 if it exists), or
+        serves no such kind, even after reading discovery again.
+    """
     apply = delegate("admin", AdminClient.apply)
+    """A method: server-side apply of one manifest, as the admin (field manager ``incluster-sdk-testing``,
+    conflicts forced).
+
+    ``cluster.apply(obj, *, dry_run=False)``, ``obj`` a manifest as a dict (``metadata.name`` required),
+    created or updated; ``dry_run=True`` sends ``dryRun=All``: validated, nothing stored.
+
+    :returns: the object as the server stored it (or would have).
+    :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses it, or serves no such kind.
+    """
     patch = delegate("admin", AdminClient.patch)
+    """A method: JSON merge patch (RFC 7386) of one object, as the admin.
+
+    ``cluster.patch(api_path, patch)``, ``api_path`` the object's path (e.g.
+    ``"/api/v1/namespaces/demo/configmaps/app-config"``), ``patch`` a dict (``{"data": {"k": "v"}}``; None
+    removes a key).
+
+    :returns: the patched object.
+    :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses it (e.g. 404).
+    """
     delete = delegate("admin", AdminClient.delete)
+    """A method: delete one object, as the admin; one already gone (404) is fine.
+
+    ``cluster.delete(api_path)``, ``api_path`` the object's path (e.g. ``"/api/v1/namespaces/demo"``).
+    Returns None once the server accepted the deletion, which may finish later (a namespace's does).
+
+    :raises ~incluster_sdk.testing.errors.ClusterError: if the server answers another error than 404.
+    """
     catalog = delegate("admin", AdminClient.catalog)
+    """A method: the server's resources, from discovery as the admin; read once, then kept.
+
+    ``cluster.catalog(*, refresh=False)``; ``refresh=True`` reads discovery again (after creating a CRD).
+
+    :returns: a :class:`~incluster_sdk.catalog.ResourceCatalog`, what the need syntax of :attr:`grant`
+        resolves against.
+    :raises ~incluster_sdk.testing.errors.ClusterError: if a discovery request fails.
+    """
 
     # -- ServiceAccounts, tokens and RBAC (Accounts) ---------------------------------------------------------
     def aggregate_cluster_roles(self) -> list[str]:
-        """Fill the aggregated ClusterRoles as kube-controller-manager would; returns the names updated.
+        """Fill the aggregated ClusterRoles as kube-controller-manager would.
 
         There is no controller manager here, so without this ``view``, ``edit``, ``admin`` (and any ClusterRole
         with an ``aggregationRule``) keep empty rules, and binding them needs no ``bind`` permission, which a
@@ -215,15 +364,85 @@ class LocalCluster:
 
         The bootstrap roles (``view``, ``edit``, ``admin``, ``system:aggregate-to-*``) must exist: they come
         from kube-apiserver's rbac/bootstrap-roles post-start hook, which /healthz waits for, so they are
-        normally there at once; this still waits for them, up to READY_TIMEOUT as the hook belongs to start-up.
+        normally there at once; this still waits for them, up to :data:`READY_TIMEOUT` (90 s) as the hook belongs
+        to start-up.
+
+        :returns: the names of the ClusterRoles it updated, sorted; empty if all were already filled.
+        :raises ~incluster_sdk.testing.errors.ClusterError: if the bootstrap roles are still missing after 90 s
+            or kube-apiserver exits, if the aggregation selectors form a cycle that never converges, or if
+            ClusterRoles keep changing between its reads and writes (5 attempts end in 409 Conflict).
         """
         return self.accounts.aggregate_cluster_roles(self.control_plane.apiserver, timeout=READY_TIMEOUT)
 
     create_namespace = delegate("accounts", Accounts.create_namespace)
+    """A method: create a namespace, as the admin, unless it exists.
+
+    ``cluster.create_namespace(name)``; returns None.
+
+    :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses it (other than 409: exists).
+    """
     create_service_account = delegate("accounts", Accounts.create_service_account)
+    """A method: create a ServiceAccount and its namespace, each unless it exists.
+
+    ``cluster.create_service_account(namespace, name)``; returns None. No token Secret is made (there is no
+    controller manager): tokens come from :attr:`mint_token` or :meth:`pod_environment`.
+
+    :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses one (other than 409: exists).
+    """
     grant = delegate("accounts", Accounts.grant)
+    """A method: grant needs to a ServiceAccount: the manifests ``incluster-sdk rbac`` prints, applied as the
+    admin.
+
+    ``cluster.grant(namespace, service_account, needs, *, cluster_wide=False, name=None)``
+
+    - ``needs``: a list in the SDK's need syntax (``"list,watch:pods"``, ``"get:configmaps/app-config"``,
+      ``"get:pods --subresource=log"``; see :func:`~incluster_sdk.rbac.needs.parse_needs`), or
+      :class:`~incluster_sdk.rbac.vocabulary.Need` objects, checked against this server's discovery (read
+      again once if a need is unknown, e.g. a CRD created since): a typo is an error, never a grant of
+      nothing.
+    - namespaced needs go into a Role and RoleBinding named ``name`` in ``namespace``; cluster-scoped ones
+      into a ClusterRole and ClusterRoleBinding named ``<namespace>:<name>``.
+    - ``cluster_wide=True`` grants every need in every namespace (ClusterRole and ClusterRoleBinding).
+    - ``name``: None: ``<service_account>-grant``, or ``<service_account>-cluster-grant`` with
+      ``cluster_wide``. Granting again under the same name replaces the rules of the roles it writes.
+
+    It returns once the server stored the objects, **before the grant takes effect**: kube-apiserver's RBAC
+    authorizer reads roles and bindings through its own informer cache, which takes them in a moment later
+    (over a second has been seen on a loaded CI machine). A test that must be allowed at once polls first,
+    e.g. ``can_i(client, "list", "pods", namespace=ns).allowed`` (:func:`~incluster_sdk.rbac.access.can_i`)
+    until True.
+
+    :returns: the applied manifests, as the server stored them (dicts: Role, RoleBinding, ClusterRole,
+        ClusterRoleBinding, as needed).
+    :raises ~incluster_sdk.rbac.vocabulary.NeedError: for a need this server does not know or cannot parse,
+        or an invalid namespace, ServiceAccount or role name (nothing is granted).
+    :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses a manifest.
+    """
     mint_token = delegate("accounts", Accounts.mint_token)
+    """A method: a ServiceAccount token from the TokenRequest API, as kubelet gets one for a pod.
+
+    ``cluster.mint_token(namespace, service_account, *, ttl=3600, bound_to_secret=None)``
+
+    - ``ttl``: the token's lifetime in seconds, raised to 600 if lower (kube-apiserver's minimum); default
+      3600 s, the TokenRequest API's default ``expirationSeconds``.
+    - ``bound_to_secret``: None: a token valid until it expires. A Secret name: the token is bound to that
+      Secret (created if missing), so that :attr:`invalidate` revokes it.
+
+    The audience is ``https://kubernetes.default.svc``, which this server accepts.
+
+    :returns: the token (a JWT string); every token observer (:func:`~incluster_sdk.testing.observers.observe_tokens`)
+        sees it.
+    :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses (e.g. 404: no such
+        ServiceAccount).
+    """
     invalidate = delegate("accounts", Accounts.invalidate)
+    """A method: revoke the tokens bound to a Secret by deleting the Secret (one already gone is fine).
+
+    ``cluster.invalidate(namespace, secret)``; returns None. Those tokens get 401 from then on, after at most
+    about 10 s, for which kube-apiserver caches a successful token authentication.
+
+    :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses the deletion.
+    """
 
     @contextlib.contextmanager
     def pod_environment(
@@ -236,10 +455,28 @@ class LocalCluster:
         bound_to_secret: str | None = None,
         directory: Path | None = None,
     ) -> Iterator[FakeServiceAccountMount]:
-        """Run "as if in a pod": a kubelet-style mount with a fresh token for the ServiceAccount, this
-        cluster's CA and the namespace, and the env vars pointing at this server, set for the duration.
+        """Run "as if in a pod" of a ServiceAccount, for the duration of a ``with`` block.
 
-        ``api_port`` sends the pod's traffic to another loopback port instead (e.g. a :class:`FaultProxy`).
+        ``with cluster.pod_environment("demo", "app") as mount:`` writes a kubelet-style mount (a
+        :class:`~incluster_sdk.testing.fake_mount.FakeServiceAccountMount`) with a fresh token for the
+        ServiceAccount, this cluster's CA and the namespace, and sets ``KUBERNETES_SERVICE_HOST``,
+        ``KUBERNETES_SERVICE_PORT`` and ``INCLUSTER_SDK_SERVICE_ACCOUNT_DIR`` (hiding ``KUBECONFIG``), so that
+        :func:`~incluster_sdk.config.load_config` takes the in-cluster path. At the end the environment is
+        restored and a mount directory it made is removed. Child processes started inside inherit it.
+
+        :param namespace: the ServiceAccount's namespace, written as the mount's ``namespace`` file.
+        :param service_account: the ServiceAccount (it must exist: :attr:`create_service_account`).
+        :param ttl: the token's lifetime in seconds (at least 600); default 3600 s, as :attr:`mint_token`.
+        :param api_port: send the pod's traffic to this loopback port instead (e.g. a
+            :class:`~incluster_sdk.testing.faultproxy.FaultProxy`'s); None: this server's :attr:`api_port`.
+        :param bound_to_secret: bind the token to this Secret (see :attr:`mint_token`), so that
+            :attr:`invalidate` revokes it; None: an unbound token.
+        :param directory: where to write the mount, kept at the end; None: a new temporary directory,
+            removed at the end.
+        :returns: a context manager whose value is the mount (``mount.rotate(token=...)`` swaps in a new
+            token as kubelet does; ``mount.path`` is the directory).
+        :raises ~incluster_sdk.testing.errors.ClusterError: if the token cannot be minted (e.g. no such
+            ServiceAccount).
         """
         own_dir = directory is None
         path = Path(tempfile.mkdtemp(prefix="incluster-sdk-sa-")) if directory is None else directory

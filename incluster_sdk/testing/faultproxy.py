@@ -58,11 +58,28 @@ class _Link:
 
 
 class FaultProxy:
+    """A TCP proxy from a loopback port to a target, with faults injected on demand (standard library only).
+
+    Create it with :meth:`start`, point the client at :attr:`port` (e.g.
+    ``cluster.pod_environment(ns, sa, api_port=proxy.port)``), inject faults, and :meth:`stop` it at the end
+    (it is not a context manager). Bytes pass through unchanged, TLS included, so the client still verifies
+    the server's certificate. :meth:`reset` acts at once; :meth:`stall`, :meth:`trickle` and :meth:`refuse`
+    last for the seconds given from the call, and a new call replaces the window of an earlier one.
+    :attr:`counts` tallies what was injected.
+
+    :param listener: a bound, listening TCP socket; the proxy accepts on it from now on (on its own thread).
+    :param target: ``(host, port)`` to connect each accepted connection to.
+    """
+
     def __init__(self, listener: socket.socket, target: tuple[str, int]) -> None:
         self._listener = listener
         self.target = target
         self.port: int = listener.getsockname()[1]
+        """The loopback port the proxy listens on: point the client here."""
         self.counts: Counter[str] = Counter()
+        """What was injected, by name: ``"reset"`` (connections reset by :meth:`reset`), ``"stall"``,
+        ``"trickle"``, ``"refuse"`` (calls of those methods), ``"refused"`` (connections reset during a
+        :meth:`refuse` window), ``"upstream_down"`` (connections reset because the target refused them)."""
         self._links: set[_Link] = set()
         self._lock = threading.Lock()
         self._stall_until = 0.0
@@ -76,6 +93,12 @@ class FaultProxy:
 
     @classmethod
     def start(cls, host: str, port: int) -> FaultProxy:
+        """Listen on a free port of 127.0.0.1 and proxy every connection to ``host:port``.
+
+        :param host: the target's host, e.g. ``"127.0.0.1"``.
+        :param port: the target's port, e.g. ``cluster.api_port``.
+        :returns: the running proxy; its :attr:`port` is where to connect.
+        """
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", 0))
@@ -84,7 +107,15 @@ class FaultProxy:
 
     # -- faults ----------------------------------------------------------------------------------------------
     def reset(self, count: int = 1, *, older_than: float = 0.0) -> int:
-        """RST up to ``count`` live connections (random ones, open longer than ``older_than`` s)."""
+        """Reset (TCP RST) up to ``count`` live connections, at once, in both directions.
+
+        A watch is cut mid-stream, as when a NAT entry is dropped or a peer crashes. The victims are drawn at
+        random among the live connections.
+
+        :param count: how many connections to reset at most; default 1.
+        :param older_than: only connections open for at least this many seconds; default 0.0 s (any).
+        :returns: how many connections were reset (fewer than ``count`` if fewer were live).
+        """
         now = time.monotonic()
         with self._lock:
             live = [link for link in self._links if not link.closed and now - link.opened >= older_than]
@@ -95,26 +126,47 @@ class FaultProxy:
         return len(victims)
 
     def stall(self, seconds: float) -> None:
-        """No bytes move in either direction for ``seconds``, on every connection (nothing is lost)."""
+        """Hold every byte in both directions, on every connection, for ``seconds`` (a black hole), then let
+        them through: nothing is lost.
+
+        New connections are still accepted; their bytes are held too.
+
+        :param seconds: how long, in seconds from now.
+        """
         self._stall_until = time.monotonic() + seconds
         self.counts["stall"] += 1
 
     def trickle(self, seconds: float, bytes_per_second: int) -> None:
+        """Slow every connection to ``bytes_per_second`` in each direction for ``seconds``.
+
+        Bytes go out in pieces of a tenth of the rate (at least 1 byte), one every 0.1 s. A chunk read during
+        the window (up to 64 KiB) is trickled to its end, even past the window.
+
+        :param seconds: how long, in seconds from now.
+        :param bytes_per_second: the rate per connection and direction, in bytes per second; 0 or less: no
+            slowing.
+        """
         self._trickle_rate = bytes_per_second
         self._trickle_until = time.monotonic() + seconds
         self.counts["trickle"] += 1
 
     def refuse(self, seconds: float) -> None:
-        """New connections are reset at once for ``seconds`` (what a restarting server looks like)."""
+        """Reset every new connection at once (accepted, then RST) for ``seconds``: what a restarting server
+        looks like. Live connections are not touched.
+
+        :param seconds: how long, in seconds from now.
+        """
         self._refuse_until = time.monotonic() + seconds
         self.counts["refuse"] += 1
 
     @property
     def live_connections(self) -> int:
+        """How many proxied connections are open now."""
         with self._lock:
             return sum(not link.closed for link in self._links)
 
     def stop(self) -> None:
+        """Stop listening and reset every live connection; waits up to 5 s per proxy thread for it to end."""
         self._stopped = True
         with contextlib.suppress(OSError):
             self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept() (close would not)

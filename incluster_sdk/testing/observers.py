@@ -14,14 +14,24 @@ import threading
 from collections.abc import Callable
 
 TokenObserver = Callable[[str], object]
+"""An observer: called as ``observer(token)`` with each token; what it returns is ignored."""
 
 _observers: list[TokenObserver] = []
 _lock = threading.Lock()
 
 
 def observe_tokens(observer: TokenObserver) -> Callable[[], None]:
-    """Call ``observer(token)`` with every token the kit hands out from now on; returns the function that
-    stops it (calling that twice is harmless)."""
+    """Call ``observer(token)`` with every token the kit hands out from now on, until stopped.
+
+    The tokens: the local cluster's admin token (when :meth:`LocalCluster.start
+    <incluster_sdk.testing.cluster.LocalCluster.start>` makes it), every minted one, and every token written
+    into a :class:`~incluster_sdk.testing.fake_mount.FakeServiceAccountMount` (at creation and on rotation).
+    Observers are called in the order registered, on the thread that hands the token out; an exception an
+    observer raises reaches the code that asked for the token.
+
+    :param observer: called as ``observer(token: str)``, e.g. ``seen.add``; its return value is ignored.
+    :returns: a function, ``stop() -> None``, that unregisters the observer; calling it again is harmless.
+    """
     with _lock:
         _observers.append(observer)
 
@@ -34,7 +44,11 @@ def observe_tokens(observer: TokenObserver) -> Callable[[], None]:
 
 
 def handed_out(token: str) -> str:
-    """The kit calls this with each token it gives a test (a mount's, a minted one); returns the token."""
+    """Pass one token the kit gives a test (a mount's, a minted one) to every observer registered now.
+
+    :param token: the token.
+    :returns: ``token`` itself, so that ``return handed_out(token)`` works.
+    """
     with _lock:
         observers = list(_observers)
     for observer in observers:

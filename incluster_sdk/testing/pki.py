@@ -30,17 +30,34 @@ def _pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
 
 @dataclass(frozen=True)
 class CertPair:
+    """A certificate and its private key.
+
+    :param cert_pem: the certificate, PEM (for :func:`rsa_signing_key`: the public key, PEM).
+    :param key_pem: the private key, PEM, PKCS#8, unencrypted.
+    """
+
     cert_pem: bytes
     key_pem: bytes
 
 
 @dataclass(frozen=True)
 class CertificateAuthority:
+    """A throwaway CA (ECDSA P-256) that issues server and client certificates, each valid for 2 days.
+
+    :param cert_pem: the CA certificate, PEM.
+    :param key_pem: the CA's private key, PEM, PKCS#8, unencrypted.
+    """
+
     cert_pem: bytes
     key_pem: bytes
 
     @classmethod
     def create(cls, common_name: str = "incluster-sdk-test-ca") -> CertificateAuthority:
+        """A new self-signed CA, valid from 5 minutes ago (clock skew) for 2 days (longer than any test run).
+
+        :param common_name: the CA's subject common name.
+        :returns: the CA.
+        """
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         now = dt.datetime.now(dt.timezone.utc)
@@ -68,7 +85,16 @@ class CertificateAuthority:
         client: bool = False,
         organization: str | None = None,
     ) -> CertPair:
-        """A leaf certificate signed by this CA, for a server (SANs) or a client (CN/O = user/group)."""
+        """A leaf certificate signed by this CA, for a server (SANs) or a client (CN/O = user/group).
+
+        :param common_name: the subject's common name: the user name for a client certificate.
+        :param dns: DNS names for the subject alternative names (a server's).
+        :param ips: IP addresses (strings) for the subject alternative names (a server's).
+        :param client: a client certificate (extended key usage clientAuth) instead of a server one
+            (serverAuth).
+        :param organization: the subject's organization: the group for a client certificate; None: none.
+        :returns: the certificate and its new ECDSA P-256 key.
+        """
         ca_cert = x509.load_pem_x509_certificate(self.cert_pem)
         ca_key = serialization.load_pem_private_key(self.key_pem, None)
         assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
@@ -102,7 +128,10 @@ class CertificateAuthority:
 
 
 def rsa_signing_key() -> CertPair:
-    """An RSA key pair for ``--service-account-signing-key-file`` (cert_pem holds the public key)."""
+    """A new RSA 2048-bit key pair for ``--service-account-signing-key-file``.
+
+    :returns: the pair; its ``cert_pem`` holds the public key (PEM, SubjectPublicKeyInfo), not a certificate.
+    """
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return CertPair(public, _pem_key(key))

@@ -25,9 +25,8 @@ from .binaries import Binaries
 from .errors import ClusterError
 from .pki import CertificateAuthority, rsa_signing_key
 
-#: The service-account issuer and the audience of every token the API server issues and accepts.
 AUDIENCE = "https://kubernetes.default.svc"
-#: Names the serving certificate is valid for: loopback, and the in-cluster service names.
+"""The service-account issuer and the audience of every token the API server issues and accepts."""
 SERVING_NAMES = (
     "localhost",
     "kubernetes",
@@ -35,11 +34,18 @@ SERVING_NAMES = (
     "kubernetes.default.svc",
     "kubernetes.default.svc.cluster.local",
 )
+"""DNS names the serving certificate is valid for: loopback, and the in-cluster service names."""
 SERVING_IPS = ("127.0.0.1", "::1", "10.0.0.1")
+"""IP addresses the serving certificate is valid for: loopback, and the ``kubernetes`` Service's cluster IP
+(the first of ``--service-cluster-ip-range=10.0.0.0/24``)."""
 _POLL = 0.2  # start-up steps take seconds, a health check about a millisecond
 
 
 def free_port() -> int:
+    """A TCP port of 127.0.0.1 that was free a moment ago (the kernel's pick; another process may take it).
+
+    :returns: the port number.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -53,7 +59,13 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 @dataclass
 class Process:
-    """One supervised server: its command line and log file, and the running process if any."""
+    """One supervised server: its command line and log file, and the running process if any.
+
+    :param name: the server's name, for error messages (``etcd``, ``kube-apiserver``).
+    :param args: the command line, the executable first.
+    :param log_path: the file its stdout and stderr are appended to.
+    :param proc: the running process; None until :meth:`start`, and after :meth:`stop`.
+    """
 
     name: str
     args: list[str]
@@ -61,6 +73,13 @@ class Process:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Start the process, its output appended to the log.
+
+        On Linux it is killed (``PR_SET_PDEATHSIG``) when the thread that started it ends, so with this process
+        even on SIGKILL: start it from a thread that lives as long as the server should.
+
+        :raises OSError: if the executable cannot be run.
+        """
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             self.args,
@@ -72,10 +91,19 @@ class Process:
         log.close()
 
     def alive(self) -> bool:
+        """Whether the process was started and has not exited.
+
+        :returns: True if it runs.
+        """
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout: float = 10.0, *, kill: bool = False) -> None:
-        """SIGTERM, then SIGKILL after ``timeout``; ``kill``: SIGKILL at once (a crash, no graceful close)."""
+        """Stop the process, if started: SIGTERM, then SIGKILL if it still runs after ``timeout``.
+
+        :param timeout: seconds to wait after SIGTERM; default 10 s (our choice: time for a graceful stop on a
+            loaded machine, without stalling a test run).
+        :param kill: SIGKILL at once (a crash, no graceful close).
+        """
         if self.proc is None:
             return
         if kill:
@@ -91,14 +119,24 @@ class Process:
         self.proc = None
 
     def log_tail(self, lines: int = 30) -> str:
+        """The end of the log, for error messages.
+
+        :param lines: how many lines, at most; default 30.
+        :returns: those lines, or ``"(no log)"`` if the log cannot be read.
+        """
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
 
     def wait_until(self, ready: Callable[[], bool], timeout: float) -> None:
-        """Poll ``ready()`` until it is true; a ClusterError with the log's tail if the process exits first or
-        ``timeout`` seconds pass."""
+        """Poll ``ready()`` every 0.2 s until it is true.
+
+        :param ready: called as ``ready() -> bool``, e.g. a health check.
+        :param timeout: seconds to wait.
+        :raises ~incluster_sdk.testing.errors.ClusterError: with the log's end, if the process exits first or
+            ``timeout`` seconds pass.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive():
@@ -111,7 +149,15 @@ class Process:
 
 @dataclass
 class ControlPlane:
-    """etcd and kube-apiserver on free loopback ports, sharing a work dir that holds their PKI, data and logs."""
+    """etcd and kube-apiserver on free loopback ports, sharing a work dir that holds their PKI, data and logs.
+
+    :param workdir: the work dir: ``pki/``, ``etcd/`` (data), ``etcd.log``, ``kube-apiserver.log``.
+    :param ca: the cluster's CA.
+    :param api_port: kube-apiserver's HTTPS port on 127.0.0.1.
+    :param etcd_port: etcd's client port (plain HTTP) on 127.0.0.1.
+    :param etcd: the etcd process.
+    :param apiserver: the kube-apiserver process.
+    """
 
     workdir: Path
     ca: CertificateAuthority
@@ -123,7 +169,13 @@ class ControlPlane:
     @classmethod
     def prepare(cls, workdir: Path, binaries: Binaries, admin_token: str) -> ControlPlane:
         """Write a fresh CA, the serving certificate, the service-account signing key and the static token file
-        (``admin_token`` in group system:masters) under ``workdir/pki``, pick ports; start nothing."""
+        (``admin_token`` in group system:masters) under ``workdir/pki``, pick ports; start nothing.
+
+        :param workdir: the work dir, created if missing.
+        :param binaries: the etcd and kube-apiserver executables.
+        :param admin_token: the admin's static token, written into ``pki/tokens.csv``.
+        :returns: the prepared control plane.
+        """
         pki = workdir / "pki"
         pki.mkdir(parents=True, exist_ok=True)
         ca = CertificateAuthority.create()
@@ -149,28 +201,48 @@ class ControlPlane:
 
     @property
     def ca_file(self) -> Path:
+        """The CA certificate's file (``<workdir>/pki/ca.crt``, PEM)."""
         return self.workdir / "pki" / "ca.crt"
 
     def start(self, apiserver_healthy: Callable[[], bool], timeout: float) -> None:
-        """etcd, then kube-apiserver, each waited for (``timeout`` seconds each)."""
+        """Start etcd, then kube-apiserver, each waited for until healthy.
+
+        :param apiserver_healthy: called as ``apiserver_healthy() -> bool`` (a ``GET /healthz`` as the admin).
+        :param timeout: seconds to wait for each.
+        :raises ~incluster_sdk.testing.errors.ClusterError: if one exits or is not healthy in time.
+        """
         self.etcd.start()
         self.etcd.wait_until(self.etcd_healthy, timeout)
         self.start_apiserver(apiserver_healthy, timeout)
 
     def start_apiserver(self, healthy: Callable[[], bool], timeout: float) -> None:
-        """(Re)start kube-apiserver on the same port (unless it runs) and wait until ``healthy()``."""
+        """(Re)start kube-apiserver on the same port (unless it runs) and wait until ``healthy()``.
+
+        :param healthy: called as ``healthy() -> bool``.
+        :param timeout: seconds to wait.
+        :raises ~incluster_sdk.testing.errors.ClusterError: if it exits or is not healthy in time.
+        """
         if not self.apiserver.alive():
             self.apiserver.start()
         self.apiserver.wait_until(healthy, timeout)
 
     def stop_apiserver(self, *, kill: bool = False) -> None:
+        """Stop kube-apiserver alone (see :meth:`Process.stop`).
+
+        :param kill: SIGKILL at once instead of SIGTERM.
+        """
         self.apiserver.stop(kill=kill)
 
     def stop(self) -> None:
+        """Stop kube-apiserver, then etcd (SIGTERM, then SIGKILL after 10 s); stopping again does nothing."""
         self.apiserver.stop()
         self.etcd.stop()
 
     def etcd_healthy(self) -> bool:
+        """Whether etcd answers ``GET /health`` with 200 within 2 s.
+
+        :returns: True if it does.
+        """
         try:
             conn = http.client.HTTPConnection("127.0.0.1", self.etcd_port, timeout=2)
             try:
@@ -182,7 +254,11 @@ class ControlPlane:
             return False
 
     def compact_etcd(self) -> int:
-        """Compact etcd history to its current revision (physically); returns the revision."""
+        """Compact etcd history to its current revision (physically), over etcd's JSON gateway.
+
+        :returns: the revision compacted to.
+        :raises OSError: if etcd cannot be reached (10 s timeout).
+        """
         conn = http.client.HTTPConnection("127.0.0.1", self.etcd_port, timeout=10)
         try:
             conn.request("POST", "/v3/kv/range", body=orjson.dumps({"key": "AA=="}))
