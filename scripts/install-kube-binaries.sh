@@ -9,12 +9,12 @@
 # Result: etcd at /usr/bin/etcd (package etcd-server), and in
 #   ${INCLUSTER_SDK_CACHE:-~/.cache/incluster-sdk}/kubernetes-<version>/
 # kube-apiserver and the Go programs built against the same tree's vendored client-go: kubeconfig-oracle
-# (scripts/kubeconfig-oracle/main.go), workqueue-oracle (scripts/workqueue-oracle/main.go) and, with --bench,
-# informer-bench (benchmarks/clientgo-informer/main.go).
+# (scripts/kubeconfig-oracle/main.go), workqueue-oracle (scripts/workqueue-oracle/main.go), informer-oracle
+# (scripts/informer-oracle/main.go) and, with --bench, informer-bench (benchmarks/clientgo-informer/main.go).
 # incluster_sdk.testing finds kube-apiserver there, tests/conformance/oracle.py the kubeconfig oracle,
-# tests/test_workqueue_oracle.py the workqueue oracle;
+# tests/test_workqueue_oracle.py the workqueue oracle, tests/test_informer_oracle.py the informer oracle;
 # INCLUSTER_SDK_ETCD / INCLUSTER_SDK_KUBE_APISERVER / INCLUSTER_SDK_KUBECONFIG_ORACLE / INCLUSTER_SDK_WORKQUEUE_ORACLE
-# override.
+# / INCLUSTER_SDK_INFORMER_ORACLE override.
 set -euo pipefail
 
 KUBE_VERSION=1.20.2
@@ -25,7 +25,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Go programs built in the kubernetes tree, as name=source (relative to the repo). Each is rebuilt whenever
 # its source changes: the sha256 of the main.go it was built from is kept beside it as <name>.sha256 (a
 # version check, as for kube-apiserver, cannot see an edited main.go).
-GO_PROGRAMS=(kubeconfig-oracle=scripts/kubeconfig-oracle/main.go workqueue-oracle=scripts/workqueue-oracle/main.go)
+GO_PROGRAMS=(kubeconfig-oracle=scripts/kubeconfig-oracle/main.go workqueue-oracle=scripts/workqueue-oracle/main.go
+  informer-oracle=scripts/informer-oracle/main.go)
 for arg in "$@"; do
   case $arg in
     --bench) GO_PROGRAMS+=(informer-bench=benchmarks/clientgo-informer/main.go) ;;

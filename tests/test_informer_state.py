@@ -69,9 +69,10 @@ def test_a_relist_diffs_against_the_cache() -> None:
     s.failed(OSError("x"), (OSError,))
     s.machine.failed(410)  # a relist
     calls = list_all(s, [pod("a", "1"), pod("b", "5"), pod("d", "6")], "20")
-    assert names(calls) == [(UPDATE, "b"), (ADD, "d"), (DELETE, "c?")]  # a unchanged: no call
+    # a unchanged is an update too, as client-go's relist makes it (tests/test_informer_oracle.py)
+    assert names(calls) == [(UPDATE, "a"), (UPDATE, "b"), (ADD, "d"), (DELETE, "c?")]
     assert [c[3] for c in calls if c[0] == ADD] == [False]  # not part of the initial list
-    old = orjson.loads(next(c[3] for c in calls if c[0] == UPDATE))
+    old = orjson.loads(next(c[3] for c in calls if c[0] == UPDATE and c[3] != c[2]))
     assert old["metadata"]["resourceVersion"] == "2"
 
 
@@ -165,3 +166,28 @@ def test_handler_calls_replay_to_exactly_the_cache(ops: list[Any]) -> None:
     assert {k: s.store.get(k) for k in keys} == replica
     if watching:
         assert replica == truth
+
+
+def test_a_handler_that_joins_during_the_first_list_gets_what_is_cached_so_far() -> None:
+    """The snapshot a late handler gets is the whole cache even before the first list is over; the rest of
+    the list then reaches it as calls: together, every listed object once, all as initial adds."""
+    s = state()
+    s.has_handlers = False  # no handler yet: the first read's calls are not collected
+    request = s.next_request()
+    assert isinstance(request, ListRequest)
+    header = {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "10"}}
+    assert s.list_read([pod("a", "1"), pod("b", "2")], header) == []
+    joined = s.snapshot()  # a handler joins here (the driver does this under its lock)
+    s.has_handlers = True
+    rest = s.list_read([pod("c", "3")], header) + s.list_page(header)
+    assert sorted(names(joined + rest)) == [(ADD, "a"), (ADD, "b"), (ADD, "c")]
+    assert all(call[3] is True for call in joined + rest) and s.synced
+
+
+def test_a_delete_of_an_object_never_seen_calls_nothing() -> None:
+    """client-go's DeltaFIFO.Delete drops it: "presumably, this was deleted when a relist happened"."""
+    s = state()
+    list_all(s, [pod("a", "1")], "10")
+    s.next_request()  # the watch
+    deleted = {"type": "DELETED", "object": pod("b", "11")}
+    assert names(s.watch_read([deleted, {"type": "DELETED", "object": pod("a", "12")}])) == [(DELETE, "a")]

@@ -14,71 +14,21 @@ Skips without the oracle, except where the real-server tests must run (``CI`` or
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from incluster_sdk.controller import ratelimit
 from incluster_sdk.controller.ratelimit import RateLimiter
 from incluster_sdk.controller.workqueue import RateLimitingQueue, ShutDown
+from tests.support.go_oracle import GoOracle, oracle_fixture
 
 ORACLE_ENV = "INCLUSTER_SDK_WORKQUEUE_ORACLE"
 TOLERANCE_NS = 1000
 
 
-def _truthy(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _find_oracle() -> Path | None:
-    explicit = os.environ.get(ORACLE_ENV)
-    if explicit:
-        return Path(explicit)
-    cache = Path(os.environ.get("INCLUSTER_SDK_CACHE") or Path.home() / ".cache" / "incluster-sdk")
-    candidate = cache / "kubernetes-1.20.2" / "workqueue-oracle"
-    return candidate if os.access(candidate, os.X_OK) else None
-
-
-class Oracle:
-    def __init__(self, binary: Path) -> None:
-        self.proc = subprocess.Popen([os.fspath(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-
-    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps(request).encode() + b"\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        assert line, f"the workqueue oracle exited ({self.proc.poll()})"
-        answer: dict[str, Any] = json.loads(line)
-        assert "error" not in answer, answer["error"]
-        return answer
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(10)
-
-
-@pytest.fixture(scope="module")
-def oracle() -> Iterator[Oracle]:
-    binary = _find_oracle()
-    if binary is None:
-        message = f"workqueue-oracle not built (bash scripts/install-kube-binaries.sh, or set {ORACLE_ENV})"
-        if _truthy("CI") or _truthy("INCLUSTER_SDK_REQUIRE_CLUSTER"):
-            pytest.fail(f"the client-go workqueue oracle is required here: {message}", pytrace=False)
-        pytest.skip(message)
-    running = Oracle(binary)
-    try:
-        yield running
-    finally:
-        running.close()
+oracle = oracle_fixture("workqueue-oracle", ORACLE_ENV)
 
 
 class FakeClock:
@@ -157,7 +107,7 @@ def _run_ours(limiter: RateLimiter, clock: FakeClock, ops: list[dict[str, Any]])
 
 @given(spec=SPECS, ops=OPS)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_rate_limiters_agree_with_client_go(oracle: Oracle, spec: dict[str, Any], ops: list[dict[str, Any]]) -> None:
+def test_rate_limiters_agree_with_client_go(oracle: GoOracle, spec: dict[str, Any], ops: list[dict[str, Any]]) -> None:
     clock = FakeClock()
     ours = _run_ours(_ours(spec, clock), clock, ops)
     theirs = oracle.ask({"limiter": spec, "ops": ops}).get("results", [])
@@ -170,7 +120,7 @@ def test_rate_limiters_agree_with_client_go(oracle: Oracle, spec: dict[str, Any]
             assert mine == go, where
 
 
-def test_defaults_are_client_gos(oracle: Oracle) -> None:
+def test_defaults_are_client_gos(oracle: GoOracle) -> None:
     answer = oracle.ask({"limiter": {"kind": "default"}, "ops": []})
     assert answer["default"] == {
         "base_ns": round(ratelimit.DEFAULT_BASE_DELAY * 1e9),
@@ -198,7 +148,7 @@ QUEUE_OPS = st.lists(
 
 @given(steps=QUEUE_OPS)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_queue_agrees_with_client_go(oracle: Oracle, steps: list[tuple[str, Any]]) -> None:
+def test_queue_agrees_with_client_go(oracle: GoOracle, steps: list[tuple[str, Any]]) -> None:
     q: RateLimitingQueue[str] = RateLimitingQueue()
     held: list[str] = []
     ops: list[dict[str, Any]] = []

@@ -104,10 +104,12 @@ class InformerState:
             elif type(change) is Deleted:
                 obj = transform(change.obj) if transform else change.obj
                 key = object_key(obj)
-                store.remove(key)
+                gone = store.remove(key)
                 if self._listed is not None:
                     self._listed.discard(key)
-                if collect:
+                # An object the cache does not have calls nothing (client-go's DeltaFIFO.Delete: "presumably,
+                # this was deleted when a relist happened; don't provide a second report of the same deletion").
+                if collect and gone is not None:
                     calls.append((DELETE, obj, encode(obj), None))
             elif type(change) is Listed:
                 self._listed_object(change.obj, calls)
@@ -119,7 +121,8 @@ class InformerState:
         return calls
 
     def _listed_object(self, obj: Obj, calls: list[HandlerCall]) -> None:
-        """Store an object of the list being read; an add, or an update if it changed since we last saw it.
+        """Store an object of the list being read; an add, or an update if the cache had it (even unchanged,
+        as client-go's relist does: a handler compares resourceVersions to skip those).
 
         A list's calls carry only the stored bytes (each handler decodes its own copy), unlike a watch
         event's. A LIST read is a megabyte: holding its 250 decoded objects until the handler runs has
@@ -135,7 +138,7 @@ class InformerState:
         if self.has_handlers:
             if old is None:
                 calls.append((ADD, None, data, not self.synced))
-            elif old != data:
+            else:  # even unchanged: client-go's relist calls OnUpdate for every object it still has
                 calls.append((UPDATE, None, data, old))
 
     def _list_done(self) -> list[HandlerCall]:
@@ -152,8 +155,9 @@ class InformerState:
 
     # -- the cache as calls ------------------------------------------------------------------------------
     def snapshot(self) -> list[HandlerCall]:
-        """The cache as adds (``initial=True``), for a handler that joins late."""
-        return [(ADD, None, data, True) for data in self.store.encoded()] if self.synced else []
+        """The cache as adds (``initial=True``), for a handler that joins late: all of it, even during the
+        first list (the rest of that list then reaches the handler as it does the others)."""
+        return [(ADD, None, data, True) for data in self.store.encoded()]
 
     def resync(self) -> list[HandlerCall]:
         """The cache as ``on_update(obj, obj)``: a resync replays memory, it never relists."""
