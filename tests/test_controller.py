@@ -319,8 +319,45 @@ def test_a_started_informer_is_left_running() -> None:
 
 def test_cache_sync_timeout_names_the_informer() -> None:
     controller = Controller("c", FakeInformer([], synced=False), Recorder(), sync_timeout=0.2)  # type: ignore[arg-type]
-    with pytest.raises(CacheSyncTimeout, match=r"controller c: caches not synced after 0\.2s: namespaces"):
+    with pytest.raises(CacheSyncTimeout, match=r"controller c: caches not synced after 0\.2s: namespaces") as caught:
         controller.start()
+    assert (caught.value.controller, caught.value.timeout, caught.value.pending) == ("c", 0.2, ["namespaces"])
+    assert isinstance(caught.value, TimeoutError)
+    controller.stop(1)
+
+
+def test_a_controller_runs_once_and_a_stop_before_start_counts() -> None:
+    """A stop before start would leave a later start's informers running for good: the start is refused."""
+    informer, elector = FakeInformer([obj("ns-a")]), FakeElector()
+    controller = Controller("c", informer, Recorder(), elector=elector)  # type: ignore[arg-type]
+    stopped = controller.stop(1)
+    with pytest.raises(RuntimeError, match="controller c was stopped before it started: a controller runs once"):
+        controller.start()
+    with pytest.raises(RuntimeError, match="a controller runs once"):
+        controller.run(1)
+    assert not informer.started and not elector.started and controller.stop() is stopped
+    running = Controller("d", FakeInformer([obj("ns-a")]), Recorder()).start()  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="controller d is already started: a controller runs once"):
+        running.start()
+    running.stop(1)
+    with pytest.raises(RuntimeError, match="controller d is already started"):
+        running.start()
+
+
+def test_is_active_only_while_the_workers_run() -> None:
+    informer = FakeInformer([obj("ns-a")], synced=False)
+    controller = Controller("c", informer, Recorder())  # type: ignore[arg-type]
+    assert not controller.is_active  # not started: nothing runs
+    starting = threading.Thread(target=controller.start)
+    starting.start()
+    wait_until(lambda: informer.started)
+    time.sleep(0.05)
+    assert not controller.is_active  # waiting for the caches: no worker yet
+    informer._synced.set()
+    starting.join(5)
+    assert controller.is_active
+    controller.stop(1)
+    assert not controller.is_active
 
 
 def test_stop_during_cache_sync_returns() -> None:
@@ -507,6 +544,31 @@ def test_async_stop_cancels_what_outlives_the_deadline() -> None:
         assert 0.3 <= time.monotonic() - began < 1.5
         assert stopped.abandoned == ("slow",) and cancelled == ["slow"]
         assert await controller.stop() is stopped
+
+    asyncio.run(main())
+
+
+def test_async_controller_runs_once_and_a_stop_before_start_counts() -> None:
+    async def main() -> None:
+        informer, elector = AsyncFakeInformer([obj("ns-a")]), AsyncFakeElector()
+        controller = AsyncController("ac", informer, Recorder(), elector=elector)  # type: ignore[arg-type]
+        assert not controller.is_active
+        stopped = await controller.stop(1)
+        with pytest.raises(RuntimeError, match="controller ac was stopped before it started: a controller runs once"):
+            await controller.start()
+        with pytest.raises(RuntimeError, match="a controller runs once"):
+            await controller.run(1)
+        assert not informer.started and not elector.started
+        assert await controller.stop() is stopped  # one stop is enough, and later ones return its result
+        running = AsyncController("ad", AsyncFakeInformer([obj("ns-a")]), Recorder())  # type: ignore[arg-type]
+        await running.start()
+        assert running.is_active
+        with pytest.raises(RuntimeError, match="controller ad is already started: a controller runs once"):
+            await running.start()
+        await running.stop(1)
+        assert not running.is_active
+        with pytest.raises(RuntimeError, match="controller ad is already started"):
+            await running.start()
 
     asyncio.run(main())
 

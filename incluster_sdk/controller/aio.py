@@ -42,7 +42,8 @@ class AsyncController(ControllerBase["AsyncInformer", AsyncRateLimitingQueue[str
     At a stop or a loss of leadership, reconciles still running after the deadline (or ``grace``) are
     cancelled; a key cancelled by a loss of leadership is queued again for when this replica leads next.
     Informers not started yet are started by :meth:`start` and stopped by :meth:`stop`; started ones are left
-    running. A controller runs once. Create and use it on one event loop.
+    running. A controller runs once: after a :meth:`start` (or :meth:`run`), or a :meth:`stop`, even one
+    before any start, a :meth:`start` raises ``RuntimeError``. Create and use it on one event loop.
 
     :param name: names the queue (and its metrics' ``name`` label) and every log line.
     :param informer: the primary informer; each change of one of its objects queues the object's key
@@ -121,27 +122,33 @@ class AsyncController(ControllerBase["AsyncInformer", AsyncRateLimitingQueue[str
         If it raises after starting informers, await :meth:`stop` to stop them.
 
         :returns: the controller itself.
-        :raises RuntimeError: if the controller was already started (by :meth:`start` or :meth:`run`): a
-            controller runs once; make a new one.
+        :raises RuntimeError: if the controller was already started (by :meth:`start` or :meth:`run`) or
+            stopped (a :meth:`stop` before any start counts): a controller runs once; make a new one.
         :raises ~incluster_sdk.controller.loop.CacheSyncTimeout: if the caches are not synced after
             ``sync_timeout`` seconds.
         :raises ~incluster_sdk.PermissionDeniedError: from an informer's preflight (raised by its
             ``wait_for_sync``): this identity may not list or watch the resource (the message names the RBAC to
             grant).
         """
-        self._claim()
-        self._wake, self._idle = asyncio.Event(), asyncio.Event()
-        self._stop_requested, self._stopping = asyncio.Event(), asyncio.Lock()
-        self._idle.set()
-        self._register()
+        with self._life:  # never held across an await
+            self._claim()
+            self._wake, self._idle = asyncio.Event(), asyncio.Event()
+            self._stop_requested, self._stopping = asyncio.Event(), asyncio.Lock()
+            self._idle.set()
+            self._register()
         if not await async_drive(self._sync_flow(self._stop_requested), lambda inf: inf.wait_for_sync(SYNC_POLL)):
             return self
-        self._tasks = [
-            asyncio.create_task(self._work(), name=f"incluster-sdk-worker {self.name}-{i}") for i in range(self.workers)
-        ]
-        log.info("controller %s: caches synced; %d worker task(s) started", self.name, self.workers)
-        if self.elector is not None:
-            self.elector.start()
+        with self._life:
+            if self._stop_called:
+                return self
+            self._tasks = [
+                asyncio.create_task(self._work(), name=f"incluster-sdk-worker {self.name}-{i}")
+                for i in range(self.workers)
+            ]
+            self._workers_started = True
+            log.info("controller %s: caches synced; %d worker task(s) started", self.name, self.workers)
+            if self.elector is not None:
+                self.elector.start()
         return self
 
     async def run(self, deadline: float = STOP_DEADLINE) -> Stopped:
@@ -154,7 +161,7 @@ class AsyncController(ControllerBase["AsyncInformer", AsyncRateLimitingQueue[str
             :data:`~.frontend.STOP_DEADLINE` (25 s, within Kubernetes' default 30 s termination grace period).
         :returns: what the stop left: the first stop's :class:`~.loop.Stopped`.
         :raises RuntimeError: if the controller was already started (a second :meth:`run`, or :meth:`run`
-            after :meth:`start`): a controller runs once.
+            after :meth:`start`) or stopped (a :meth:`stop` before any start counts): a controller runs once.
         :raises ~incluster_sdk.controller.loop.CacheSyncTimeout: as :meth:`start` (await :meth:`stop` then).
         :raises ~incluster_sdk.PermissionDeniedError: as :meth:`start` (await :meth:`stop` then).
         """
@@ -171,17 +178,22 @@ class AsyncController(ControllerBase["AsyncInformer", AsyncRateLimitingQueue[str
         stop the elector and the informers this controller started.
 
         The elector is stopped after the cancelled reconciles have ended, so it hands the Lease back (with its
-        ``release_on_stop``) safely. Idempotent once started: a later call returns the first stop's result.
-        Also ends a :meth:`start` that waits for the caches, and a :meth:`run`.
+        ``release_on_stop``) safely. Idempotent: a later call returns the first stop's result. Also ends a
+        :meth:`start` that waits for the caches, and a :meth:`run`. A stop before any :meth:`start` counts: it
+        has nothing to stop, and the controller then never starts (a later :meth:`start` raises
+        ``RuntimeError``).
 
         :param deadline: seconds in-flight reconciles get before they are cancelled; default
             :data:`~.frontend.STOP_DEADLINE` (25 s, within Kubernetes' default 30 s termination grace period).
         :returns: what the stop left (:class:`~.loop.Stopped`: the keys cancelled as abandoned, keys left
             queued).
         """
-        if self._stop_requested is None or self._stopping is None:  # never started
-            self._stop_taking()
-            return self.state.report(0.0, "stopping")
+        self._mark_stopping()  # no later start() starts anything: it raises
+        if self._stop_requested is None or self._stopping is None:  # never started: nothing runs, nothing to stop
+            if self._stopped is None:
+                self._stop_taking()
+                self._stopped = self.state.report(0.0, "stopping")
+            return self._stopped
         self._stop_requested.set()
         async with self._stopping:
             if self._stopped is not None:

@@ -9,6 +9,7 @@ and run a reconcile, and how it stops. The rules themselves are :mod:`.loop`'s.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
@@ -95,7 +96,10 @@ class ControllerBase(Generic[InformerT, QueueT, ElectorT, ReconcileT]):
             self._wrap(elector)
         self._stopped: Stopped | None = None
         self._own: list[InformerT] = []
-        self._started = False
+        self._started = False  # start() or run() was called
+        self._stop_called = False  # stop() was called (perhaps before start)
+        self._workers_started = False
+        self._life = threading.Lock()  # orders start's steps against stop's: held briefly, never while waiting
         self._setup()
 
     # -- what each front-end gives --------------------------------------------------------------------------
@@ -125,19 +129,26 @@ class ControllerBase(Generic[InformerT, QueueT, ElectorT, ReconcileT]):
 
     @property
     def is_active(self) -> bool:
-        """True while workers may start keys: not stopping and, with an elector, leading (asked now). True
-        before :meth:`start` too, without an elector."""
-        return self.state.may_run()
+        """True while this controller's workers run and may start keys: from when :meth:`start` has started
+        them (its caches synced) until :meth:`stop`, and with an elector only while this replica leads (asked
+        now). False before :meth:`start`, while it waits for the caches, and from :meth:`stop` on."""
+        return self._workers_started and self.state.may_run()
 
     # -- start ----------------------------------------------------------------------------------------------
     def _claim(self) -> None:
-        """The first ``start`` goes on; any later one raises (a controller runs once)."""
+        """The first ``start`` goes on; a later one, or any after a ``stop``, raises: a controller runs once.
+        The caller holds ``_life`` until it has registered (so a concurrent stop sees every informer started)."""
         if self._started:
             raise RuntimeError(f"controller {self.name} is already started: a controller runs once")
+        if self._stop_called:
+            raise RuntimeError(
+                f"controller {self.name} was stopped before it started: a controller runs once; make a new one"
+            )
         self._started = True
 
     def _register(self) -> None:
-        """The loop's handlers on every informer, then start those not started yet (ours to stop)."""
+        """The loop's handlers on every informer, then start those not started yet (ours to stop). The caller
+        holds ``_life``."""
         self.informer.add_handler(**self.state.primary_handlers())
         for inf, mapper in self.secondaries:
             inf.add_handler(**self.state.mapped_handlers(mapper))
@@ -161,6 +172,11 @@ class ControllerBase(Generic[InformerT, QueueT, ElectorT, ReconcileT]):
         return False
 
     # -- stop -----------------------------------------------------------------------------------------------
+    def _mark_stopping(self) -> None:
+        """A stop's very first step: no later ``start`` starts anything (it raises, or returns early)."""
+        with self._life:
+            self._stop_called = True
+
     def _stop_taking(self) -> float:
         """A stop's first step: no key starts after this, waiting workers wake, the queue shuts down. Returns
         when (monotonic seconds) the stop began."""

@@ -51,16 +51,24 @@ class CacheSyncTimeout(InclusterSDKError, TimeoutError):
     ``WaitForCacheSync`` returning false): usually missing RBAC or an unreachable API server (the informers
     log which).
 
-    The message names the controller, the timeout and the resources not synced; a ``TimeoutError``, so
-    ``except TimeoutError`` catches it too.
+    The message names the controller, the timeout and the resources not synced, and so do the attributes
+    :attr:`controller`, :attr:`timeout` and :attr:`pending`; a ``TimeoutError``, so ``except TimeoutError``
+    catches it too.
 
-    :param controller: the controller's name.
-    :param timeout: the ``sync_timeout`` that passed, in seconds.
-    :param pending: the plural resource names (e.g. ``["namespaces"]``) of the informers not synced.
+    :param controller: the controller's name; kept as :attr:`controller`.
+    :param timeout: the ``sync_timeout`` that passed, in seconds; kept as :attr:`timeout`.
+    :param pending: the plural resource names (e.g. ``["namespaces"]``) of the informers not synced; kept, as
+        a new list, as :attr:`pending`.
     """
 
     def __init__(self, controller: str, timeout: float, pending: list[str]) -> None:
         super().__init__(f"controller {controller}: caches not synced after {timeout:g}s: {', '.join(pending)}")
+        self.controller = controller
+        """The name of the controller whose caches did not sync."""
+        self.timeout = timeout
+        """The ``sync_timeout`` that passed, in seconds."""
+        self.pending = list(pending)
+        """The plural resource names (e.g. ``["namespaces"]``) of the informers not synced, primary first."""
 
 
 @dataclass(frozen=True)

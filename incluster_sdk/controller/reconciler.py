@@ -44,7 +44,8 @@ class Controller(ControllerBase[Informer, RateLimitingQueue[str], LeaderElector,
     """A reconcile loop on threads (controller-runtime's ``Controller``, client-go's workqueue pattern).
 
     Informers not started yet are started by :meth:`start` and stopped by :meth:`stop`; started ones (shared,
-    from a factory) are left running. A controller runs once.
+    from a factory) are left running. A controller runs once: after a :meth:`start` (or :meth:`run`), or a
+    :meth:`stop`, even one before any start, a :meth:`start` raises ``RuntimeError``.
 
     :param name: names the queue (and its metrics' ``name`` label) and every log line.
     :param informer: the primary informer; each change of one of its objects queues the object's key
@@ -121,24 +122,30 @@ class Controller(ControllerBase[Informer, RateLimitingQueue[str], LeaderElector,
         starting the workers). If it raises after starting informers, call :meth:`stop` to stop them.
 
         :returns: the controller itself.
-        :raises RuntimeError: if the controller was already started (by :meth:`start` or :meth:`run`): a
-            controller runs once; make a new one.
+        :raises RuntimeError: if the controller was already started (by :meth:`start` or :meth:`run`) or
+            stopped (a :meth:`stop` before any start counts): a controller runs once; make a new one.
         :raises ~incluster_sdk.controller.loop.CacheSyncTimeout: if the caches are not synced after
             ``sync_timeout`` seconds.
         :raises ~incluster_sdk.PermissionDeniedError: from an informer's start: its preflight found that this
             identity may not list or watch the resource (the message names the RBAC to grant).
         """
-        self._claim()
-        self._register()
+        with self._life:  # a concurrent stop() waits for this, then stops what it started
+            self._claim()
+            self._register()
         if not drive(self._sync_flow(self._stop_requested), lambda inf: inf.wait_for_sync(SYNC_POLL)):
             return self
-        for i in range(self.workers):
-            thread = threading.Thread(target=self._work, name=f"incluster-sdk-worker {self.name}-{i}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        log.info("controller %s: caches synced; %d worker(s) started", self.name, self.workers)
-        if self.elector is not None:
-            self.elector.start()
+        with self._life:
+            if self._stop_called:  # stop() came as the caches synced: it has stopped, or is stopping, the rest
+                return self
+            for i in range(self.workers):
+                name = f"incluster-sdk-worker {self.name}-{i}"
+                thread = threading.Thread(target=self._work, name=name, daemon=True)
+                thread.start()
+                self._threads.append(thread)
+            self._workers_started = True
+            log.info("controller %s: caches synced; %d worker(s) started", self.name, self.workers)
+            if self.elector is not None:
+                self.elector.start()
         return self
 
     def run(self, deadline: float = STOP_DEADLINE) -> Stopped:
@@ -149,7 +156,7 @@ class Controller(ControllerBase[Informer, RateLimitingQueue[str], LeaderElector,
             :data:`~.frontend.STOP_DEADLINE` (25 s, within Kubernetes' default 30 s termination grace period).
         :returns: what the stop left: the first stop's :class:`~.loop.Stopped`.
         :raises RuntimeError: if the controller was already started (a second :meth:`run`, or :meth:`run`
-            after :meth:`start`): a controller runs once.
+            after :meth:`start`) or stopped (a :meth:`stop` before any start counts): a controller runs once.
         :raises ~incluster_sdk.controller.loop.CacheSyncTimeout: as :meth:`start` (call :meth:`stop` then).
         :raises ~incluster_sdk.PermissionDeniedError: as :meth:`start` (call :meth:`stop` then).
         """
@@ -166,13 +173,15 @@ class Controller(ControllerBase[Informer, RateLimitingQueue[str], LeaderElector,
         cannot be killed: it runs to its end). Waits for reconciles up to ``deadline``; stopping the elector and
         the informers then normally takes milliseconds (each waits at most 10 s for its own thread). Safe from
         any thread, and idempotent: a later call returns the first stop's result at once. Also ends a
-        :meth:`start` that waits for the caches, and a :meth:`run`.
+        :meth:`start` that waits for the caches, and a :meth:`run`. A stop before any :meth:`start` counts:
+        the controller then never starts (a later :meth:`start` raises ``RuntimeError``).
 
         :param deadline: seconds in-flight reconciles get to finish; default :data:`~.frontend.STOP_DEADLINE`
             (25 s, within Kubernetes' default 30 s termination grace period).
         :returns: what the stop left (:class:`~.loop.Stopped`: abandoned keys, keys left queued).
         """
         self._stop_requested.set()
+        self._mark_stopping()  # waits for a start() registering or starting its workers; no later start starts
         with self._stop_lock:
             if self._stopped is not None:
                 return self._stopped
