@@ -439,7 +439,7 @@ def test_refuses_an_object_already_owned_by_another_controller() -> None:
         set_owner_reference(rs, deployment())
     assert caught.value.owner == other and rs["metadata"]["ownerReferences"] == [other]
     set_owner_reference(rs, deployment(), controller=False)  # a second, non-controlling owner is fine
-    assert len(rs["metadata"]["ownerReferences"]) == 2
+    assert rs["metadata"]["ownerReferences"] == [other, PLAIN_REF]
 
 
 def test_does_not_duplicate_an_existing_reference() -> None:
@@ -478,6 +478,21 @@ def test_block_owner_deletion_option() -> None:
     rs = replicaset()
     set_owner_reference(rs, deployment(), block_owner_deletion=False)
     assert rs["metadata"]["ownerReferences"] == [{k: v for k, v in CONTROLLER_REF.items() if k != "blockOwnerDeletion"}]
+
+
+PLAIN_REF = {k: v for k, v in CONTROLLER_REF.items() if k not in ("controller", "blockOwnerDeletion")}
+
+
+def test_a_plain_owner_reference_does_not_block_owner_deletion() -> None:
+    """controller-runtime's SetOwnerReference sets neither controller nor blockOwnerDeletion (its
+    SetControllerReference sets both); WithBlockOwnerDeletion(true) is block_owner_deletion=True."""
+    rs = replicaset()
+    set_owner_reference(rs, deployment(), controller=False)
+    assert rs["metadata"]["ownerReferences"] == [PLAIN_REF]
+    set_owner_reference(rs, deployment(), controller=False, block_owner_deletion=True)
+    assert rs["metadata"]["ownerReferences"] == [{**PLAIN_REF, "blockOwnerDeletion": True}]
+    set_owner_reference(rs, deployment())  # becoming the controller: both flags, replaced in place
+    assert rs["metadata"]["ownerReferences"] == [CONTROLLER_REF]
 
 
 def test_a_recreated_owner_updates_the_uid_in_place() -> None:

@@ -36,12 +36,13 @@ def _describe(obj: Mapping[str, Any]) -> str:
 
 
 def set_owner_reference(
-    obj: dict[str, Any], owner: Mapping[str, Any], *, controller: bool = True, block_owner_deletion: bool = True
+    obj: dict[str, Any], owner: Mapping[str, Any], *, controller: bool = True, block_owner_deletion: bool | None = None
 ) -> None:
     """Add ``owner`` to ``obj``'s metadata.ownerReferences, in place; no request (write ``obj`` afterwards).
 
-    controller-runtime's ``SetControllerReference`` (``controller=True``, the default) and ``SetOwnerReference``
-    (``controller=False``), with the same checks. A reference to the same owner (same API group, any version, kind and
+    controller-runtime's ``SetControllerReference`` (``controller=True``, the default: ``controller: true`` and
+    ``blockOwnerDeletion: true``) and ``SetOwnerReference`` (``controller=False``: neither flag), with the same
+    checks. A reference to the same owner (same API group, any version, kind and
     name, as controller-runtime's ``referSameObject``; or the same uid) is replaced in place, flags included, so calling
     this again is harmless and a re-created owner's new uid is taken; other references are kept. The checks keep the
     garbage collector from deleting ``obj``: it treats an owner it cannot find (another namespace, or a namespaced owner
@@ -55,10 +56,12 @@ def set_owner_reference(
     :param controller: True (default, ``SetControllerReference``): the reference says ``controller: true``,
         the one owner whose controller manages ``obj`` (an object has at most one); False
         (``SetOwnerReference``): a plain owner, one of any number.
-    :param block_owner_deletion: True (default): ``blockOwnerDeletion: true``, so that a foreground deletion of
-        the owner waits for ``obj``; the writer then needs ``update`` on the owner's ``finalizers`` subresource
-        where the OwnerReferencesPermissionEnforcement admission plugin is on. controller-runtime's
-        ``SetControllerReference`` sets it; its ``SetOwnerReference`` does not (pass False to match it).
+    :param block_owner_deletion: whether the reference says ``blockOwnerDeletion: true``, so that a foreground
+        deletion of the owner waits for ``obj``; the writer then needs ``update`` on the owner's ``finalizers``
+        subresource where the OwnerReferencesPermissionEnforcement admission plugin is on. None (the default):
+        as controller-runtime, True for a controller reference (its ``SetControllerReference``), False for a
+        plain one (its ``SetOwnerReference``). True or False overrides that (its ``WithBlockOwnerDeletion``);
+        False leaves the field out, which the API server reads as false.
     :raises AlreadyOwnedError: with ``controller=True``, when ``obj`` already has a controller reference to a
         different owner; its ``owner`` is that reference. Remove it first, or pass ``controller=False``.
     :raises ObjectError: when ``obj``'s metadata is not a dict; ``owner`` is not a dict or lacks apiVersion,
@@ -97,7 +100,7 @@ def set_owner_reference(
     }
     if controller:
         ref["controller"] = True
-    if block_owner_deletion:
+    if controller if block_owner_deletion is None else block_owner_deletion:
         ref["blockOwnerDeletion"] = True
     references = [dict(r) for r in metadata.get("ownerReferences") or []]
     if controller:
