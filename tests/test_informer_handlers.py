@@ -247,6 +247,42 @@ def test_an_informer_starts_once(streaming: StreamingServer, tmp_path: Path) -> 
             informer.start()
         assert informer.wait_for_sync(5)
     assert sum(t.name.startswith("incluster-sdk-informer") for t in threading.enumerate()) == 0
+    with pytest.raises(RuntimeError, match="was stopped: an informer runs once"), informer:
+        pass  # a stopped informer is not entered as if it ran
+    never_ran = Informer(client_for(streaming.port, tmp_path), PODS, preflight=False)
+    never_ran.stop()  # a stop before the start counts: the start would run a loop that ends at once
+    with pytest.raises(RuntimeError, match="was stopped"):
+        never_ran.start()
+
+
+async def test_an_async_informer_starts_once_and_a_failed_start_can_be_retried(tmp_path: Path) -> None:
+    from incluster_sdk.watch import AsyncInformer
+
+    informer = AsyncInformer(object(), PODS, preflight=False)  # type: ignore[arg-type]  # never connects
+    informer.start()
+    with pytest.raises(RuntimeError, match="already started"):
+        informer.start()
+    await informer.stop()
+    with pytest.raises(RuntimeError, match="was stopped"):
+        async with informer:
+            pass
+
+
+def test_an_async_informer_started_outside_a_loop_can_be_started_later() -> None:
+    import asyncio
+
+    from incluster_sdk.watch import AsyncInformer
+
+    informer = AsyncInformer(object(), PODS, preflight=False)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="no running event loop"):
+        informer.start()
+    assert not informer.started
+
+    async def later() -> None:
+        informer.start()
+        await informer.stop()
+
+    asyncio.run(later())
 
 
 def test_a_handler_joining_in_the_middle_of_a_read_waits_for_its_end(

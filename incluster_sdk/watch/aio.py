@@ -116,16 +116,17 @@ class AsyncInformer(InformerDriver["AsyncApiClient", TaskRunner]):
 
         With ``preflight`` (the default), the watch task first checks that this identity may list and watch
         the resource; :meth:`wait_for_sync` raises what it finds. An informer starts once, and does not restart
-        after :meth:`stop`: create a new one. ``async with informer:`` calls ``start()`` only if the informer
-        has never been started, so on a started or stopped informer it raises nothing and leaves it as it is.
+        after :meth:`stop`: create a new one. ``async with informer:`` starts an informer that was never
+        started and enters a running one as it is.
 
         :returns: the informer itself.
-        :raises RuntimeError: if the informer was started before (running or stopped), or if no event loop is
-            running.
+        :raises RuntimeError: if the informer was started before, or stopped (even if it never ran), or if no
+            event loop is running (the informer can then still be started, from a coroutine).
         """
         self._check_not_started("`async with informer:` starts it")
-        self.started = True
+        asyncio.get_running_loop()  # raises with no running loop, and the informer stays startable
         self._tasks = (asyncio.create_task(self._run(), name=f"incluster-sdk-informer {self.resource.plural}"),)
+        self.started = True
         if self.resync_period is not None:
             self._tasks += (asyncio.create_task(self._resync_loop(self.resync_period)),)
         return self
@@ -138,6 +139,7 @@ class AsyncInformer(InformerDriver["AsyncApiClient", TaskRunner]):
         wrap it, e.g. ``await asyncio.wait_for(informer.stop(), 10)`` (10 seconds): at the deadline the handler
         tasks still running are cancelled. Calling it again, or before :meth:`start`, is harmless.
         """
+        self.stopped = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -145,8 +147,11 @@ class AsyncInformer(InformerDriver["AsyncApiClient", TaskRunner]):
         await asyncio.gather(*(runner.stop() for runner in self._runners))
 
     async def __aenter__(self) -> AsyncInformer:
-        """:meth:`start` the informer unless it was ever started; returns it."""
-        return self if self.started else self.start()
+        """:meth:`start` the informer unless it is running; returns it.
+
+        :raises RuntimeError: if it was stopped (an informer runs once), or as :meth:`start` raises.
+        """
+        return self if self.started and not self.stopped else self.start()
 
     async def __aexit__(self, *exc: object) -> None:
         """:meth:`stop` it."""

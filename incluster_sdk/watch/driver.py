@@ -95,6 +95,7 @@ class InformerDriver(OptionAttributes, Generic[ClientT, RunnerT]):
         #: nor leave a gap.
         self._lock = threading.Lock()
         self.started = False
+        self.stopped = False
         """True once ``start()`` has run, and still True after ``stop()`` (an informer starts once)."""
         self._init_driver()
 
@@ -140,8 +141,9 @@ class InformerDriver(OptionAttributes, Generic[ClientT, RunnerT]):
 
     def _check_not_started(self, how: str) -> None:
         """An informer starts once: a second start is an error (``how``: the ways to start it)."""
-        if self.started:
+        if self.started or self.stopped:
+            state = "was stopped" if self.stopped else "is already started"
             raise RuntimeError(
-                f"this {type(self).__name__} for {self.resource.plural} is already started: an informer runs once "
+                f"this {type(self).__name__} for {self.resource.plural} {state}: an informer runs once "
                 f"({how}; to watch again, create a new one)"
             )

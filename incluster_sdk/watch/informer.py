@@ -116,11 +116,10 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
         With ``preflight`` (the default), first check with the API server, on the calling thread, that this
         identity may list and watch the resource (a check that cannot be made is logged and skipped). An
         informer starts once, and does not restart after :meth:`stop`: create a new one. ``with informer:``
-        calls ``start()`` only if the informer has never been started, so on a started or stopped informer it
-        raises nothing and leaves it as it is.
+        starts an informer that was never started and enters a running one as it is.
 
         :returns: the informer itself, so that ``with Informer(...).start() as informer:`` works.
-        :raises RuntimeError: if the informer was started before (running or stopped).
+        :raises RuntimeError: if the informer was started before, or stopped (even if it never ran).
         :raises ~incluster_sdk.PermissionDeniedError: if the preflight finds that this identity may not list or
             watch the resource; the message names what is missing and the RBAC that grants it.
         """
@@ -154,6 +153,7 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
             10 s (our choice: time for a handler to finish its queued calls; client-go's informers have no stop
             deadline).
         """
+        self.stopped = True
         self._stop.set()
         response = self._response
         if response is not None:
@@ -164,8 +164,11 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
             runner.stop(timeout)
 
     def __enter__(self) -> Informer:
-        """:meth:`start` the informer unless it was ever started; returns it."""
-        return self if self.started else self.start()
+        """:meth:`start` the informer unless it is running; returns it.
+
+        :raises RuntimeError: if it was stopped (an informer runs once), or as :meth:`start` raises.
+        """
+        return self if self.started and not self.stopped else self.start()
 
     def __exit__(self, *exc: object) -> None:
         """:meth:`stop` it, with the default timeout."""
