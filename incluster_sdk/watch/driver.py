@@ -95,8 +95,9 @@ class InformerDriver(OptionAttributes, Generic[ClientT, RunnerT]):
         #: nor leave a gap.
         self._lock = threading.Lock()
         self.started = False
-        self.stopped = False
         """True once ``start()`` has run, and still True after ``stop()`` (an informer starts once)."""
+        self.stopped = False
+        """True once ``stop()`` has been called, even before a start: the informer cannot start after it."""
         self._init_driver()
 
     def _init_driver(self) -> None:
