@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -191,3 +192,32 @@ def test_a_delete_of_an_object_never_seen_calls_nothing() -> None:
     s.next_request()  # the watch
     deleted = {"type": "DELETED", "object": pod("b", "11")}
     assert names(s.watch_read([deleted, {"type": "DELETED", "object": pod("a", "12")}])) == [(DELETE, "a")]
+
+
+def test_a_failing_transform_or_indexer_skips_that_object_only(caplog: pytest.LogCaptureFixture) -> None:
+    """The app's code raising for one object must not cost the other objects of the read their calls (they
+    were stored, and the watch goes on after them), nor leave the store half-indexed."""
+
+    def transform(obj: dict[str, Any]) -> dict[str, Any]:
+        if obj["metadata"]["name"] == "bad":
+            raise ValueError("no spec")
+        return obj
+
+    def by_v(obj: dict[str, Any]) -> list[str]:
+        if obj["metadata"]["name"] == "worse":
+            raise KeyError("v")
+        return [obj["spec"]["v"]]
+
+    options = InformerOptions(initial_list=InitialList.LIST, transform=transform, indexers={"v": by_v})
+    s = InformerState(PODS, options, Store(indexers=options.indexers))
+    s.has_handlers = True
+    calls = list_all(s, [pod("a", "1"), pod("bad", "2"), pod("worse", "3"), pod("b", "4")], "10")
+    assert names(calls) == [(ADD, "a"), (ADD, "b")]
+    s.next_request()  # the watch
+    events = [{"type": "MODIFIED", "object": pod(n, rv)} for n, rv in [("a", "11"), ("bad", "12"), ("b", "13")]]
+    assert names(s.watch_read(events)) == [(UPDATE, "a"), (UPDATE, "b")]
+    assert sorted(s.store.keys()) == ["ns/a", "ns/b"]
+    assert sorted(s.store.index_values("v")) == ["11", "13"]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("ns/bad is not cached" in m and "ValueError: no spec" in m for m in errors), errors
+    assert any("ns/worse is not cached" in m and "KeyError" in m for m in errors), errors

@@ -299,16 +299,19 @@ class Store:
         :param obj: the object as a dict: given to the indexers, not kept.
         :param data: ``obj`` encoded by this store's :attr:`codec`: what is kept.
         :returns: what was stored at ``key`` before (encoded, in :attr:`codec`'s format), or None.
+        :raises Exception: what an indexer raises; the store is then unchanged.
         """
         with self._lock:
+            # every index value first: an indexer that raises leaves the store as it was
+            values = [(name, tuple(indexer(obj))) for name, indexer in self._indexers.items()]
             old = self._items.get(key)
             self._items[key] = data
             if old is None:
                 namespace, slash, _ = key.partition("/")
                 if slash:
                     self._indices[NAMESPACE_INDEX].setdefault(namespace, {})[key] = None
-            for name, indexer in self._indexers.items():
-                self._index_values(name, key, tuple(indexer(obj)))
+            for name, indexed in values:
+                self._index_values(name, key, indexed)
         return old
 
     def remove(self, key: str) -> bytes | None:
