@@ -136,10 +136,27 @@ def test_release_hands_the_lease_back() -> None:
     assert outcome.started  # a free lease is taken at once, no waiting for expiry
 
 
-@pytest.mark.parametrize(("retry", "renew", "duration"), [(2, 10, 10), (2, 1, 15), (0, 10, 15), (11, 10, 15)])
-def test_unsafe_timings_are_refused(retry: float, renew: float, duration: float) -> None:
-    with pytest.raises(ValueError, match="retry_period < renew_deadline < lease_duration"):
+@pytest.mark.parametrize(
+    ("retry", "renew", "duration", "message"),
+    [
+        (2, 10, 10, r"lease_duration \(10\) must be greater than renew_deadline \(10\)"),
+        (2, 1, 15, r"renew_deadline \(1\) must be greater than retry_period \* 1\.2 \(2 \* 1\.2 = 2\.4\)"),
+        (0, 10, 15, r"retry_period \(0\) must be greater than 0"),
+        (11, 10, 15, r"renew_deadline \(10\) must be greater than retry_period \* 1\.2 \(11 \* 1\.2 = 13\.2\)"),
+        (2, 2.4, 15, r"renew_deadline \(2\.4\) must be greater than retry_period \* 1\.2"),  # equal: refused
+        (2, 2.2, 15, r"renew_deadline \(2\.2\) must be greater than retry_period \* 1\.2"),  # > retry: not enough
+    ],
+)
+def test_unsafe_timings_are_refused(retry: float, renew: float, duration: float, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         LeaderElection("me", lease_duration=duration, renew_deadline=renew, retry_period=retry)
+
+
+@pytest.mark.parametrize(("retry", "renew", "duration"), [(2, 10, 15), (1, 4, 6), (0.5, 3, 4), (2, 2.41, 15)])
+def test_client_go_timings_are_accepted(retry: float, renew: float, duration: float) -> None:
+    """client-go's defaults, and those of the docs, examples and end-to-end tests (15/10/2, 6/4/1, 4/3/0.5)."""
+    election = LeaderElection("me", lease_duration=duration, renew_deadline=renew, retry_period=retry)
+    assert (election.lease_duration, election.renew_deadline, election.retry_period) == (duration, renew, retry)
 
 
 def _leading(clock: Clock) -> LeaderElection:

@@ -74,23 +74,29 @@ class AsyncLeaderElector(LeaderElectionBase["AsyncApiClient", Any]):
         ``leaseDurationSeconds``, so a successor takes over at its next try instead of a lease duration
         later. Make sure the leader's work has stopped by then (client-go's warning for ``ReleaseOnCancel``).
         If False, the Lease expires by itself ``lease_duration`` seconds after the last renew.
-    :raises ValueError: unless ``0 < retry_period < renew_deadline < lease_duration``.
+    :raises ValueError: unless ``retry_period > 0``, ``renew_deadline > retry_period * 1.2`` and
+        ``lease_duration > renew_deadline``, client-go's rules (1.2 is its ``JitterFactor``,
+        ``incluster_sdk.leader.lease.JITTER_FACTOR``); the message names the values and the rule.
     """
 
     client: AsyncApiClient
+    _log = log
     _task: asyncio.Task[None] | None = None
     _work: asyncio.Task[Any] | None = None  # on_started_leading's, while leading
 
     def start(self) -> AsyncLeaderElector:
         """Start competing for the Lease in a new task (``incluster-sdk-leader <name>``); returns at once.
 
-        Call it from a coroutine (the task needs the running event loop), once per :meth:`stop`: a second
-        ``start()`` before ``stop()`` starts a second loop and loses track of the first.
+        Call it from a coroutine (the task needs the running event loop). An elector runs once: make a new one to
+        compete again after :meth:`stop`.
 
         :returns: the elector itself, so that ``elector = AsyncLeaderElector(...).start()`` works.
-        :raises RuntimeError: if no event loop is running (from :func:`asyncio.create_task`).
+        :raises RuntimeError: if the elector was already started, or stopped (a :meth:`stop` before any start
+            counts); or if no event loop is running (from :func:`asyncio.create_task`).
         """
-        self._task = asyncio.create_task(self._run(), name=f"incluster-sdk-leader {self.name}")
+        with self._life:
+            self._check_start(self._task is not None)
+            self._task = asyncio.create_task(self._run(), name=f"incluster-sdk-leader {self.name}")
         return self
 
     async def stop(self) -> None:
@@ -99,8 +105,11 @@ class AsyncLeaderElector(LeaderElectionBase["AsyncApiClient", Any]):
 
         If this replica was leading, the ``on_started_leading`` task is cancelled, ``on_stopped_leading`` is
         awaited, then the Lease is released (a failed release is logged as a WARNING; the Lease then expires by
-        itself). Raises nothing; a request in flight is cancelled, not waited for.
+        itself). Raises nothing; a request in flight is cancelled, not waited for. The elector cannot be started
+        again (a stop before any start counts too).
         """
+        with self._life:
+            self._stopped = True  # a later start() raises: an elector runs once
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -118,11 +127,11 @@ class AsyncLeaderElector(LeaderElectionBase["AsyncApiClient", Any]):
     async def _run(self) -> None:
         while True:
             try:
-                await self._report(await async_drive(self._attempt(), self._http))
+                outcome = await async_drive(self._attempt(), self._http)
+                self._succeeded()
+                await self._report(outcome)
             except Exception as exc:  # a failed attempt is retried; only the deadline decides leadership
-                log.log(
-                    logging.WARNING if self.election.leading else logging.DEBUG, "%s: %s", self._describe(), str(exc)
-                )
+                self._failed(exc)
             if self.election.deadline_passed(time.monotonic()):
                 await self._step_down(f"could not renew for {self.election.renew_deadline}s")
             await asyncio.sleep(self._pause())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 import random
 import socket
@@ -23,7 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Generator
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import orjson
 
@@ -38,6 +39,7 @@ from .lease import (
     RETRY_PERIOD,
     Call,
     LeaderElection,
+    LeaseApiError,
     Outcome,
     Response,
     attempt,
@@ -45,6 +47,43 @@ from .lease import (
 )
 
 log = logging.getLogger(__name__)
+
+FAILURE_LOG_INTERVAL = 60.0
+"""How long, in seconds, a failed attempt that repeats the last one logged at WARNING stays at DEBUG: 60 s (our
+choice). The first failure is a WARNING, and so is one with another error (another HTTP status or exception
+type), at once; a repeat of the same error is a WARNING again only once this has passed since the last one,
+which then counts the repeats not logged. client-go logs every failed attempt ("error retrieving resource
+lock", "Failed to update lock"): a candidate without RBAC would log one line per ``retry_period`` forever."""
+
+
+class _FailureLog:
+    """Decides which failed attempts are WARNINGs (see :data:`FAILURE_LOG_INTERVAL`), and whether a success
+    ends failures that were warned about."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, interval: float = FAILURE_LOG_INTERVAL) -> None:
+        self.clock = clock  # monotonic seconds; a test may replace it
+        self.interval = interval
+        self.kind: str | None = None  # the error of the last WARNING
+        self.logged_at = -math.inf
+        self.unlogged = 0  # repeats of it since, logged at DEBUG
+        self.warned = False  # a WARNING since the last success
+
+    def failed(self, kind: str) -> str | None:
+        """A failed attempt with this error: None to log it at DEBUG, else the suffix of its WARNING."""
+        now = self.clock()
+        if kind == self.kind and now - self.logged_at < self.interval:
+            self.unlogged += 1
+            return None
+        suffix = ""
+        if kind == self.kind and self.unlogged:
+            suffix = f"; {self.unlogged} more like it in the last {now - self.logged_at:.0f}s not logged"
+        self.kind, self.logged_at, self.unlogged, self.warned = kind, now, 0, True
+        return suffix
+
+    def succeeded(self) -> bool:
+        """An attempt's requests succeeded: True if failures were warned about since the last success."""
+        warned, self.warned = self.warned, False
+        return warned
 
 
 def default_identity() -> str:
@@ -84,6 +123,8 @@ class LeaderElectionBase(Generic[ClientT, Returned]):
     three callbacks, and ``release_on_stop``.
     """
 
+    _log: ClassVar[logging.Logger] = log  # the subclass's module logger
+
     def __init__(
         self,
         client: ClientT,
@@ -112,6 +153,9 @@ class LeaderElectionBase(Generic[ClientT, Returned]):
         )
         """The decisions and what this replica last saw of the Lease (read it; only the elector changes it)."""
         self._path = f"/apis/{LEASE_API}/namespaces/{self.namespace}/leases"
+        self._failures = _FailureLog()
+        self._stopped = False  # stop() was called (perhaps before start): start() raises from then on
+        self._life = threading.Lock()  # orders start() and stop(); held briefly
 
     @property
     def is_leader(self) -> bool:
@@ -153,13 +197,48 @@ class LeaderElectionBase(Generic[ClientT, Returned]):
     def _describe(self) -> str:
         return f"lease {self.namespace}/{self.name} ({self.identity})"
 
+    def _check_start(self, started: bool) -> None:
+        """Raise unless this elector may start now: it runs once, and a stop before start counts."""
+        if self._stopped:
+            raise RuntimeError(f"{self._describe()}: the elector was stopped: an elector runs once; make a new one")
+        if started:
+            raise RuntimeError(f"{self._describe()}: the elector is already started: an elector runs once")
+
+    def _failed(self, exc: Exception) -> None:
+        """Log a failed attempt: a WARNING, or a DEBUG line for a recent repeat (see FAILURE_LOG_INTERVAL)."""
+        kind = str(exc) if isinstance(exc, LeaseApiError) else type(exc).__name__
+        suffix = self._failures.failed(kind)
+        if suffix is None:
+            self._log.debug("%s: %s (repeated; see the last warning)", self._describe(), str(exc))
+            return
+        hint = ""
+        if isinstance(exc, LeaseApiError) and exc.status == 403:
+            hint = (
+                f"; this identity needs get, create and update on leases.coordination.k8s.io in namespace"
+                f" {self.namespace} (incluster-sdk rbac --namespace {self.namespace} --sa <its ServiceAccount>"
+                " get,create,update:leases.coordination.k8s.io)"
+            )
+        self._log.warning(
+            "%s: %s%s; retrying every %gs%s", self._describe(), str(exc), hint, self.election.retry_period, suffix
+        )
+
+    def _succeeded(self) -> None:
+        """An attempt's requests succeeded: say so once if failures were logged as WARNINGs."""
+        if self._failures.succeeded():
+            self._log.info("%s: lease requests succeed again", self._describe())
+
 
 class LeaderElector(LeaderElectionBase[ApiClient, None]):
     """client-go's leader election over the sync ``kubernetes`` client, on its own thread.
 
     ``with LeaderElector(...) as elector:`` is :meth:`start` ... :meth:`stop`. The thread tries to acquire the
-    Lease every ``retry_period`` and, once leading, renews it every ``retry_period``. Failed requests are
-    logged (WARNING while leading, DEBUG otherwise) and retried; only the renew deadline decides leadership.
+    Lease every ``retry_period`` and, once leading, renews it every ``retry_period``. Failed attempts (e.g. a
+    403 for missing RBAC, a 5xx, an unreachable API server) are retried, and logged as a WARNING (with the RBAC
+    to grant, for a 403): the first, one with another error at once, and the same error again at most once a
+    minute (``incluster_sdk.leader.elector.FAILURE_LOG_INTERVAL``, 60 s), counting the repeats logged at DEBUG
+    meanwhile; the first success after a WARNING is logged at INFO. Only the renew deadline decides
+    leadership. An elector runs once: after :meth:`start`, or :meth:`stop` (even before any start),
+    :meth:`start` raises ``RuntimeError``.
 
     A lost renew: when no renew has succeeded for ``renew_deadline`` seconds (the API server is down or slow,
     or answers with an error), or a renew finds the Lease held by another identity, the elector stops leading
@@ -204,25 +283,30 @@ class LeaderElector(LeaderElectionBase[ApiClient, None]):
         ``leaseDurationSeconds``, so a successor takes over at its next try instead of a lease duration
         later. Make sure the leader's work has stopped by then (client-go's warning for ``ReleaseOnCancel``).
         If False, the Lease expires by itself ``lease_duration`` seconds after the last renew.
-    :raises ValueError: unless ``0 < retry_period < renew_deadline < lease_duration``.
+    :raises ValueError: unless ``retry_period > 0``, ``renew_deadline > retry_period * 1.2`` and
+        ``lease_duration > renew_deadline``, client-go's rules (1.2 is its ``JitterFactor``,
+        ``incluster_sdk.leader.lease.JITTER_FACTOR``); the message names the values and the rule.
     """
 
     _thread: threading.Thread | None = None
-    _stop: threading.Event | None = None  # made by the first start(); stop() ends every loop started
+    _stop: threading.Event | None = None  # made by start(); stop() sets it
 
     def start(self) -> LeaderElector:
         """Start competing for the Lease on a new daemon thread (``incluster-sdk-leader <name>``); returns at once.
 
-        An elector starts once: after :meth:`stop`, a second ``start()`` starts a thread that ends at once.
+        An elector runs once: make a new one to compete again after :meth:`stop`.
 
         :returns: the elector itself, so that ``elector = LeaderElector(...).start()`` works.
+        :raises RuntimeError: if the elector was already started, or stopped (a :meth:`stop` before any start
+            counts).
         """
-        if self._stop is None:
+        with self._life:
+            self._check_start(self._thread is not None)
             self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(self._stop,), name=f"incluster-sdk-leader {self.name}", daemon=True
-        )
-        self._thread.start()
+            self._thread = threading.Thread(
+                target=self._run, args=(self._stop,), name=f"incluster-sdk-leader {self.name}", daemon=True
+            )
+            self._thread.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -231,12 +315,15 @@ class LeaderElector(LeaderElectionBase[ApiClient, None]):
 
         On the calling thread, after the elector's thread has ended (or ``timeout`` has passed): if this
         replica was leading, ``on_stopped_leading`` is called, then the Lease is released (a failed release is
-        logged as a WARNING; the Lease then expires by itself). Raises nothing.
+        logged as a WARNING; the Lease then expires by itself). Raises nothing. The elector cannot be started
+        again (a stop before any start counts too).
 
         :param timeout: seconds to wait for the elector's thread to finish its current attempt; default 10 s
             (our choice: an attempt's requests time out within the renew deadline, 10 s by default). After it,
             stopping goes on even if the thread still runs.
         """
+        with self._life:
+            self._stopped = True  # a later start() raises: an elector runs once
         if self._stop is not None:
             self._stop.set()
         if self._thread is not None:
@@ -256,11 +343,11 @@ class LeaderElector(LeaderElectionBase[ApiClient, None]):
     def _run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                self._report(drive(self._attempt(), self._http))
+                outcome = drive(self._attempt(), self._http)
+                self._succeeded()
+                self._report(outcome)
             except Exception as exc:  # a failed attempt is retried; only the deadline decides leadership
-                log.log(
-                    logging.WARNING if self.election.leading else logging.DEBUG, "%s: %s", self._describe(), str(exc)
-                )
+                self._failed(exc)
             if self.election.deadline_passed(time.monotonic()):
                 self._step_down(f"could not renew for {self.election.renew_deadline}s")
             stop.wait(self._pause())

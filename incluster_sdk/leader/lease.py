@@ -52,6 +52,11 @@ JITTER = 0.2
 """Candidates that do not lead wait ``retry_period * (1 + random() * JITTER)`` between tries (2-2.4 s by
 default), so they do not all write at once. Our choice: client-go's ``JitterFactor`` is 1.2, which waits
 ``retry_period * (1 + random() * 1.2)`` (2-4.4 s); the leader renews without jitter in both."""
+JITTER_FACTOR = 1.2
+"""client-go's ``leaderelection.JitterFactor`` (1.2), used here only as client-go's validation uses it:
+``renew_deadline`` must be greater than ``retry_period * JITTER_FACTOR`` ("renewDeadline must be greater than
+retryPeriod*JitterFactor"): a retry period close to the renew deadline leaves the leader about one try to
+renew before it gives up. The acquire jitter itself is ``JITTER``."""
 
 LEASE_API = "coordination.k8s.io/v1"
 
@@ -144,6 +149,30 @@ def lease_body(name: str, namespace: str, record: LeaseRecord) -> dict[str, Any]
     return {"apiVersion": LEASE_API, "kind": "Lease", "metadata": metadata, "spec": spec}
 
 
+def _check_timings(lease_duration: float, renew_deadline: float, retry_period: float) -> None:
+    """client-go's checks of the three durations (``NewLeaderElector``), with messages that name the values.
+
+    :param lease_duration: the election's lease duration, in seconds.
+    :param renew_deadline: the election's renew deadline, in seconds.
+    :param retry_period: the election's retry period, in seconds.
+    :raises ValueError: unless ``retry_period > 0``, ``renew_deadline > retry_period * JITTER_FACTOR`` (1.2)
+        and ``lease_duration > renew_deadline``.
+    """
+    if not retry_period > 0:
+        raise ValueError(f"leader election: retry_period ({retry_period:g}) must be greater than 0 seconds")
+    if not renew_deadline > retry_period * JITTER_FACTOR:
+        raise ValueError(
+            f"leader election: renew_deadline ({renew_deadline:g}) must be greater than retry_period * "
+            f"{JITTER_FACTOR:g} ({retry_period:g} * {JITTER_FACTOR:g} = {retry_period * JITTER_FACTOR:g}), as"
+            " client-go requires (renewDeadline > retryPeriod * JitterFactor)"
+        )
+    if not lease_duration > renew_deadline:
+        raise ValueError(
+            f"leader election: lease_duration ({lease_duration:g}) must be greater than renew_deadline"
+            f" ({renew_deadline:g}), as client-go requires: the leader must give up before anyone else may take over"
+        )
+
+
 class LeaderElection:
     """One candidate's view of the Lease and the decisions of client-go's ``tryAcquireOrRenew``, without I/O.
 
@@ -162,9 +191,10 @@ class LeaderElection:
         default :data:`RENEW_DEADLINE` (10 s, client-go's).
     :param retry_period: seconds between tries, to acquire or to renew; default :data:`RETRY_PERIOD` (2 s,
         client-go's).
-    :raises ValueError: unless ``0 < retry_period < renew_deadline < lease_duration`` (the leader must give up
-        before anyone else may take over). client-go checks ``renew_deadline > 1.2 * retry_period`` instead of
-        ``renew_deadline > retry_period``.
+    :raises ValueError: unless ``retry_period > 0``, ``renew_deadline > retry_period * 1.2``
+        (``JITTER_FACTOR``) and ``lease_duration > renew_deadline`` (the leader must give up before anyone else
+        may take over): client-go's ``NewLeaderElector`` checks. The message names the values and the rule
+        broken.
     """
 
     def __init__(
@@ -175,12 +205,7 @@ class LeaderElection:
         renew_deadline: float = RENEW_DEADLINE,
         retry_period: float = RETRY_PERIOD,
     ) -> None:
-        if not 0 < retry_period < renew_deadline < lease_duration:
-            raise ValueError(
-                "leader election needs 0 < retry_period < renew_deadline < lease_duration "
-                f"(got {retry_period}, {renew_deadline}, {lease_duration}): the leader must give up before"
-                " anyone else may take over"
-            )
+        _check_timings(lease_duration, renew_deadline, retry_period)
         self.identity = identity
         self.lease_duration = lease_duration
         self.renew_deadline = renew_deadline
