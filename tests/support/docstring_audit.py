@@ -170,7 +170,10 @@ def _named_in(module: griffe.Object, name: str) -> bool:
 
 
 def audit() -> list[Finding]:
-    package = griffe.load("incluster_sdk", docstring_parser="sphinx", search_paths=[str(ROOT)])
+    # Loaded with the reference's griffe extension, so that what is checked is what is rendered (e.g. a
+    # ``name = delegate(part, Part.method)`` class attribute becomes the method it copies, with its parameters).
+    extensions = griffe.load_extensions(f"{ROOT / 'docs' / 'hooks.py'}:SphinxRoles")
+    package = griffe.load("incluster_sdk", docstring_parser="sphinx", search_paths=[str(ROOT)], extensions=extensions)
     findings: list[Finding] = []
     for module_path, names, inherited in rendered():
         found = package[module_path.removeprefix("incluster_sdk.")] if module_path != "incluster_sdk" else package
