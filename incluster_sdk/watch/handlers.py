@@ -42,17 +42,21 @@ watch's thread or task. The return value is ignored, except that the asyncio inf
 still comes.
 """
 OnUpdate = Callable[[dict[str, Any], dict[str, Any]], object]
-"""``on_update(old, new)``: called when a cached object changes, and on each resync.
+"""``on_update(old, new)``: called when a cached object changes, for every object a relist still finds, and
+on each resync.
 
 - ``old``: what the cache held before, as a dict (the handler's own copy).
 - ``new``: the object now, as a dict, same shape as ``on_add``'s ``obj``. On a resync
   (``resync_period``) ``old`` and ``new`` are the same dict (``old is new``).
 
-A watch's MODIFIED event always gives a call; a relist gives one only for an object whose cached form changed.
+A watch's MODIFIED event always gives a call. A relist (after a 410) gives one for every object it still finds,
+changed or not, as client-go's informer does: compare ``old["metadata"]["resourceVersion"]`` with ``new``'s to
+skip unchanged ones.
 Called on the handler's own thread or task, in order, as ``on_add`` (see :data:`OnAdd`).
 """
 OnDelete = Callable[["dict[str, Any] | DeletedFinalStateUnknown"], object]
-"""``on_delete(obj)``: called when an object leaves the cache.
+"""``on_delete(obj)``: called when an object leaves the cache (a DELETED event for an object the cache does not
+have calls nothing, as in client-go).
 
 - ``obj``: the object's final state as a dict (from the DELETED event), or, when the delete was noticed only
   by a relist (the watch missed it), a :class:`~incluster_sdk.watch.store.DeletedFinalStateUnknown` whose
