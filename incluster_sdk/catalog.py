@@ -48,7 +48,22 @@ class UnknownResourceError(InclusterSDKError, ValueError):
     The message names the catalog's source and offers up to three close ``plural.group`` names ("did you mean
     leases.coordination.k8s.io?"), and says which group versions' discovery failed, if any. A
     :class:`ValueError` too.
+
+    When :func:`~incluster_sdk.discovery.resource_for` could not read discovery again after the miss, the
+    answer is the last catalog read, which may predate a resource created since: the message then ends with
+    why the re-read failed, and its ``refresh_error`` attribute holds that failure, for code that would rather retry
+    than give up.
+
+    :param message: what names nothing, where it was looked for, and the closest names.
+    :param refresh_error: what the re-read of discovery after the miss raised (an
+        :class:`~incluster_sdk.errors.ApiError`, a connection error...); None (the default) when the name is
+        unknown to a catalog read after the miss, or none was asked for. Kept as the ``refresh_error``
+        attribute.
     """
+
+    def __init__(self, message: str, *, refresh_error: Exception | None = None) -> None:
+        super().__init__(message)
+        self.refresh_error = refresh_error
 
 
 @dataclass(frozen=True)

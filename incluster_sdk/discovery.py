@@ -262,50 +262,74 @@ REFRESH_AFTER_MISS = 10.0
 choice: a CRD created a moment ago should be found, but a typo repeated in a loop must not cost 25 requests
 each time. A discovery that failed outright is remembered as long: callers that can fall back to the built-in
 table (the RBAC checks, the doctor) do so at once instead of failing again (an unavailable server can take
-half a minute of retries per discovery)."""
-_CATALOGS: weakref.WeakKeyDictionary[Any, tuple[ResourceCatalog | Exception, float]] = weakref.WeakKeyDictionary()
+half a minute of retries per discovery). A re-read that fails is remembered as long too, and never replaces
+the last catalog that was read."""
 
 
-def _cached(client: Any, refresh: bool) -> tuple[ResourceCatalog | Exception, float] | None:
-    """The cached entry of ``client``, or None when it must be (re)read: none yet, or a refresh (or a failure)
-    older than :data:`REFRESH_AFTER_MISS`."""
-    cached = _CATALOGS.get(client)
-    if cached is None:
+@dataclass(frozen=True)
+class _Entry:
+    """One client's cache entry: the last catalog read (None until one was), the last read's failure (None
+    when it succeeded), and when that last read was made (``time.monotonic()``)."""
+
+    catalog: ResourceCatalog | None
+    error: Exception | None
+    at: float
+
+
+_CATALOGS: weakref.WeakKeyDictionary[Any, _Entry] = weakref.WeakKeyDictionary()
+
+
+def _cached(client: Any, refresh: bool) -> ResourceCatalog | None:
+    """The cached answer for ``client``, or None when discovery must be read now.
+
+    Without ``refresh``, the last catalog read, however old, even when a re-read failed since. With
+    ``refresh``, or with no catalog read yet, the last read's outcome while it is younger than
+    :data:`REFRESH_AFTER_MISS` (its failure is raised again), else None."""
+    entry = _CATALOGS.get(client)
+    if entry is None:
         return None
-    stale = time.monotonic() - cached[1] > REFRESH_AFTER_MISS
-    return None if stale and (refresh or isinstance(cached[0], Exception)) else cached
+    if entry.catalog is not None and not refresh:
+        return entry.catalog
+    if time.monotonic() - entry.at > REFRESH_AFTER_MISS:
+        return None
+    if entry.error is not None:
+        raise entry.error.with_traceback(None)  # the same failure each time, without a growing traceback
+    return entry.catalog
 
 
 def _remember(client: Any, value: ResourceCatalog | Exception) -> ResourceCatalog:
-    _CATALOGS[client] = (value, time.monotonic())
-    return _raise_or_return(value)
-
-
-def _raise_or_return(value: ResourceCatalog | Exception) -> ResourceCatalog:
+    """Record a read's outcome; a failure keeps the last catalog read, and is raised."""
     if isinstance(value, Exception):
-        raise value.with_traceback(None)  # the same failure each time, without a growing traceback
+        last = _CATALOGS.get(client)
+        _CATALOGS[client] = _Entry(last.catalog if last is not None else None, value, time.monotonic())
+        raise value.with_traceback(None)
+    _CATALOGS[client] = _Entry(value, None, time.monotonic())
     return value
 
 
 def catalog_for(client: ApiClient, *, refresh: bool = False) -> ResourceCatalog:
     """The client's server catalog, discovered on first use (:func:`discover`) and cached with the client.
 
-    The cache holds one entry per client object (weakly: it goes with the client) and the time it was read. A
-    failed discovery is cached too, and raised again, until it is :data:`REFRESH_AFTER_MISS` (10 s) old; then
-    the next call discovers again.
+    The cache holds one entry per client object (weakly: it goes with the client): the last catalog read, and
+    the outcome and time of the last read. A failed discovery is cached too, and raised again, until it is
+    :data:`REFRESH_AFTER_MISS` (10 s) old; then the next call that needs a read discovers again. A re-read
+    (``refresh=True``) that fails never replaces the catalog read before: calls without ``refresh`` go on
+    returning it, and the failure is raised to the caller that asked for the re-read (and to any other
+    re-read within the next 10 s).
 
     :param client: the SDK's client (:func:`~incluster_sdk.api_client`).
-    :param refresh: True re-reads discovery unless the cached entry is less than :data:`REFRESH_AFTER_MISS`
+    :param refresh: True re-reads discovery unless the last read is less than :data:`REFRESH_AFTER_MISS`
         (10 s) old (what a miss does, so that a just-created CRD is found); default False: the cached catalog,
-        however old.
+        however old, even when a re-read failed since.
     :returns: the catalog (the cached object when still valid).
     :raises ~incluster_sdk.errors.ApiError: if discovery fails (``/api`` or ``/apis`` answers an error status),
-        now or in the last 10 s.
-    :raises urllib3.exceptions.HTTPError: if the server cannot be reached, now or in the last 10 s.
+        now or in the last 10 s, and no catalog was read before (or ``refresh`` asked for a new one).
+    :raises urllib3.exceptions.HTTPError: if the server cannot be reached, now or in the last 10 s, under
+        the same conditions.
     """
     cached = _cached(client, refresh)
     if cached is not None:
-        return _raise_or_return(cached[0])
+        return cached
     try:
         catalog = discover(client)
     except Exception as exc:
@@ -317,15 +341,16 @@ async def async_catalog_for(client: AsyncApiClient, *, refresh: bool = False) ->
     """:func:`catalog_for` for the asyncio client (one cache for both kinds of client).
 
     :param client: the SDK's asyncio client (:func:`~incluster_sdk.async_api_client`).
-    :param refresh: as for :func:`catalog_for`: True re-reads discovery unless the cached entry is less than
-        :data:`REFRESH_AFTER_MISS` (10 s) old; default False.
+    :param refresh: as for :func:`catalog_for`: True re-reads discovery unless the last read is less than
+        :data:`REFRESH_AFTER_MISS` (10 s) old; default False. A failed re-read keeps the catalog read before.
     :returns: the catalog (the cached object when still valid).
-    :raises ~incluster_sdk.errors.ApiError: if discovery fails, now or in the last 10 s.
-    :raises aiohttp.ClientError: if the server cannot be reached, now or in the last 10 s.
+    :raises ~incluster_sdk.errors.ApiError: if discovery fails, now or in the last 10 s, and no catalog was
+        read before (or ``refresh`` asked for a new one).
+    :raises aiohttp.ClientError: if the server cannot be reached, under the same conditions.
     """
     cached = _cached(client, refresh)
     if cached is not None:
-        return _raise_or_return(cached[0])
+        return cached
     try:
         catalog = await async_discover(client)
     except Exception as exc:
@@ -352,20 +377,42 @@ def resource_flow(type_name: str) -> Generator[CatalogStep, ResourceCatalog, Res
     miss, once more in a refreshed one (a CustomResourceDefinition may have been created since it was read).
 
     Drive it with :func:`~incluster_sdk.flows.drive`: ``drive(resource_flow("cm"), lambda step:
-    catalog_for(client, refresh=step.refresh))``.
+    catalog_for(client, refresh=step.refresh))``. The driver throws into the flow what reading a catalog
+    raised: for the first catalog, the flow lets it propagate; for the re-read after a miss, it becomes the
+    :class:`~incluster_sdk.catalog.UnknownResourceError` below.
 
     :param type_name: as for :func:`resource_for`.
     :returns: a generator that yields :class:`CatalogStep` (one, or two after a miss), is sent a
         :class:`~incluster_sdk.catalog.ResourceCatalog` for each, and returns the
-        :class:`~incluster_sdk.resource.Resource`. It raises
-        :class:`~incluster_sdk.catalog.UnknownResourceError` when the second catalog does not know the name
-        either.
+        :class:`~incluster_sdk.resource.Resource`.
+    :raises ~incluster_sdk.catalog.UnknownResourceError: (from the generator, as it is driven) when the second
+        catalog does not know the name either, or when the second catalog cannot be read: then the first
+        catalog's answer stands, the message adds why the re-read failed, and the error's ``refresh_error``
+        attribute (and ``__cause__``) is what the driver threw in.
     """
     catalog = yield CatalogStep()
     try:
         return catalog.resource_for(type_name)
-    except UnknownResourceError:
-        return (yield CatalogStep(refresh=True)).resource_for(type_name)
+    except UnknownResourceError as exc:
+        miss = exc
+    try:
+        fresh = yield CatalogStep(refresh=True)
+    except Exception as exc:  # thrown in by the driver: the re-read failed; the first catalog's answer stands
+        raise UnknownResourceError(f"{miss} ({refresh_failure(exc)})", refresh_error=exc) from exc
+    return fresh.resource_for(type_name)
+
+
+def refresh_failure(exc: BaseException) -> str:
+    """What an "unknown" error adds when discovery could not be read again after a miss (shared with the RBAC
+    checks' :class:`~incluster_sdk.rbac.vocabulary.NeedError`).
+
+    :param exc: what the re-read raised.
+    :returns: ``discovery could not be read again to look for a resource created since: GET /apis: HTTP 503:
+        ...``, with the failure's first line (at most 300 characters), or its type's name when it has none.
+    """
+    text = str(exc).strip()
+    why = text.splitlines()[0][:300] if text else type(exc).__name__
+    return f"discovery could not be read again to look for a resource created since: {why}"
 
 
 def resource_for(client: ApiClient, type_name: str) -> Resource:
@@ -386,10 +433,13 @@ def resource_for(client: ApiClient, type_name: str) -> Resource:
         preferred version that serves it (``Resource("apps/v1", "deployments")``).
     :raises ~incluster_sdk.catalog.UnknownResourceError: if the server serves nothing by that name (or not in
         that version); the message offers up to three close ``plural.group`` names, and names group versions
-        whose discovery failed.
-    :raises ~incluster_sdk.errors.ApiError: if discovery fails (``/api`` or ``/apis`` answers an error status),
-        including the re-read after a miss.
-    :raises urllib3.exceptions.HTTPError: if the server cannot be reached for discovery.
+        whose discovery failed. Also when the re-read after a miss fails: the cached catalog's answer stands
+        (a known name still resolves from it), the message adds why the re-read failed, and
+        its ``refresh_error`` attribute holds the failure (retry later if
+        the resource may have been created a moment ago).
+    :raises ~incluster_sdk.errors.ApiError: if the first discovery fails (``/api`` or ``/apis`` answers an error
+        status), now or in the last 10 s: no catalog has been read yet.
+    :raises urllib3.exceptions.HTTPError: if the server cannot be reached for the first discovery.
     """
     return drive(resource_flow(type_name), lambda step: catalog_for(client, refresh=step.refresh))
 
@@ -403,8 +453,9 @@ async def async_resource_for(client: AsyncApiClient, type_name: str) -> Resource
     :returns: the :class:`~incluster_sdk.resource.Resource`, in the named version or else the group's
         preferred one.
     :raises ~incluster_sdk.catalog.UnknownResourceError: if the server serves nothing by that name (the
-        message offers the closest names).
-    :raises ~incluster_sdk.errors.ApiError: if discovery fails, including the re-read after a miss.
-    :raises aiohttp.ClientError: if the server cannot be reached for discovery.
+        message offers the closest names), or the re-read after a miss fails (as for :func:`resource_for`:
+        the cached catalog's answer stands, and ``refresh_error`` holds the failure).
+    :raises ~incluster_sdk.errors.ApiError: if the first discovery fails: no catalog has been read yet.
+    :raises aiohttp.ClientError: if the server cannot be reached for the first discovery.
     """
     return await async_drive(resource_flow(type_name), lambda step: async_catalog_for(client, refresh=step.refresh))

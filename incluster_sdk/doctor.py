@@ -14,9 +14,10 @@ from typing import Any, Literal
 
 import orjson
 
+from . import rest
 from .config import Config, load_config
 from .discovery import builtin_catalog, catalog_for
-from .errors import ConfigError, InclusterSDKError
+from .errors import ApiError, ConfigError, InclusterSDKError
 from .incluster import HOST_ENV, PORT_ENV, in_pod_env, service_account_dir
 from .rbac.access import check_need
 from .rbac.needs import Need, NeedError, NeedWarning, parse_need
@@ -201,36 +202,88 @@ def _earliest_expiry(path: Path) -> dt.datetime | None:
         return None
 
 
+_NETWORK_HINT = "Check the address, that the API server is up, and NetworkPolicies/egress to it."
+_UNAUTHORIZED_HINT = (
+    "The server does not accept this client's credentials (401): the token has expired, was issued for"
+    " another audience, or its ServiceAccount (or the object it is bound to) was deleted (with a client"
+    " certificate: the server does not trust its issuer, or it has expired). In a pod, check that"
+    " the ServiceAccount exists and the token volume is kubelet's projected one; outside a pod, get fresh"
+    " credentials (kubectl create token, or log in again)."
+)
+_SERVER_TROUBLE_HINT = (
+    "The API server answered, but is in trouble ({status}): overloaded, etcd unavailable, or a failing webhook"
+    " or aggregated API. Check its health (kubectl get --raw '/readyz?verbose') and its logs, then retry."
+)
+_THROTTLED_HINT = "The API server is throttling this client (429, API Priority and Fairness): retry in a moment."
+_SSAR_FORBIDDEN_HINT = (
+    "This identity may not create SelfSubjectAccessReviews (403), so the permission could not be checked."
+    " Every authenticated user may, through the ClusterRole system:basic-user that the ClusterRoleBinding"
+    " system:basic-user grants to the group system:authenticated: restore that binding (or grant create on"
+    " selfsubjectaccessreviews.authorization.k8s.io to this identity). An anonymous client"
+    " (system:anonymous) never may: configure credentials."
+)
+_VERSION_FORBIDDEN_HINT = (
+    "The API server is reachable, but this identity may not GET /version (403). Every client may, through"
+    " the ClusterRole system:public-info-viewer (/version, /healthz, /livez, /readyz) that the"
+    " ClusterRoleBinding system:public-info-viewer grants to system:authenticated and system:unauthenticated:"
+    " restore that binding; or a proxy between this client and the server refuses the request."
+)
+
+
+def _status_hint(status: int, forbidden: str) -> str:
+    """What to do about an HTTP error status the server answered; ``forbidden`` is the 403 hint, which depends
+    on what was asked."""
+    if status == 401:
+        return _UNAUTHORIZED_HINT
+    if status == 403:
+        return forbidden
+    if status == 429:
+        return _THROTTLED_HINT
+    if status >= 500:
+        return _SERVER_TROUBLE_HINT.format(status=status)
+    if status == 404:
+        return "Not found (404): check that the address is the API server's, without an extra path."
+    return f"An unexpected answer (HTTP {status}): check the address, and any proxy in between."
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _connection_hint(exc: BaseException) -> str:
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return "TLS failed: the CA does not match the server's certificate."
+    return _NETWORK_HINT
+
+
 def reach_api_server(cfg: Config, client: Any) -> Check:
     """Can ``client`` reach the API server? ``GET /version`` once, without retries and within
     :data:`REACH_TIMEOUT` seconds, so a server that is down is reported at once, in one line with its hint. The
     doctor's check, and ``incluster-sdk whoami``'s first step.
 
+    The hint fits the failure: no connection (the address, the server, NetworkPolicies), TLS (the CA), or the
+    status the server answered: 401 (the credentials are not accepted: an expired token, another audience, a
+    deleted ServiceAccount), 403 (reachable, but this identity may not read /version), 429 (throttled), 5xx
+    (the server is in trouble).
+
     :param cfg: the config ``client`` was made from (for its host).
     :param client: the sync client (:func:`~incluster_sdk.client.api_client`).
     :returns: the ``"API server"`` check: ``"pass"`` with the server's ``gitVersion``, or ``"fail"`` with the
-        error and a hint. Never raises.
+        error (the status and the server's message, for an answer) and a hint. Never raises.
     """
     try:
-        response = client.call_api(
-            "GET",
-            f"{cfg.host}/version",
-            {"Accept": "application/json"},
-            _request_timeout=REACH_TIMEOUT,
-            _incluster_retry=False,  # report the failure now, with its hint
-        )
-        response.read()
-        if response.status != 200:
-            raise InclusterSDKError(f"HTTP {response.status}")
-        version = orjson.loads(response.data).get("gitVersion", "unknown version")
+        status, data = rest.request(client, "GET", "/version", timeout=REACH_TIMEOUT, retry=False)
     except Exception as exc:  # every way this can fail is a finding, not a crash
-        text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-        hint = (
-            "TLS failed: the CA does not match the server's certificate."
-            if "CERTIFICATE_VERIFY_FAILED" in str(exc)
-            else "Check the address, that the API server is up, and NetworkPolicies/egress to it."
-        )
-        return Check("API server", "fail", f"{cfg.host}: {text}", hint)
+        return Check("API server", "fail", f"{cfg.host}: {_first_line(exc)}", _connection_hint(exc))
+    try:
+        version = rest.decode_object(status, data, "GET /version").get("gitVersion", "unknown version")
+    except ApiError as exc:
+        if 200 <= status <= 299:  # an answer, but no version document
+            hint = "This is not a Kubernetes API server's answer: check the address (and any proxy in between)."
+        else:
+            hint = _status_hint(status, _VERSION_FORBIDDEN_HINT)
+        return Check("API server", "fail", f"{cfg.host}: {_first_line(exc)}", hint)
     return Check("API server", "pass", f"{cfg.host}: {version}")
 
 
@@ -240,6 +293,20 @@ def _identity(identity: Identity) -> Check:
         return Check("identity", "warn", "unknown identity", f"What was tried, and why it could not tell:\n{tried}")
     groups = f" (groups: {', '.join(identity.groups)})" if identity.groups else ""
     return Check("identity", "pass", f"{identity}{groups} [{identity.source}]")
+
+
+def _whoami_failed(exc: Exception) -> Check:
+    """The identity check when whoami raised: 401 and no answer at all fail; another error status only leaves
+    the identity unknown (a warning), as when no method can tell."""
+    detail = f"could not be determined: {_first_line(exc)}"
+    if isinstance(exc, ApiError):
+        hint = _status_hint(exc.status, "The server refused to say who this client is (403).")
+        if 200 <= exc.status <= 299:
+            hint = "The server's SelfSubjectReview answer could not be read: check any proxy in between."
+        return Check("identity", "fail" if exc.status == 401 else "warn", detail, hint)
+    if isinstance(exc, InclusterSDKError):  # the credential could not be obtained (an exec plugin failed...)
+        return Check("identity", "fail", detail, "The client's credential could not be obtained: see the message.")
+    return Check("identity", "fail", detail, _connection_hint(exc))
 
 
 def _can(client: Any, identity: Identity, spec: str | Need, namespace: str) -> Check:
@@ -255,7 +322,16 @@ def _can(client: Any, identity: Identity, spec: str | Need, namespace: str) -> C
         except NeedError as exc:
             return Check(f"can {spec!r}", "fail", str(exc), "Fix the need: see `incluster-sdk doctor --help`.")
     notes = "\n".join(f"Warning: {w.message}" for w in caught if issubclass(w.category, NeedWarning))
-    decisions = check_need(client, need, namespace)
+    try:
+        decisions = check_need(client, need, namespace)
+    except Exception as exc:  # the server did not answer the question: a finding, not a crash
+        if isinstance(exc, ApiError):
+            hint = _status_hint(exc.status, _SSAR_FORBIDDEN_HINT)
+        elif isinstance(exc, InclusterSDKError):
+            hint = "The client's credential could not be obtained: see the message."
+        else:
+            hint = _connection_hint(exc)
+        return Check(f"can {need}", "fail", f"could not be checked: {_first_line(exc)}", hint)
     denied = [d for d in decisions if not d]
     detail = "; ".join(str(d) for d in decisions)
     if denied:
@@ -289,14 +365,21 @@ def run_doctor(
        without a bearer token.
     5. ``CA``: the CA bundle parses; ``fail`` when unreadable, invalid or expired, ``warn`` within
        :data:`CA_EXPIRY_WARNING` (30 days) of expiry or when TLS verification is off.
-    6. ``API server``: ``GET /version`` once, within :data:`REACH_TIMEOUT` (10 s), no retries; ``fail`` (TLS,
-       address, network) ends the report here.
+    6. ``API server``: ``GET /version`` once, within :data:`REACH_TIMEOUT` (10 s), no retries; ``fail`` ends
+       the report here, with a hint that fits: the address, the server or the network for no connection, the
+       CA for TLS, and for an error status the server answered, what that status means (401: the
+       credentials are not accepted; 403: this identity may not read /version; 429; 5xx: server trouble).
     7. ``identity``: :func:`~incluster_sdk.rbac.review.whoami`; ``warn`` with the reasons when the identity
-       cannot be named.
+       cannot be named. When the server answers whoami with an error, the status and the server's message
+       with a hint: ``fail`` for 401 (the credentials are not accepted), ``warn`` for another status (the
+       identity is then unknown); ``fail`` when the server cannot be reached any more or the credential
+       cannot be obtained.
     8. ``can NEED``, one per need in ``can``: the need is read against the server's discovery (the built-in
        table if discovery fails) and each verb asked with a SelfSubjectAccessReview, in the scope the
-       server checks it in. ``fail`` when the need is malformed (with the error) or a verb is denied (the
-       hint holds the Role and binding that grant it); ``warn`` when the need draws a
+       server checks it in. ``fail`` when the need is malformed (with the error), when a verb is denied (the
+       hint holds the Role and binding that grant it), and when the question could not be asked (the status
+       and the server's message, with a hint: 403 names the RBAC that lets every user create
+       SelfSubjectAccessReviews, 401 the credentials, 5xx server trouble); ``warn`` when the need draws a
        :class:`~incluster_sdk.rbac.vocabulary.NeedWarning`.
 
     No token or other credential is ever put in the report.
@@ -313,10 +396,7 @@ def run_doctor(
         :func:`~incluster_sdk.rbac.needs.parse_need`) or :class:`~incluster_sdk.rbac.vocabulary.Need`; ``()``
         (the default): none.
     :returns: the :class:`Report`; :attr:`Report.ok` is False when some check failed. Problems found are
-        checks, not exceptions.
-    :raises ~incluster_sdk.errors.ApiError: if, after the API server check passed, the server answers
-        whoami's SelfSubjectReview or an access review with an unexpected error status (such as 500): these
-        are not turned into checks.
+        checks, not exceptions: whatever the server answers (or fails to), this returns a report.
     """
     from .client import api_client
 
@@ -336,8 +416,13 @@ def run_doctor(
         checks.append(reach_api_server(cfg, client))
         if checks[-1].status == "fail":
             return Report(checks)
-        identity = whoami(client)
-        checks.append(_identity(identity))
+        try:
+            identity = whoami(client)
+        except Exception as exc:  # what the server answered is a finding, not a crash
+            checks.append(_whoami_failed(exc))
+            identity = Identity(username=None, source=None, reasons=(f"whoami: {_first_line(exc)}",))
+        else:
+            checks.append(_identity(identity))
         checks += [_can(client, identity, spec, namespace) for spec in can]
     finally:
         cfg.close()

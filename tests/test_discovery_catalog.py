@@ -285,6 +285,119 @@ def test_a_failed_discovery_is_cached_like_a_miss(monkeypatch: pytest.MonkeyPatc
     assert calls == ["discover"] * 3
 
 
+def _widgets_catalog() -> ResourceCatalog:
+    widgets = APIResource("example.com", "v1", "widgets", "widget", "Widget", True, ("get", "list", "watch"))
+    return ResourceCatalog((*builtin_catalog().resources, widgets), "discovery from test")
+
+
+def test_a_failed_refresh_keeps_the_last_catalog_and_says_why_a_name_is_unknown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Finding: a miss whose re-read failed raised ApiError instead of UnknownResourceError, and the failure
+    replaced the good catalog for REFRESH_AFTER_MISS, so known names failed too. Now a failed re-read keeps
+    the last catalog: known names resolve from it, an unknown one is UnknownResourceError saying why."""
+    from incluster_sdk import discovery
+    from incluster_sdk.resource import Resource
+
+    calls: list[str] = []
+    now = [1000.0]
+    down = ApiError("GET /apis: HTTP 503: etcdserver: request timed out", 503)
+    outcome: list[Any] = [_widgets_catalog()]
+
+    def fake_discover(client: Any) -> ResourceCatalog:
+        calls.append("discover")
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return outcome[0]  # type: ignore[no-any-return]
+
+    class Client:
+        pass
+
+    monkeypatch.setattr(discovery, "discover", fake_discover)
+    monkeypatch.setattr(discovery.time, "monotonic", lambda: now[0])
+    client: Any = Client()
+    good = discovery.catalog_for(client)
+    assert discovery.resource_for(client, "Widget") == Resource("example.com/v1", "widgets")
+    now[0] += discovery.REFRESH_AFTER_MISS + 1
+    outcome[0] = down
+    with pytest.raises(UnknownResourceError) as err:
+        discovery.resource_for(client, "gadgets")  # a miss: the re-read fails
+    assert calls == ["discover", "discover"]
+    assert str(err.value) == (
+        "'gadgets' is not a resource known to the discovery from test; did you mean widgets.example.com?"
+        " (discovery could not be read again to look for a resource created since: GET /apis: HTTP 503:"
+        " etcdserver: request timed out)"
+    )
+    assert err.value.refresh_error is down and err.value.__cause__ is down
+    # the good catalog is kept: known names resolve, at once and without reading discovery again
+    assert discovery.catalog_for(client) is good
+    assert discovery.resource_for(client, "Widget") == Resource("example.com/v1", "widgets")
+    assert discovery.resource_for(client, "cm") == Resource("v1", "configmaps")
+    # another miss within REFRESH_AFTER_MISS reads nothing, and says the same
+    with pytest.raises(UnknownResourceError, match=r"could not be read again.*HTTP 503") as again:
+        discovery.resource_for(client, "gizmos")
+    assert again.value.refresh_error is down and calls == ["discover", "discover"]
+    # once the server is back, the next miss after REFRESH_AFTER_MISS reads again, and the answer is plain
+    now[0] += discovery.REFRESH_AFTER_MISS + 1
+    outcome[0] = _widgets_catalog()
+    with pytest.raises(UnknownResourceError) as plain:
+        discovery.resource_for(client, "gadgets")
+    assert plain.value.refresh_error is None and "could not be read again" not in str(plain.value)
+    assert calls == ["discover"] * 3
+
+
+def test_the_async_twin_keeps_the_last_catalog_after_a_failed_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from incluster_sdk import discovery
+    from incluster_sdk.resource import Resource
+
+    now = [1000.0]
+    down = ApiError("GET /api: HTTP 500", 500)
+    outcome: list[Any] = [_widgets_catalog()]
+
+    async def fake_discover(client: Any) -> ResourceCatalog:
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return outcome[0]  # type: ignore[no-any-return]
+
+    class Client:
+        pass
+
+    monkeypatch.setattr(discovery, "async_discover", fake_discover)
+    monkeypatch.setattr(discovery.time, "monotonic", lambda: now[0])
+    client: Any = Client()
+
+    async def go() -> None:
+        assert await discovery.async_resource_for(client, "widget") == Resource("example.com/v1", "widgets")
+        now[0] += discovery.REFRESH_AFTER_MISS + 1
+        outcome[0] = down
+        with pytest.raises(UnknownResourceError, match=r"could not be read again.*HTTP 500") as err:
+            await discovery.async_resource_for(client, "gadgets")
+        assert err.value.refresh_error is down
+        assert await discovery.async_resource_for(client, "widget") == Resource("example.com/v1", "widgets")
+
+    asyncio.run(go())
+
+
+def test_a_first_discovery_that_fails_still_raises_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no catalog read yet there is nothing to fall back on: the failure itself is the answer."""
+    from incluster_sdk import discovery
+
+    down = ApiError("GET /api: HTTP 503", 503)
+
+    def fake_discover(client: Any) -> ResourceCatalog:
+        raise down
+
+    class Client:
+        pass
+
+    monkeypatch.setattr(discovery, "discover", fake_discover)
+    with pytest.raises(ApiError) as err:
+        discovery.resource_for(Client(), "cm")  # type: ignore[arg-type]
+    assert err.value is down
+
+
 def test_served_versions_are_recorded_per_group_and_resource() -> None:
     groups = [
         CORE,

@@ -149,3 +149,114 @@ def test_every_rbac_command_in_the_docs_runs(capsys: pytest.CaptureFixture[str])
         docs = list(yaml.safe_load_all(out.out))
         assert docs and all(d["apiVersion"] for d in docs), command
         assert "WARNING" not in out.err, (command, out.err)  # the docs show needs that are right as written
+
+
+# -- a failed discovery re-read, and whoami failing after a denial --------------------------------------------
+def _core_only() -> Any:
+    from incluster_sdk.catalog import ResourceCatalog, builtin_catalog
+
+    core = tuple(r for r in builtin_catalog().resources if r.group == "")
+    return ResourceCatalog(core, "discovery from test", frozenset({""}))
+
+
+def _answer(allowed: bool) -> tuple[int, bytes]:
+    import orjson
+
+    return 201, orjson.dumps({"kind": "SelfSubjectAccessReview", "status": {"allowed": allowed}})
+
+
+def test_can_i_falls_back_to_the_builtin_table_when_the_re_read_fails(caplog: pytest.LogCaptureFixture) -> None:
+    """Finding: a miss whose discovery re-read failed raised ApiError, though a failed first read resolves the
+    standard kinds with the built-in table. Now the re-read falls back the same way."""
+    from incluster_sdk.discovery import CatalogStep
+    from incluster_sdk.errors import ApiError
+    from incluster_sdk.flows import drive
+    from incluster_sdk.rbac.access import ReviewStep, can_i_flow
+
+    down = ApiError("GET /apis: HTTP 503: the server is currently unable to handle the request", 503)
+    asked: list[Any] = []
+
+    def perform(step: Any) -> Any:
+        asked.append(step)
+        if isinstance(step, CatalogStep):
+            if step.refresh:
+                raise down
+            return _core_only()  # apps' discovery missing from the cached catalog
+        assert isinstance(step, ReviewStep)
+        return _answer(True)
+
+    decision = drive(can_i_flow("list:deploy", "shop"), perform)
+    assert str(decision) == "list deployments.apps in namespace shop: yes"
+    assert [type(s).__name__ for s in asked] == ["CatalogStep", "CatalogStep", "ReviewStep"]
+    assert "resolving 'list:deploy' with the built-in table" in caplog.text
+
+    from incluster_sdk.rbac import NeedError
+
+    with pytest.raises(NeedError) as err:  # unknown to the built-in table too: the server catalog's answer
+        drive(can_i_flow("get:gadgets", "shop"), perform)
+    assert str(err.value) == (
+        "'get:gadgets': 'gadgets' is not a resource known to the discovery from test (discovery could not be"
+        " read again to look for a resource created since: GET /apis: HTTP 503: the server is currently unable"
+        " to handle the request)"
+    )
+    assert err.value.__cause__ is down
+
+
+def _denying(whoami_answer: Any) -> Any:
+    from incluster_sdk.rbac.preflight import WhoamiStep
+
+    def perform(step: Any) -> Any:
+        if isinstance(step, WhoamiStep):
+            if isinstance(whoami_answer, Exception):
+                raise whoami_answer
+            return whoami_answer
+        return _answer(step.body["spec"]["resourceAttributes"]["verb"] == "list")
+
+    return perform
+
+
+def test_a_denial_is_raised_even_when_whoami_fails_after_it(caplog: pytest.LogCaptureFixture) -> None:
+    """Finding: a whoami failure after a denial made the preflight log and skip, so the informer started and
+    met 403s. The denial is known whoever we are: PermissionDeniedError says what is missing, and that the
+    identity could not be determined."""
+    import asyncio
+
+    from incluster_sdk import PermissionDeniedError
+    from incluster_sdk.errors import ApiError
+    from incluster_sdk.flows import async_drive, drive
+    from incluster_sdk.rbac.preflight import check_access_flow, needs_for
+    from incluster_sdk.resource import PODS
+
+    broken = ApiError("POST /apis/authentication.k8s.io/v1/selfsubjectreviews: HTTP 500: etcd is down", 500)
+    need = needs_for(PODS)
+    with pytest.raises(PermissionDeniedError) as err:
+        drive(check_access_flow(need, "shop", "pods"), _denying(broken))
+    message = str(err.value)
+    assert message.startswith(
+        "this client (identity could not be determined: whoami failed: POST"
+        " /apis/authentication.k8s.io/v1/selfsubjectreviews: HTTP 500: etcd is down) may not watch pods in"
+        " namespace shop.\n"
+    )
+    assert err.value.missing == ["watch pods in namespace shop"]
+    assert "kind: Role" in err.value.fix_yaml and "- watch" in err.value.fix_yaml
+    assert "YOUR-SERVICE-ACCOUNT" in err.value.fix_yaml and err.value.__cause__ is broken
+    assert "whoami failed" in caplog.text and "skipped" not in caplog.text
+
+    async def perform(step: Any) -> Any:  # the asyncio driver runs the same flow
+        return _denying(broken)(step)
+
+    with pytest.raises(PermissionDeniedError, match="identity could not be determined"):
+        asyncio.run(async_drive(check_access_flow(need, "shop", "pods"), perform))
+
+
+def test_a_review_that_fails_still_skips_the_preflight(caplog: pytest.LogCaptureFixture) -> None:
+    from incluster_sdk.errors import ApiError
+    from incluster_sdk.flows import drive
+    from incluster_sdk.rbac.preflight import check_access_flow, needs_for
+    from incluster_sdk.resource import PODS
+
+    def perform(step: Any) -> Any:
+        raise ApiError("POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews: HTTP 403", 403)
+
+    assert drive(check_access_flow(needs_for(PODS), "shop", "pods"), perform) is None
+    assert "RBAC preflight for pods skipped" in caplog.text

@@ -111,3 +111,30 @@ def test_resource_flow_refreshes_the_catalog_once_on_a_miss() -> None:
     with pytest.raises(UnknownResourceError, match="gadgets"):
         drive(resource_flow("gadgets"), perform)
     assert asked == [False, True]  # one refresh, then the answer
+
+
+def test_resource_flow_whose_refresh_fails_answers_from_the_first_catalog() -> None:
+    """Finding: the re-read's failure escaped as ApiError; the name is unknown to the catalog we have, and
+    the error says so, and why it could not be looked for again."""
+    from incluster_sdk.errors import ApiError
+
+    down = ApiError("GET /api: HTTP 503", 503)
+
+    def perform(step: CatalogStep) -> ResourceCatalog:
+        if step.refresh:
+            raise down
+        return widget_catalog(with_widgets=False)
+
+    with pytest.raises(UnknownResourceError, match=r"'Widget' is not a resource known to the test catalog") as err:
+        drive(resource_flow("Widget"), perform)
+    assert str(err.value).endswith(
+        " (discovery could not be read again to look for a resource created since: GET /api: HTTP 503)"
+    )
+    assert err.value.refresh_error is down and err.value.__cause__ is down
+    assert drive(resource_flow("cm"), perform) == Resource("v1", "configmaps")  # no refresh needed: no error
+
+
+def test_an_unknown_resource_error_without_a_refresh_failure_has_none() -> None:
+    with pytest.raises(UnknownResourceError) as err:
+        builtin_catalog().resource_for("gadgets")
+    assert err.value.refresh_error is None

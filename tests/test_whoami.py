@@ -434,3 +434,122 @@ def test_every_command_that_loads_config_shows_the_precedence(command: str, caps
         pytest.skip("rbac does not load a config")
     assert "".join(PRECEDENCE_SUMMARY.split()) in shown
     assert "default:in-cluster,elseKUBECONFIG" not in shown  # the old, contradicting statement
+
+
+# -- the doctor reports what the server answers, never raises it --------------------------------------------
+def doctor_server(
+    version: tuple[int, dict[str, Any]] = (200, {"gitVersion": "v1.30.2"}),
+    ssr: tuple[int, dict[str, Any]] = (404, {"kind": "Status", "code": 404}),
+    ssar: tuple[int, dict[str, Any]] = (201, {"status": {"allowed": True}}),
+) -> Callable[[Seen], tuple[int, Any]]:
+    def respond(seen: Seen) -> tuple[int, Any]:
+        if seen.path == "/version":
+            return version
+        if "selfsubjectreviews" in seen.path:
+            return ssr
+        if "selfsubjectaccessreviews" in seen.path:
+            return ssar
+        return 404, {"kind": "Status", "code": 404}  # discovery too: the doctor then uses the built-in table
+
+    return respond
+
+
+def status(code: int, message: str) -> tuple[int, dict[str, Any]]:
+    return code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "code": code}
+
+
+def test_doctor_reports_errors_of_whoami_and_access_reviews_instead_of_raising(
+    tmp_path: Path, fake_apiserver: FakeApiServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Finding: an error status from SelfSubjectReview, or from an access review of a --can check, escaped
+    run_doctor as ApiError (and the CLI printed a traceback). Each is a check with the status, the server's
+    message and a hint."""
+    pod_mount(tmp_path, fake_apiserver, monkeypatch, token=SA_JWT)
+    fake_apiserver.respond = doctor_server(
+        ssr=status(500, "Internal error occurred: etcd is down"),
+        ssar=status(403, 'selfsubjectaccessreviews.authorization.k8s.io is forbidden: User "x" cannot create'),
+    )
+    report = run_doctor(can=["list,watch:pods"])
+    checks = {c.name: c for c in report.checks}
+    identity = checks["identity"]
+    assert identity.status == "warn"  # the identity is unknown, as when no method can tell
+    assert identity.detail == (
+        "could not be determined: POST /apis/authentication.k8s.io/v1/selfsubjectreviews: HTTP 500:"
+        " Internal error occurred: etcd is down"
+    )
+    assert "in trouble (500)" in identity.hint and "/readyz?verbose" in identity.hint
+    can = checks["can list,watch:pods"]
+    assert can.status == "fail" and not report.ok
+    assert can.detail.startswith(
+        "could not be checked: POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews: HTTP 403:"
+        " selfsubjectaccessreviews.authorization.k8s.io is forbidden"
+    )
+    assert "system:basic-user" in can.hint and "selfsubjectaccessreviews.authorization.k8s.io" in can.hint
+    # the CLI prints the report and exits 1
+    assert main(["doctor", "--can", "list,watch:pods"]) == 1
+    out = capsys.readouterr().out
+    assert "[WARN] identity: could not be determined:" in out and "[FAIL] can list,watch:pods: could not" in out
+    assert out.rstrip().endswith("some checks FAILED: see the hints above") and SA_JWT not in out
+
+
+def test_doctor_fails_the_identity_on_a_rejected_token(
+    tmp_path: Path, fake_apiserver: FakeApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pod_mount(tmp_path, fake_apiserver, monkeypatch, token=SA_JWT)
+    fake_apiserver.respond = doctor_server(ssr=status(401, "Unauthorized"), ssar=status(401, "Unauthorized"))
+    report = run_doctor(can=["get:configmaps"])
+    checks = {c.name: c for c in report.checks}
+    assert checks["identity"].status == "fail" and "HTTP 401: Unauthorized" in checks["identity"].detail
+    assert "does not accept this client's credentials" in checks["identity"].hint
+    assert checks["can get:configmaps"].status == "fail"
+    assert "does not accept this client's credentials" in checks["can get:configmaps"].hint
+    assert not report.ok
+
+
+@pytest.mark.parametrize(
+    ("answer", "detail", "hint"),
+    [
+        (status(401, "Unauthorized"), "HTTP 401: Unauthorized", "expired, was issued for another audience"),
+        (status(403, 'forbidden: User "x" cannot get path "/version"'), "HTTP 403: forbidden", "reachable"),
+        (status(503, "etcd unavailable"), "HTTP 503: etcd unavailable", "in trouble (503)"),
+        (status(429, "too many requests"), "HTTP 429", "throttling"),
+        ((200, ["not", "a", "version"]), "not a JSON object", "not a Kubernetes API server's answer"),
+    ],
+)
+def test_the_api_server_check_gives_the_hint_of_the_status(
+    tmp_path: Path,
+    fake_apiserver: FakeApiServer,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: tuple[int, Any],
+    detail: str,
+    hint: str,
+) -> None:
+    """Finding: every non-200 answer got the network hint ("check the address... NetworkPolicies"), a 401
+    for a rejected token and a 403 included: the server was reached, so the hint must fit the status."""
+    pod_mount(tmp_path, fake_apiserver, monkeypatch, token=SA_JWT)
+    fake_apiserver.respond = doctor_server(version=answer)
+    report = run_doctor()
+    reach = report.checks[-1]
+    assert reach.name == "API server" and reach.status == "fail", report.to_text()
+    assert detail in reach.detail and hint in reach.hint
+    assert "NetworkPolicies" not in reach.hint
+
+
+def test_the_api_server_check_keeps_the_network_hint_for_no_connection(tmp_path: Path, isolated_env: Path) -> None:
+    path = kubeconfig(tmp_path, {"token": OPAQUE}, server=f"https://127.0.0.1:{unused_port()}")
+    reach = next(c for c in run_doctor(kubeconfig=str(path)).checks if c.name == "API server")
+    assert reach.status == "fail" and "Connection refused" in reach.detail
+    assert reach.hint == "Check the address, that the API server is up, and NetworkPolicies/egress to it."
+
+
+def test_doctor_gives_the_fix_for_a_denied_need_when_the_identity_is_unknown(
+    tmp_path: Path, fake_apiserver: FakeApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding: with an unknown identity, the fix's placeholder ServiceAccount was refused by manifests()
+    (NeedError out of run_doctor; the informer preflight skipped the denial)."""
+    pod_mount(tmp_path, fake_apiserver, monkeypatch, token=OPAQUE)  # no SelfSubjectReview, no TokenReview
+    fake_apiserver.respond = doctor_server(ssar=(201, {"status": {"allowed": False}}))
+    report = run_doctor(can=["watch:pods"])
+    checks = {c.name: c for c in report.checks}
+    assert checks["identity"].status == "warn" and checks["can watch:pods"].status == "fail"
+    assert "name: YOUR-SERVICE-ACCOUNT" in checks["can watch:pods"].hint

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import rest
-from ..discovery import CatalogStep, async_catalog_for, builtin_catalog, catalog_for
+from ..catalog import ResourceCatalog
+from ..discovery import CatalogStep, async_catalog_for, builtin_catalog, catalog_for, refresh_failure
 from ..flows import async_drive, drive
 from .needs import SUBRESOURCE_FLAG, Need, NeedError, parse_need
 
@@ -193,19 +194,37 @@ def check_need_flow(need: Need, namespace: str | None) -> AccessFlow[list[Decisi
 
 
 def can_i_flow(spec: str, namespace: str | None) -> AccessFlow[Decision]:
-    """Resolve ``spec`` in the client's catalog (the built-in table when discovery fails; discovery read again
-    once when the TYPE is unknown: perhaps a CRD created since), then review it: :func:`can_i`'s logic."""
+    """Resolve ``spec`` in the client's catalog, then review it: :func:`can_i`'s logic.
+
+    Discovery is read again once when the TYPE is unknown (perhaps a CRD created since). When a catalog cannot
+    be read, the built-in table resolves the standard kinds instead, for the first read as for the re-read; a
+    need the built-in table refuses too raises the cached catalog's :class:`NeedError`, which then also says
+    why the re-read failed."""
     try:
         catalog = yield CatalogStep()
     except Exception as exc:  # discovery down: still resolve the standard kinds (the review will tell)
         log.warning("discovery failed (%s); resolving %r with the built-in table", exc, spec)
         need = parse_need(spec, builtin_catalog())
     else:
-        try:
-            need = parse_need(spec, catalog)
-        except NeedError:
-            need = parse_need(spec, (yield CatalogStep(refresh=True)))
+        need = yield from _resolve(spec, catalog)
     return (yield from check_need_flow(need, namespace))[0]
+
+
+def _resolve(spec: str, catalog: ResourceCatalog) -> Generator[CatalogStep, ResourceCatalog, Need]:
+    """``spec`` read in ``catalog``; on a miss, in a re-read one, else (the re-read failed) the built-in table."""
+    try:
+        return parse_need(spec, catalog)
+    except NeedError as exc:
+        miss = exc
+    try:
+        fresh = yield CatalogStep(refresh=True)
+    except Exception as exc:  # the re-read failed: as when discovery is down, the built-in table
+        log.warning("discovery could not be read again (%s); resolving %r with the built-in table", exc, spec)
+        try:
+            return parse_need(spec, builtin_catalog())
+        except NeedError:
+            raise NeedError(f"{miss} ({refresh_failure(exc)})") from exc
+    return parse_need(spec, fresh)
 
 
 # -- sync driver ---------------------------------------------------------------------------------------------
@@ -251,8 +270,8 @@ def can_i(
     The arguments are read as the need ``VERB:RESOURCE[.GROUP][/NAME] [--subresource=SUB]`` by
     :func:`~incluster_sdk.rbac.needs.parse_need`, against the server's discovery: read once per client and
     cached (:func:`~incluster_sdk.discovery.catalog_for`), read again once when the TYPE is unknown (a custom
-    resource created since); if discovery fails, the standard kinds are resolved with the built-in table (and
-    a warning is logged). Then one SelfSubjectAccessReview
+    resource created since); if discovery fails, or the re-read does, the standard kinds are resolved with
+    the built-in table (and a warning is logged). Then one SelfSubjectAccessReview
     (``POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews``) asks, in the scope the server will check
     the real request in: a cluster-scoped resource cluster-wide even when ``namespace`` is given, a namespace
     object in its own namespace. ``bind`` is asked in the namespace of the binding it is for:
@@ -277,9 +296,10 @@ def can_i(
     :raises ~incluster_sdk.rbac.vocabulary.NeedError: for a malformed argument (named in the message: an
         empty string, several verbs, a ``group`` and a ``TYPE.GROUP``...), and for what
         :func:`~incluster_sdk.rbac.needs.parse_need` refuses: an unknown verb, resource or subresource, a
-        verb the resource does not support, a name RBAC can never match.
-    :raises ~incluster_sdk.errors.ApiError: if the server answers the review with an error status, or the
-        discovery re-read for an unknown TYPE fails.
+        verb the resource does not support, a name RBAC can never match. When the re-read of discovery for
+        an unknown TYPE failed and the built-in table does not know it either, the message also says why the
+        re-read failed (and ``__cause__`` is that failure).
+    :raises ~incluster_sdk.errors.ApiError: if the server answers the review with an error status.
     :raises urllib3.exceptions.HTTPError: if the server cannot be reached, after the client's retries.
     """
     flow = can_i_flow(_spec(verb, resource, name, group, subresource), namespace)

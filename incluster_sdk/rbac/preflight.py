@@ -105,9 +105,11 @@ def needs_for(resource: Resource, verbs: Sequence[str] = INFORMER_VERBS, field_s
 
 
 def denied_error(
-    identity: Identity, need: Need, denied: list[Decision], namespace: str | None
+    identity: Identity, need: Need, denied: list[Decision], namespace: str | None, *, unknown_because: str = ""
 ) -> PermissionDeniedError:
-    """The message a user needs: who, what is missing where, and the exact RBAC that grants it."""
+    """The message a user needs: who, what is missing where, and the exact RBAC that grants it. For an unknown
+    identity, ``unknown_because`` (when given) says why it could not be determined (whoami failed), and the
+    fix binds the placeholder ServiceAccount ``YOUR-SERVICE-ACCOUNT``, to be replaced."""
     where = f"in namespace {namespace}" if namespace and need.namespaced is not False else "cluster-wide"
     missing = [str(d).rsplit(":", 1)[0] for d in denied]  # "watch pods in namespace shop"
     sa = identity.service_account
@@ -118,9 +120,14 @@ def denied_error(
     elif identity.username:
         subject = {"kind": "User", "name": identity.username, "apiGroup": RBAC_GROUP}
         sa_namespace, sa_name, who = namespace or "default", identity.username.replace(":", "-"), identity.username
-    else:
-        subject = None
-        sa_namespace, sa_name, who = namespace or "default", "YOUR-SERVICE-ACCOUNT", "this client (identity unknown)"
+    else:  # a placeholder to replace: no valid name, so that it cannot be applied unedited
+        sa_namespace, sa_name = namespace or "default", "YOUR-SERVICE-ACCOUNT"
+        subject = {"kind": "ServiceAccount", "name": sa_name, "namespace": sa_namespace}
+        who = (
+            f"this client (identity could not be determined: {unknown_because})"
+            if unknown_because
+            else "this client (identity unknown)"
+        )
     granted = Need(
         tuple(d.verb for d in denied), need.resource, need.group, need.name, need.subresource, need.namespaced
     )
@@ -134,10 +141,13 @@ def denied_error(
         include_service_account=False,
     )
     fix = to_yaml(docs)
+    placeholder = (
+        f" with {sa_name} replaced by the pod's ServiceAccount" if sa is None and not identity.username else ""
+    )
     command = f"incluster-sdk rbac --namespace {namespace or sa_namespace} --sa {sa_name} "
     message = (
         f"{who} may not {', '.join(d.verb for d in denied)} {denied[0].target} {where}.\n"
-        f"Grant it by applying this (kubectl apply -f -), or generate it with "
+        f"Grant it by applying this (kubectl apply -f -){placeholder}, or generate it with "
         f"`{command}{'--cluster-wide ' if namespace is None else ''}'{granted}'`:\n\n{fix}"
     )
     return PermissionDeniedError(message, missing, fix)
@@ -151,16 +161,24 @@ class WhoamiStep:
 def check_access_flow(need: Need, namespace: str | None, what: str) -> Generator[Step | WhoamiStep, Any, None]:
     """The preflight's logic for any driver: review every verb; when some are denied, ask who we are and raise
     :class:`PermissionDeniedError`. A check that cannot be made (the server is down, reviews are not allowed)
-    is logged and skipped: the real requests will tell."""
+    is logged and skipped: the real requests will tell. A denial is known whoever we are: when whoami fails
+    after it, the error is raised all the same, its identity part saying it could not be determined."""
     try:
         denied = [d for d in (yield from check_need_flow(need, namespace)) if not d]
-        if denied:
-            identity = yield WhoamiStep()
-            raise denied_error(identity, need, denied, namespace)
-    except PermissionDeniedError:
-        raise
     except Exception as exc:  # a failed check must not stop the app
         log.warning("RBAC preflight for %s skipped: %s", what, str(exc))
+        return
+    if not denied:
+        return
+    try:
+        identity = yield WhoamiStep()
+    except Exception as exc:  # the denial stands; only the name in the message is missing
+        why = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        log.warning("RBAC preflight for %s: whoami failed (%s); the denial is reported without the identity", what, why)
+        raise denied_error(
+            Identity(username=None, source=None), need, denied, namespace, unknown_because=f"whoami failed: {why}"
+        ) from exc
+    raise denied_error(identity, need, denied, namespace)
 
 
 def check_access(
@@ -178,8 +196,11 @@ def check_access(
     (the server authorizes such a LIST or WATCH against that name, so a Role with ``resourceNames`` passes).
     When some verb is denied, :func:`~incluster_sdk.rbac.review.whoami` names the identity for the message.
 
-    A check that cannot be made (the server is down, reviews are forbidden, any other error, including one
-    from ``whoami``) is logged at WARNING and skipped: this returns, and the real requests will tell.
+    A check that cannot be made (the server is down, reviews are forbidden, any other error of a review) is
+    logged at WARNING and skipped: this returns, and the real requests will tell. A denial is not skipped
+    when only ``whoami`` fails after it: the error is raised all the same, saying the identity could not be
+    determined and why, with a fix for the placeholder ServiceAccount ``YOUR-SERVICE-ACCOUNT`` (and a
+    WARNING is logged).
 
     :param client: the client whose identity is checked.
     :param resource: the collection the component will use (``Resource("v1", "pods")``); its
@@ -191,7 +212,8 @@ def check_access(
         default): the whole collection. Only a ``metadata.name`` term that the server would read narrows the
         check (see :func:`selected_name`).
     :raises ~incluster_sdk.errors.PermissionDeniedError: if the server denies any verb. Its message names
-        the identity, what is missing and where, and the ``incluster-sdk rbac`` command that writes the
+        the identity (or says it could not be determined, when ``whoami`` failed: then ``__cause__`` is that
+        failure), what is missing and where, and the ``incluster-sdk rbac`` command that writes the
         fix; ``exc.missing`` lists the denials (``["watch pods in namespace shop"]``), ``exc.fix_yaml`` holds
         the Role (or ClusterRole) and binding that grant exactly the denied verbs, for
         ``kubectl apply -f -``.
