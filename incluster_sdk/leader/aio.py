@@ -61,7 +61,8 @@ class AsyncLeaderElector(LeaderElectionBase["AsyncApiClient", Any]):
         (15 s, client-go's ``LeaseDuration``). Written to the Lease in whole seconds.
     :param renew_deadline: seconds the leader goes on trying to renew before it stops leading; default
         :data:`~incluster_sdk.leader.lease.RENEW_DEADLINE` (10 s, client-go's ``RenewDeadline``).
-    :param retry_period: seconds between tries, to acquire (plus up to 20% jitter) or to renew; default
+    :param retry_period: seconds between tries to renew, and to acquire (plus up to 120% jitter:
+        :data:`~incluster_sdk.leader.lease.JITTER_FACTOR`); default
         :data:`~incluster_sdk.leader.lease.RETRY_PERIOD` (2 s, client-go's ``RetryPeriod``).
     :param on_started_leading: called as ``fn()`` (returning None or an awaitable) in a new task when this
         replica becomes leader; the task is cancelled when leadership ends. None: nothing is called.

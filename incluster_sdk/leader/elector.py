@@ -32,7 +32,7 @@ from ..client import ApiClient
 from ..config import Config
 from ..flows import drive
 from .lease import (
-    JITTER,
+    JITTER_FACTOR,
     LEASE_API,
     LEASE_DURATION,
     RENEW_DEADLINE,
@@ -189,7 +189,7 @@ class LeaderElectionBase(Generic[ClientT, Returned]):
         if election.leading:
             remaining = election.last_renew + election.renew_deadline - time.monotonic()
             return max(0.0, min(election.retry_period, remaining))
-        return election.retry_period * (1 + random.random() * JITTER)  # noqa: S311 - jitter, not crypto
+        return election.retry_period * (1 + random.random() * JITTER_FACTOR)  # noqa: S311 - jitter, not crypto
 
     def _attempt(self) -> Generator[Call, Response, Outcome]:
         return attempt(self.election, self.name, self.namespace, time.monotonic, wall_clock)
@@ -270,7 +270,8 @@ class LeaderElector(LeaderElectionBase[ApiClient, None]):
         (15 s, client-go's ``LeaseDuration``). Written to the Lease in whole seconds.
     :param renew_deadline: seconds the leader goes on trying to renew before it stops leading; default
         :data:`~incluster_sdk.leader.lease.RENEW_DEADLINE` (10 s, client-go's ``RenewDeadline``).
-    :param retry_period: seconds between tries, to acquire (plus up to 20% jitter) or to renew; default
+    :param retry_period: seconds between tries to renew, and to acquire (plus up to 120% jitter:
+        :data:`~incluster_sdk.leader.lease.JITTER_FACTOR`); default
         :data:`~incluster_sdk.leader.lease.RETRY_PERIOD` (2 s, client-go's ``RetryPeriod``).
     :param on_started_leading: called as ``fn() -> None`` (no argument; client-go passes a context) when
         this replica becomes leader, on a new thread; None: nothing is called.

@@ -48,15 +48,15 @@ client-go's ``leaderelection`` ``RetryPeriod`` as kube-controller-manager uses i
 LeaderElector clients should wait between tries of actions"); several renew attempts fit in
 :data:`RENEW_DEADLINE`.
 """
-JITTER = 0.2
-"""Candidates that do not lead wait ``retry_period * (1 + random() * JITTER)`` between tries (2-2.4 s by
-default), so they do not all write at once. Our choice: client-go's ``JitterFactor`` is 1.2, which waits
-``retry_period * (1 + random() * 1.2)`` (2-4.4 s); the leader renews without jitter in both."""
 JITTER_FACTOR = 1.2
-"""client-go's ``leaderelection.JitterFactor`` (1.2), used here only as client-go's validation uses it:
-``renew_deadline`` must be greater than ``retry_period * JITTER_FACTOR`` ("renewDeadline must be greater than
-retryPeriod*JitterFactor"): a retry period close to the renew deadline leaves the leader about one try to
-renew before it gives up. The acquire jitter itself is ``JITTER``."""
+"""client-go's ``leaderelection.JitterFactor`` (1.2), used as client-go uses it:
+
+- candidates that do not lead wait ``retry_period * (1 + random() * JITTER_FACTOR)`` between tries (2-4.4 s by
+  default; client-go's ``wait.JitterUntil``), so they do not all write at once; the leader renews every
+  ``retry_period``, without jitter;
+- ``renew_deadline`` must be greater than ``retry_period * JITTER_FACTOR`` ("renewDeadline must be greater than
+  retryPeriod*JitterFactor"): a retry period close to the renew deadline leaves the leader about one try to
+  renew before it gives up."""
 
 LEASE_API = "coordination.k8s.io/v1"
 
