@@ -44,7 +44,7 @@ class Accounts:
 
     # -- namespaces and ServiceAccounts ----------------------------------------------------------------------
     def create_namespace(self, name: str) -> None:
-        """Create a namespace unless it exists.
+        """Create a namespace, as the admin, unless it exists.
 
         :param name: the namespace.
         :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses it (other than 409: exists).
@@ -52,7 +52,11 @@ class Accounts:
         self._api.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}}, ok=(201, 409))
 
     def create_service_account(self, namespace: str, name: str) -> None:
-        """Create the namespace (if missing) and the ServiceAccount (if missing); no token Secret.
+        """Create the namespace (if missing) and the ServiceAccount (if missing), as the admin.
+
+        No token Secret is made (there is no controller manager to make one): tokens come from
+        :meth:`mint_token` or
+        :meth:`pod_environment <incluster_sdk.testing.cluster.LocalCluster.pod_environment>`.
 
         :param namespace: the namespace.
         :param name: the ServiceAccount's name.
@@ -67,8 +71,10 @@ class Accounts:
     def mint_token(
         self, namespace: str, service_account: str, *, ttl: int = 3600, bound_to_secret: str | None = None
     ) -> str:
-        """A ServiceAccount token from the TokenRequest API, as kubelet would get for a pod (audience
-        ``https://kubernetes.default.svc``).
+        """A ServiceAccount token from the TokenRequest API, requested as the admin, as kubelet would get one
+        for a pod.
+
+        Its audience is ``https://kubernetes.default.svc``, which this server accepts (its ``--api-audiences``).
 
         :param namespace: the ServiceAccount's namespace.
         :param service_account: the ServiceAccount's name (it must exist).
@@ -76,7 +82,8 @@ class Accounts:
             3600 s, the TokenRequest API's default ``expirationSeconds``.
         :param bound_to_secret: None: an unbound token, valid until it expires. A Secret name: the token is
             bound to that Secret (created if missing), so that :meth:`invalidate` revokes it.
-        :returns: the token (a JWT), which every token observer sees.
+        :returns: the token (a JWT string), which every token observer
+            (:func:`~incluster_sdk.testing.observers.observe_tokens`) sees.
         :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses (e.g. 404: no such
             ServiceAccount).
         """
@@ -100,8 +107,11 @@ class Accounts:
         return handed_out(str(result["status"]["token"]))
 
     def invalidate(self, namespace: str, secret: str) -> None:
-        """Delete the Secret a token is bound to: the token gets 401 from then on, after at most about 10 s
-        (kube-apiserver caches a successful token authentication that long). A Secret already gone is fine.
+        """Revoke the tokens bound to a Secret by deleting the Secret, as the admin; a Secret already gone is
+        fine.
+
+        Every token bound to it gets 401 from then on, after at most about 10 s, for which kube-apiserver
+        caches a successful token authentication.
 
         :param namespace: the Secret's namespace.
         :param secret: the Secret's name (``bound_to_secret`` of :meth:`mint_token`).
@@ -122,16 +132,20 @@ class Accounts:
         """Grant ``needs`` to a ServiceAccount: the manifests ``incluster-sdk rbac`` prints, applied as the admin.
 
         ``needs`` use the SDK's one syntax (``"list,watch:pods"``, ``"get:configmaps/app-config"``,
-        ``"get:pods --subresource=log"``; see :mod:`incluster_sdk.rbac.needs`) and are checked against this
-        server's discovery: a typo is a :class:`~incluster_sdk.rbac.NeedError`, never a grant of nothing.
-        Namespaced needs go into a Role + RoleBinding named ``name`` (default ``<sa>-grant``), cluster-scoped
-        ones into a ClusterRole + ClusterRoleBinding named ``<namespace>:<name>``; ``cluster_wide=True`` grants
-        everything in every namespace (default name ``<sa>-cluster-grant``).
+        ``"get:pods --subresource=log"``; see :func:`~incluster_sdk.rbac.needs.parse_needs`) and are checked
+        against this server's discovery, read again once if a need is unknown (e.g. a CRD created since): a
+        typo is a :class:`~incluster_sdk.rbac.NeedError`, never a grant of nothing.
+        Namespaced needs go into a Role + RoleBinding named ``name`` (default ``<sa>-grant``) in ``namespace``,
+        cluster-scoped ones into a ClusterRole + ClusterRoleBinding named ``<namespace>:<name>``;
+        ``cluster_wide=True`` grants everything in every namespace (default name ``<sa>-cluster-grant``).
+        Granting again under the same name replaces the rules of the roles it writes (server-side apply by the
+        same field manager).
 
-        It returns once the server stored the objects, before the grant takes effect: kube-apiserver's RBAC
+        It returns once the server stored the objects, **before the grant takes effect**: kube-apiserver's RBAC
         authorizer reads roles and bindings through its own informer cache, which takes them in a moment
         later (over a second has been seen on a loaded CI machine). A test that must be allowed at once polls
-        first, e.g. with :func:`~incluster_sdk.rbac.access.can_i`.
+        first, e.g. ``can_i(client, "list", "pods", namespace=ns).allowed``
+        (:func:`~incluster_sdk.rbac.access.can_i`) until True.
 
         :param namespace: the ServiceAccount's namespace, where the Role and RoleBinding go.
         :param service_account: the ServiceAccount's name (it need not exist yet).
@@ -140,7 +154,8 @@ class Accounts:
         :param cluster_wide: grant every need in every namespace (ClusterRole and ClusterRoleBinding).
         :param name: the roles' and bindings' name; None: ``<service_account>-grant``, or
             ``<service_account>-cluster-grant`` with ``cluster_wide``.
-        :returns: the applied manifests (dicts), as the server stored them.
+        :returns: the applied manifests, as the server stored them (dicts: Role, RoleBinding, ClusterRole,
+            ClusterRoleBinding, as needed).
         :raises ~incluster_sdk.rbac.vocabulary.NeedError: for a need the server does not know or that does not
             parse, or an invalid namespace, ServiceAccount or role name (nothing is granted).
         :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses a manifest.

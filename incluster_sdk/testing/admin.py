@@ -58,13 +58,15 @@ class AdminClient:
         :param method: the HTTP method, e.g. ``"GET"``.
         :param path: the path and query on this server, e.g. ``"/api/v1/namespaces/demo/pods?limit=10"``.
         :param body: sent as JSON when not None (a dict or list).
-        :param token: a bearer token to send instead of the admin's; None: the admin's.
+        :param token: a bearer token to send instead of the admin's (e.g. one from
+            :meth:`mint_token <incluster_sdk.testing.cluster.LocalCluster.mint_token>`); None: the admin's.
         :param timeout: seconds for the connection and each read; default 30 s (our choice for test set-up).
         :param raw: return the answer's bytes instead of decoding it.
         :param ok: the statuses that are not an error; default 200, 201 and 202.
-        :param content_type: the body's ``Content-Type``; a PATCH needs e.g. ``"application/merge-patch+json"``.
-        :returns: the answer decoded from JSON (a dict, e.g. an object or a ``Status``), None for an empty
-            answer, or its bytes with ``raw``.
+        :param content_type: the body's ``Content-Type``; a PATCH needs e.g. ``"application/merge-patch+json"``
+            (what :meth:`patch` sends).
+        :returns: the answer decoded from JSON (a dict, e.g. a Kubernetes object or a ``Status``), None for an
+            empty answer, or its bytes with ``raw``.
         :raises ~incluster_sdk.testing.errors.ClusterError: if the status is not in ``ok`` (the message holds
             the first 500 bytes of the answer).
         :raises OSError: if the server cannot be reached or does not answer within ``timeout``.
@@ -99,17 +101,21 @@ class AdminClient:
 
     # -- objects ---------------------------------------------------------------------------------------------
     def create(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Create any object the server serves, at the collection :meth:`collection_path` finds.
+        """Create any object the server serves, as the admin.
 
-        :param obj: a manifest as a dict (``{"apiVersion": ..., "kind": ..., "metadata": {...}}``).
+        Its collection (plural name, namespaced or not) comes from the server's discovery, so any kind works,
+        a CRD's included; a namespaced object with no ``metadata.namespace`` goes to ``default``.
+
+        :param obj: a manifest as a dict (``{"apiVersion": ..., "kind": ..., "metadata": {...}, ...}``).
         :returns: the created object, as the server answered.
         :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses it (e.g. 409: it exists) or
-            serves no such kind.
+            serves no such kind, even after reading discovery again.
         """
         return self.request("POST", self.collection_path(obj), obj)  # type: ignore[no-any-return]
 
     def apply(self, obj: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
-        """Server-side apply of one manifest (field manager ``incluster-sdk-testing``, conflicts forced).
+        """Server-side apply of one manifest, as the admin (field manager ``incluster-sdk-testing``, conflicts
+        forced).
 
         :param obj: a manifest as a dict, ``metadata.name`` required; created or updated.
         :param dry_run: send ``dryRun=All``: validated and answered, nothing stored.
@@ -127,17 +133,20 @@ class AdminClient:
         )
 
     def patch(self, api_path: str, patch: dict[str, Any]) -> dict[str, Any]:
-        """Apply a JSON merge patch (RFC 7386) to one object.
+        """Apply a JSON merge patch (RFC 7386) to one object, as the admin.
 
         :param api_path: the object's path, e.g. ``"/api/v1/namespaces/demo/configmaps/app-config"``.
-        :param patch: the patch as a dict (a None value removes the key).
+        :param patch: the patch as a dict, e.g. ``{"data": {"k": "v"}}`` (a None value removes the key).
         :returns: the patched object.
         :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses it (e.g. 404).
         """
         return self.request("PATCH", api_path, patch, content_type="application/merge-patch+json")  # type: ignore[no-any-return]
 
     def delete(self, api_path: str) -> None:
-        """Delete one object; one already gone (404) is fine.
+        """Delete one object, as the admin; one already gone (404) is fine.
+
+        It returns once the server accepted the deletion, which may finish later (a namespace's does: it stays
+        ``Terminating`` until its contents are gone).
 
         :param api_path: the object's path, e.g. ``"/api/v1/namespaces/demo"``.
         :raises ~incluster_sdk.testing.errors.ClusterError: if the server answers another error than 404.
@@ -149,7 +158,8 @@ class AdminClient:
         """The server's resources, from discovery as the admin; read once, then kept.
 
         :param refresh: read discovery again (e.g. after creating a CRD).
-        :returns: the catalog.
+        :returns: the catalog (a :class:`~incluster_sdk.catalog.ResourceCatalog`), what the need syntax of
+            :meth:`grant <incluster_sdk.testing.cluster.LocalCluster.grant>` resolves against.
         :raises ~incluster_sdk.testing.errors.ClusterError: if a discovery request fails.
         """
         with self._catalog_lock:

@@ -78,9 +78,9 @@ class LocalCluster:
     itself takes the parts :meth:`start` makes (so ``with LocalCluster() as cluster:`` is a
     :class:`TypeError`): do not call it.
 
-    The cluster admin (group ``system:masters``, a static token) makes objects with :attr:`request`,
-    :attr:`create`, :attr:`apply`, :attr:`patch` and :attr:`delete`; ServiceAccounts, tokens and RBAC come
-    from :attr:`create_service_account`, :attr:`mint_token` and :attr:`grant`; :meth:`pod_environment` makes
+    The cluster admin (group ``system:masters``, a static token) makes objects with :meth:`request`,
+    :meth:`create`, :meth:`apply`, :meth:`patch` and :meth:`delete`; ServiceAccounts, tokens and RBAC come
+    from :meth:`create_service_account`, :meth:`mint_token` and :meth:`grant`; :meth:`pod_environment` makes
     the process look like a pod of a ServiceAccount. There is no controller manager, scheduler or kubelet:
     pods stay Pending, and nothing creates ``default`` ServiceAccounts or token Secrets.
 
@@ -96,11 +96,11 @@ class LocalCluster:
         self.control_plane = control_plane
         self.binaries = binaries
         self.admin = AdminClient(control_plane.api_port, control_plane.ca.cert_pem, admin_token)
-        """The admin's HTTP client (group ``system:masters``); the methods :attr:`request` to :attr:`catalog`
+        """The admin's HTTP client (group ``system:masters``); the methods :meth:`request` to :meth:`catalog`
         call it."""
         self.accounts = Accounts(self)
-        """ServiceAccounts, tokens and RBAC, through this cluster's :attr:`request`; the methods
-        :attr:`create_namespace` to :attr:`invalidate` call it."""
+        """ServiceAccounts, tokens and RBAC, through this cluster's :meth:`request`; the methods
+        :meth:`create_namespace` to :meth:`invalidate` call it."""
         self._admin_token = admin_token
         self._owns_workdir = owns_workdir
 
@@ -278,75 +278,13 @@ class LocalCluster:
         return target
 
     # -- requests and objects: the admin's (AdminClient) -----------------------------------------------------
+    # Each delegate is documented by its target's docstring (the reference renders it as this class's method).
     request = delegate("admin", AdminClient.request)  # through here, so that a test can wrap it (Accounts too)
-    """A method: send one request as the admin (or with another token), over a new HTTPS connection, no retries.
-
-    ``cluster.request(method, path, body=None, *, token=None, timeout=30, raw=False, ok=(200, 201, 202),
-    content_type="application/json")``
-
-    - ``method``: the HTTP method, e.g. ``"GET"``.
-    - ``path``: the path and query on this server, e.g. ``"/api/v1/namespaces/demo/pods?limit=10"``.
-    - ``body``: sent as JSON when not None (a dict or list).
-    - ``token``: a bearer token to send instead of the admin's (e.g. from :attr:`mint_token`).
-    - ``timeout``: seconds for the connection and each read; default 30 s (our choice for test set-up).
-    - ``raw``: return the answer's bytes instead of decoding it.
-    - ``ok``: the statuses that are not an error.
-    - ``content_type``: of the body; a PATCH needs e.g. ``"application/merge-patch+json"`` (:attr:`patch`).
-
-    :returns: the answer decoded from JSON (a dict, e.g. a Kubernetes object or a ``Status``), None for an
-        empty answer, or its bytes with ``raw=True``.
-    :raises ~incluster_sdk.testing.errors.ClusterError: if the status is not in ``ok`` (the message holds
-        the first 500 bytes of the answer).
-    :raises OSError: if the server cannot be reached or does not answer within ``timeout``.
-    """
     create = delegate("admin", AdminClient.create)
-    """A method: create any object the server serves, as the admin.
-
-    ``cluster.create(obj)``, ``obj`` a manifest as a dict (``{"apiVersion": ..., "kind": ..., "metadata":
-    {...}, ...}``). Its collection (plural, namespaced or not) comes from the server's discovery, so any
-    kind works, a CRD's included; a namespaced object with no ``metadata.namespace`` goes to ``default``.
-
-    :returns: the created object, as the server answered.
-    :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses it (e.g. 409 if it exists), or
-        serves no such kind, even after reading discovery again.
-    """
     apply = delegate("admin", AdminClient.apply)
-    """A method: server-side apply of one manifest, as the admin (field manager ``incluster-sdk-testing``,
-    conflicts forced).
-
-    ``cluster.apply(obj, *, dry_run=False)``, ``obj`` a manifest as a dict (``metadata.name`` required),
-    created or updated; ``dry_run=True`` sends ``dryRun=All``: validated, nothing stored.
-
-    :returns: the object as the server stored it (or would have).
-    :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses it, or serves no such kind.
-    """
     patch = delegate("admin", AdminClient.patch)
-    """A method: JSON merge patch (RFC 7386) of one object, as the admin.
-
-    ``cluster.patch(api_path, patch)``, ``api_path`` the object's path (e.g.
-    ``"/api/v1/namespaces/demo/configmaps/app-config"``), ``patch`` a dict (``{"data": {"k": "v"}}``; None
-    removes a key).
-
-    :returns: the patched object.
-    :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses it (e.g. 404).
-    """
     delete = delegate("admin", AdminClient.delete)
-    """A method: delete one object, as the admin; one already gone (404) is fine.
-
-    ``cluster.delete(api_path)``, ``api_path`` the object's path (e.g. ``"/api/v1/namespaces/demo"``).
-    Returns None once the server accepted the deletion, which may finish later (a namespace's does).
-
-    :raises ~incluster_sdk.testing.errors.ClusterError: if the server answers another error than 404.
-    """
     catalog = delegate("admin", AdminClient.catalog)
-    """A method: the server's resources, from discovery as the admin; read once, then kept.
-
-    ``cluster.catalog(*, refresh=False)``; ``refresh=True`` reads discovery again (after creating a CRD).
-
-    :returns: a :class:`~incluster_sdk.catalog.ResourceCatalog`, what the need syntax of :attr:`grant`
-        resolves against.
-    :raises ~incluster_sdk.testing.errors.ClusterError: if a discovery request fails.
-    """
 
     # -- ServiceAccounts, tokens and RBAC (Accounts) ---------------------------------------------------------
     def aggregate_cluster_roles(self) -> list[str]:
@@ -375,74 +313,10 @@ class LocalCluster:
         return self.accounts.aggregate_cluster_roles(self.control_plane.apiserver, timeout=READY_TIMEOUT)
 
     create_namespace = delegate("accounts", Accounts.create_namespace)
-    """A method: create a namespace, as the admin, unless it exists.
-
-    ``cluster.create_namespace(name)``; returns None.
-
-    :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses it (other than 409: exists).
-    """
     create_service_account = delegate("accounts", Accounts.create_service_account)
-    """A method: create a ServiceAccount and its namespace, each unless it exists.
-
-    ``cluster.create_service_account(namespace, name)``; returns None. No token Secret is made (there is no
-    controller manager): tokens come from :attr:`mint_token` or :meth:`pod_environment`.
-
-    :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses one (other than 409: exists).
-    """
     grant = delegate("accounts", Accounts.grant)
-    """A method: grant needs to a ServiceAccount: the manifests ``incluster-sdk rbac`` prints, applied as the
-    admin.
-
-    ``cluster.grant(namespace, service_account, needs, *, cluster_wide=False, name=None)``
-
-    - ``needs``: a list in the SDK's need syntax (``"list,watch:pods"``, ``"get:configmaps/app-config"``,
-      ``"get:pods --subresource=log"``; see :func:`~incluster_sdk.rbac.needs.parse_needs`), or
-      :class:`~incluster_sdk.rbac.vocabulary.Need` objects, checked against this server's discovery (read
-      again once if a need is unknown, e.g. a CRD created since): a typo is an error, never a grant of
-      nothing.
-    - namespaced needs go into a Role and RoleBinding named ``name`` in ``namespace``; cluster-scoped ones
-      into a ClusterRole and ClusterRoleBinding named ``<namespace>:<name>``.
-    - ``cluster_wide=True`` grants every need in every namespace (ClusterRole and ClusterRoleBinding).
-    - ``name``: None: ``<service_account>-grant``, or ``<service_account>-cluster-grant`` with
-      ``cluster_wide``. Granting again under the same name replaces the rules of the roles it writes.
-
-    It returns once the server stored the objects, **before the grant takes effect**: kube-apiserver's RBAC
-    authorizer reads roles and bindings through its own informer cache, which takes them in a moment later
-    (over a second has been seen on a loaded CI machine). A test that must be allowed at once polls first,
-    e.g. ``can_i(client, "list", "pods", namespace=ns).allowed`` (:func:`~incluster_sdk.rbac.access.can_i`)
-    until True.
-
-    :returns: the applied manifests, as the server stored them (dicts: Role, RoleBinding, ClusterRole,
-        ClusterRoleBinding, as needed).
-    :raises ~incluster_sdk.rbac.vocabulary.NeedError: for a need this server does not know or cannot parse,
-        or an invalid namespace, ServiceAccount or role name (nothing is granted).
-    :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses a manifest.
-    """
     mint_token = delegate("accounts", Accounts.mint_token)
-    """A method: a ServiceAccount token from the TokenRequest API, as kubelet gets one for a pod.
-
-    ``cluster.mint_token(namespace, service_account, *, ttl=3600, bound_to_secret=None)``
-
-    - ``ttl``: the token's lifetime in seconds, raised to 600 if lower (kube-apiserver's minimum); default
-      3600 s, the TokenRequest API's default ``expirationSeconds``.
-    - ``bound_to_secret``: None: a token valid until it expires. A Secret name: the token is bound to that
-      Secret (created if missing), so that :attr:`invalidate` revokes it.
-
-    The audience is ``https://kubernetes.default.svc``, which this server accepts.
-
-    :returns: the token (a JWT string); every token observer (:func:`~incluster_sdk.testing.observers.observe_tokens`)
-        sees it.
-    :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses (e.g. 404: no such
-        ServiceAccount).
-    """
     invalidate = delegate("accounts", Accounts.invalidate)
-    """A method: revoke the tokens bound to a Secret by deleting the Secret (one already gone is fine).
-
-    ``cluster.invalidate(namespace, secret)``; returns None. Those tokens get 401 from then on, after at most
-    about 10 s, for which kube-apiserver caches a successful token authentication.
-
-    :raises ~incluster_sdk.testing.errors.ClusterError: if the server refuses the deletion.
-    """
 
     @contextlib.contextmanager
     def pod_environment(
@@ -465,12 +339,12 @@ class LocalCluster:
         restored and a mount directory it made is removed. Child processes started inside inherit it.
 
         :param namespace: the ServiceAccount's namespace, written as the mount's ``namespace`` file.
-        :param service_account: the ServiceAccount (it must exist: :attr:`create_service_account`).
-        :param ttl: the token's lifetime in seconds (at least 600); default 3600 s, as :attr:`mint_token`.
+        :param service_account: the ServiceAccount (it must exist: :meth:`create_service_account`).
+        :param ttl: the token's lifetime in seconds (at least 600); default 3600 s, as :meth:`mint_token`.
         :param api_port: send the pod's traffic to this loopback port instead (e.g. a
             :class:`~incluster_sdk.testing.faultproxy.FaultProxy`'s); None: this server's :attr:`api_port`.
-        :param bound_to_secret: bind the token to this Secret (see :attr:`mint_token`), so that
-            :attr:`invalidate` revokes it; None: an unbound token.
+        :param bound_to_secret: bind the token to this Secret (see :meth:`mint_token`), so that
+            :meth:`invalidate` revokes it; None: an unbound token.
         :param directory: where to write the mount, kept at the end; None: a new temporary directory,
             removed at the end.
         :returns: a context manager whose value is the mount (``mount.rotate(token=...)`` swaps in a new
