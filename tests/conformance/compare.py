@@ -317,6 +317,34 @@ def _good_token_file(kset: KSet, v: View) -> KSet:
     return edited.with_file("neutral-token", b"file-token\n")
 
 
+# token-not-a-header: a token (inline, or a token file's content) that an HTTP header cannot carry.
+_HEADER_SAFE = re.compile(rb"[\x20-\x7e\t]*")
+
+
+def _bad_header(value: bytes | None) -> bool:
+    return value is not None and not _HEADER_SAFE.fullmatch(value.strip())
+
+
+def _token_not_header(kset: KSet, v: View) -> bool:
+    if not _editable(kset, v.user_file):
+        return False
+    token = _user_field(v, "token")
+    target = _token_file_target(kset, v)
+    inline = token.encode("utf-8", "surrogatepass") if isinstance(token, str) and token else None
+    return _bad_header(inline) or (target is not None and _bad_header(kset.files.get(target)))
+
+
+def _header_safe_tokens(kset: KSet, v: View) -> KSet:
+    token = _user_field(v, "token")
+    edited = kset
+    if isinstance(token, str) and token and _bad_header(token.encode("utf-8", "surrogatepass")):
+        edited = _edit_user(edited, v, lambda u: u.__setitem__("token", "tok"))
+    target = _token_file_target(kset, v)
+    if target is not None and _bad_header(kset.files.get(target)):
+        edited = edited.with_file(target, b"file-token\n")
+    return edited
+
+
 # exec-v1alpha1
 def _exec_v1alpha1(kset: KSet, v: View) -> bool:
     ex = _user_field(v, "exec")
@@ -468,6 +496,7 @@ DIFFERENCES: tuple[Difference, ...] = (
     Difference("server-scheme", _other_scheme, _ok, "error", _scheme_to_https),
     Difference("server-userinfo", _userinfo, _ok, "error", _drop_userinfo),
     Difference("tokenfile-read-at-load", _token_file_unusable, _ok, "error", _good_token_file),
+    Difference("token-not-a-header", _token_not_header, _ok, "error", _header_safe_tokens),
     Difference("exec-v1alpha1", _exec_v1alpha1, _ok, "error", _exec_v1beta1),
     Difference(
         "static-cert-beats-exec", _exec_with("client-certificate", "client-certificate-data"), lambda a: True,

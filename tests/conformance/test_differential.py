@@ -122,6 +122,7 @@ EXAMPLES: dict[str, KSet] = {
     "server-scheme": _one_file_set({"server": "ftp://h"}, {}),
     "server-userinfo": _one_file_set({"server": "https://user@h:6443"}, {}),
     "tokenfile-read-at-load": _one_file_set(_HTTPS, {"token": "tok", "tokenFile": "no-such-file"}),
+    "token-not-a-header": _one_file_set(_HTTPS, {"tokenFile": "token"}, {"token": b"line1\nline2\n"}),
     "exec-v1alpha1": _one_file_set(_HTTPS, {"exec": {**_EXEC, "apiVersion": EXEC_API_OLD}}),
     "static-cert-beats-exec": _one_file_set(
         _HTTPS,
