@@ -199,7 +199,10 @@ def _check_user(user: AuthInfo, where: str) -> None:
         )
     if user.impersonation:
         raise KubeconfigError(f"{where}: impersonation ({', '.join(user.impersonation)}) is not supported yet.")
-    if (user.token or user.token_file) and (user.username or user.password):
+    # client-go's validateAuthInfo counts token and basic auth (a username or a password) as methods, but not
+    # tokenFile; its transport then refuses a token file with basic auth, which needs a username ("username/password
+    # or bearer token may be set, but not both"). A tokenFile with only a password loads: the file's token is sent.
+    if (user.token and (user.username or user.password)) or (user.token_file and user.username):
         raise KubeconfigError(
             f"{where}: more than one authentication method (token and basic auth); only one is allowed. Keep one."
         )
@@ -269,8 +272,10 @@ def _credentials(
         return TokenFile(source)
     if user.token:
         return StaticToken(user.token, origin=f"{where}: token")
-    if user.username or user.password:
+    if user.username:  # client-go sends basic auth only with a username (transport.Config.HasBasicAuth)
         return BasicAuth(user.username, user.password)
+    if user.password:
+        log.warning("%s: a password without a username is ignored (as client-go does)", where)
     if user.exec is not None and not static_certificate:  # a static client certificate also beats exec
         info = cluster_info() if user.exec.provide_cluster_info else {}
         return ExecCredentials(ExecSpec.from_config(user.exec, where=where, cluster_info=info))

@@ -196,8 +196,12 @@ def decode_data(text: str, *, where: str, field: str) -> bytes:
     """
     if not text:
         return b""
+    stripped = text.replace("\r", "").replace("\n", "")
     try:
-        return base64.b64decode(text.replace("\r", "").replace("\n", ""), validate=True)
+        # Python accepts '=' after a complete 4-character group ("aGk=" + "="); Go's decoder does not.
+        if len(stripped) % 4:
+            raise ValueError("length not a multiple of 4")
+        return base64.b64decode(stripped, validate=True)
     except (binascii.Error, ValueError):
         raise KubeconfigError(
             f"{where}: field '{field}' is not valid base64 (standard alphabet, with '=' padding). "

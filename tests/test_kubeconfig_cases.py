@@ -475,3 +475,39 @@ def test_case15_kind_any_stray_character_is_refused_and_line_breaks_are_not(
     assert decode_data(text[:at] + "\n" + text[at:], where="w", field="k") == data
     with pytest.raises(KubeconfigError, match="not valid base64"):
         decode_data(text[:at] + junk + text[at:], where="w", field="k")
+
+
+@FAST
+@given(data=st.binary(max_size=30), extra=st.integers(1, 3))
+def test_case15_kind_padding_after_a_complete_group_is_refused(data: bytes, extra: int) -> None:
+    """Go's base64 (client-go's []byte fields) refuses '=' beyond the last group's padding; Python accepts it."""
+    text = b64(data)
+    assert decode_data(text, where="w", field="k") == data
+    with pytest.raises(KubeconfigError, match="not valid base64"):
+        decode_data(text + "=" * extra, where="w", field="k")
+
+
+# -- 6: basic auth needs a username; tokenFile is not an authentication method in client-go's validation ------
+def test_case06_kind_a_password_alone_sends_nothing_and_does_not_stop_exec(
+    isolated_env: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """client-go: HasBasicAuth needs a username, so a password alone is no credential and the plugin runs."""
+    marker = tmp_path / "ran"
+    plugin = token_plugin(tmp_path / "plugin", "from-plugin", marker=marker)
+    alone = load(write(tmp_path / "a", cluster={"server": "https://h:6443"}, user={"password": "p"}))
+    assert alone.credentials.auth_header() is None
+    assert any("password without a username is ignored" in r.getMessage() for r in caplog.records)
+    with_exec = load(
+        write(tmp_path / "b", cluster={"server": "https://h:6443"}, user={"password": "p", "exec": exec_block(plugin)})
+    )
+    assert with_exec.credentials.auth_header() == "Bearer from-plugin" and marker.exists()
+
+
+def test_case06_kind_a_token_file_with_a_password_uses_the_file(isolated_env: Path, tmp_path: Path) -> None:
+    """client-go's validateAuthInfo does not count tokenFile as a method: no "more than one" error; the file's
+    token is sent (basic auth has no username)."""
+    (tmp_path / "tok").write_text("file-token\n")
+    cfg = load(write(tmp_path / "c", cluster={"server": "https://h:6443"}, user={"tokenFile": "tok", "password": "p"}))
+    assert cfg.credentials.auth_header() == "Bearer file-token"
+    with pytest.raises(KubeconfigError, match="more than one authentication method"):
+        load(write(tmp_path / "d", cluster={"server": "https://h:6443"}, user={"token": "t", "password": "p"}))

@@ -253,7 +253,7 @@ func resolve(req request, stage *string) interface{} {
 	if cfg.BearerToken != "" {
 		ans.TokenSHA256 = sha([]byte(cfg.BearerToken))
 	}
-	if cfg.Password != "" {
+	if cfg.Username != "" && cfg.Password != "" { // what is sent: basic auth needs a username (HasBasicAuth)
 		ans.PasswordSHA256 = sha([]byte(cfg.Password))
 	}
 	if cfg.Proxy != nil {

@@ -503,7 +503,7 @@ DIFFERENCES: tuple[Difference, ...] = (
         "as-neutralized", lambda kset, v: _edit_user(kset, v, _dropping("exec")),
     ),
     Difference(
-        "basic-auth-beats-exec", _exec_with("username", "password"), lambda a: True,
+        "basic-auth-beats-exec", _exec_with("username"), lambda a: True,
         "as-neutralized", lambda kset, v: _edit_user(kset, v, _dropping("exec")),
     ),
     Difference("missing-user", _missing_user, _ok, "error", _define_user),

@@ -54,6 +54,7 @@ Details of this oracle (client-go 1.20.2) beyond the contract:
   building the transport (TLS files read, certificate/key pair, CA with insecure, exec authenticator). The
   oracle also answers ``"request"`` for a malformed request (bad ``cwd``, both or neither source set).
 - ``username``, ``token_file``, ``password_sha256`` and ``token_sha256`` are null when empty.
+  ``password_sha256`` is the password client-go sends: null without a username (``HasBasicAuth``).
   ``token_sha256`` is the token client-go will send: ``token``, else the content of ``tokenFile`` (read once
   at load). ``cert_sha256``/``key_sha256``/``ca_sha256`` hash the data, else the file's content.
 - client-go reads credentials only for a TLS server (``https://``, or a scheme-less server given a CA, client

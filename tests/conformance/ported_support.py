@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import incluster_sdk
+from incluster_sdk.rbac.manifests import to_yaml
 from incluster_sdk.testing.pki import CertificateAuthority
 
 V1 = "client.authentication.k8s.io/v1"
@@ -58,9 +57,12 @@ def kubeconfig_doc(
 
 
 def write_kubeconfig(path: Path, doc: dict[str, Any] | None = None, **parts: Any) -> Path:
-    """Write ``doc`` (or one built from ``parts`` like :func:`kubeconfig_doc`) as YAML; returns ``path``."""
+    """Write ``doc`` (or one built from ``parts`` like :func:`kubeconfig_doc`) as YAML; returns ``path``.
+
+    Strings are quoted where go-yaml v2 (client-go's reader) would take them for something else (``N`` is a
+    boolean there, ``1e3`` a number), so that a test's string reaches the loader as the string it wrote."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(doc if doc is not None else kubeconfig_doc(**parts), sort_keys=False))
+    path.write_text(to_yaml([doc if doc is not None else kubeconfig_doc(**parts)]))
     return path
 
 
