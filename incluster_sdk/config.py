@@ -21,7 +21,7 @@ from typing import Literal
 
 from . import incluster, kubeconfig
 from .credentials import Credentials
-from .errors import KubeconfigError, NoConfigError
+from .errors import KubeconfigError, NoConfigError, printable
 from .filewatch import FileWatch
 from .tls import TLSConfig
 
@@ -200,7 +200,7 @@ def load_kubeconfig(
         tls=parts.tls,
         namespace=ns,
         kind="kubeconfig",
-        source=f"kubeconfig {shown} context {parts.context}",
+        source=printable(f"kubeconfig {shown} context {parts.context}"),
         reason=reason,
         namespace_source=ns_source,
         context=parts.context,
@@ -259,9 +259,9 @@ def load_config(
     log.info(
         "kubernetes config: %s; because %s; namespace %s (from %s)",
         config.source,
-        config.reason,
-        config.namespace,
-        config.namespace_source,
+        printable(config.reason),
+        printable(config.namespace),
+        printable(config.namespace_source),
     )
     return config
 

@@ -6,9 +6,32 @@ Messages never contain a credential: they are built from names and paths, not fi
 
 from __future__ import annotations
 
+import unicodedata
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that could drive a terminal (ESC and other controls, unassigned code
+    points) written as ``U+001B``; tabs and line breaks kept. client-go's ``cleanANSIEscapeCodes``, applied to
+    everything the SDK shows that may come from a file or the server: a kubeconfig must not be able to send
+    escape sequences to the user's terminal through a context name, a path or a hint.
+
+    :param text: any text.
+    :returns: the text, safe to print; unchanged when it holds only letters, marks, numbers, punctuation,
+        symbols, separators, tabs and line breaks.
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if unicodedata.category(ch)[0] in "LMNPSZ" or ch in "\t\n\v\f\r" else f"U+{ord(ch):04X}" for ch in text
+    )
+
 
 class InclusterSDKError(Exception):
-    """Base class of every error raised by incluster_sdk."""
+    """Base class of every error raised by incluster_sdk. Its message is :func:`printable`: whatever a file or
+    the server put in it, printing it cannot send escape sequences to a terminal."""
+
+    def __str__(self) -> str:
+        return printable(super().__str__())
 
 
 class ConfigError(InclusterSDKError):

@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +21,7 @@ import orjson
 
 from ._secret import Secret
 from .credentials import Credentials, RequestCredential, check_token
-from .errors import CredentialError, KubeconfigError
+from .errors import CredentialError, KubeconfigError, printable
 from .kubeconfig_schema import ExecConfig
 from .tls import ClientCertificate
 from .tokens import TokenClaims, decode_claims
@@ -44,12 +43,9 @@ _V1 = "client.authentication.k8s.io/v1"
 
 
 def clean_install_hint(hint: str) -> str:
-    """The hint with every character that could drive a terminal (ESC, other controls, unassigned code
-    points) written as ``U+001B``; tabs and line breaks kept. client-go's ``cleanANSIEscapeCodes``: a
-    kubeconfig must not be able to send escape sequences to the user's terminal."""
-    return "".join(
-        ch if unicodedata.category(ch)[0] in "LMNPSZ" or ch in "\t\n\v\f\r" else f"U+{ord(ch):04X}" for ch in hint
-    )
+    """The hint with every character that could drive a terminal written as ``U+001B``: client-go's
+    ``cleanANSIEscapeCodes`` (:func:`~incluster_sdk.errors.printable`)."""
+    return printable(hint)
 
 
 @dataclass(frozen=True)

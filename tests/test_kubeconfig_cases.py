@@ -445,6 +445,46 @@ def test_case13_kind_no_control_character_survives(hint: str) -> None:
         assert cleaned == hint
 
 
+ESCAPE = "\x1b]0;pwned\x07\x1b[31m"
+CONTROL = st.text(st.characters(max_codepoint=0x9F, categories=["Cc"], exclude_characters="\t\n\v\f\r"), min_size=1)
+
+
+def _no_control(text: str) -> bool:
+    return all(unicodedata.category(ch)[0] != "C" or ch in "\t\n\v\f\r" for ch in text)
+
+
+def test_case13_kind_no_kubeconfig_text_reaches_a_message_or_log_raw(
+    isolated_env: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Other instances of the kind (a breaker run): context names in the "known contexts" list, paths in "does
+    not exist", the file name, ``config.source`` and the INFO line: all printable."""
+    caplog.set_level("INFO", logger="incluster_sdk")
+    bad = tmp_path / f"dir{ESCAPE}"
+    path = write(bad / f"config{ESCAPE}", cluster={"server": "https://h:6443"}, user={"tokenFile": f"tok{ESCAPE}"})
+    with pytest.raises(KubeconfigError) as missing_file:
+        load(path)
+    with pytest.raises(KubeconfigError) as missing_context:
+        incluster_sdk.load_config(kubeconfig=path, context=f"nope{ESCAPE}")
+    doc = yaml.safe_load(path.read_text())
+    doc["contexts"][0]["name"] = doc["current-context"] = f"ctx{ESCAPE}"
+    doc["contexts"][0]["context"]["namespace"] = "ns"
+    doc["users"][0]["user"] = {"token": "t"}
+    path.write_text(yaml.safe_dump(doc))
+    cfg = load(path)
+    shown = [str(missing_file.value), str(missing_context.value), cfg.source, *(r.getMessage() for r in caplog.records)]
+    assert all(_no_control(text) for text in shown), shown
+    assert "U+001B" in str(missing_file.value) and "U+001B" in cfg.source
+
+
+@FAST
+@given(before=st.text(max_size=10), control=CONTROL, after=st.text(max_size=10))
+def test_case13_kind_every_sdk_error_message_is_printable(before: str, control: str, after: str) -> None:
+    """Whatever text an error is built from, printing it cannot drive a terminal (InclusterSDKError.__str__)."""
+    for error in (KubeconfigError, CredentialError, incluster_sdk.ConfigError, incluster_sdk.InclusterSDKError):
+        message = str(error(before + control + after))
+        assert _no_control(message) and "U+" in message
+
+
 # -- 14: the kubeconfig context's namespace beats POD_NAMESPACE ---------------------------------------------
 def test_case14_kubeconfig_namespace_beats_pod_namespace(
     isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
