@@ -276,7 +276,8 @@ def _choose(
     if in_cluster and (explicit is not None or context):
         raise KubeconfigError("in_cluster=True cannot be combined with kubeconfig= or context=; pick one.")
     if explicit is not None:
-        return load_kubeconfig([Path(explicit)], context=context, namespace=namespace, reason="kubeconfig= argument")
+        path = kubeconfig.kubeconfig_path(os.fspath(explicit), "kubeconfig=")
+        return load_kubeconfig([path], context=context, namespace=namespace, reason="kubeconfig= argument")
     if in_cluster:
         return load_in_cluster_config(service_account_dir=sa_dir, namespace=namespace)
     env_value = os.environ.get(kubeconfig.KUBECONFIG_ENV, "")

@@ -65,12 +65,31 @@ class MergedKubeconfig:
 
 def split_kubeconfig_env(value: str) -> list[Path]:
     """The paths in a ``KUBECONFIG`` value, in order, empty entries and repeats dropped (client-go's
-    ``filepath.SplitList`` + deduplicate: no trimming, no ``~`` expansion; the shell expands ``~``)."""
-    seen: list[Path] = []
+    ``filepath.SplitList`` + deduplicate, on the text as written: no trimming, no ``~`` expansion; the shell
+    expands ``~``). Each entry is checked by :func:`kubeconfig_path`."""
+    seen: list[str] = []
     for part in value.split(os.pathsep):
-        if part and Path(part) not in seen:
-            seen.append(Path(part))
-    return seen
+        if part and part not in seen:
+            seen.append(part)
+    return [kubeconfig_path(part, "KUBECONFIG entry") for part in seen]
+
+
+def kubeconfig_path(text: str, what: str) -> Path:
+    """``text`` as a path, refused where client-go's loader fails on it: it skips a file that does not exist
+    (ENOENT) but fails on any other error the path gives, which ``Path`` would hide: ``config/`` when
+    ``config`` is a file (the trailing ``/`` is dropped by ``Path``), ``file/x`` below a file (ENOTDIR), a
+    symlink loop."""
+    try:
+        os.stat(text)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise KubeconfigError(
+            f"{what} {text!r}: {exc.strerror or type(exc).__name__}; fix the path (client-go fails on it too)."
+        ) from None
+    except ValueError:  # a NUL in the path: read_file_text reports it when the file is read
+        pass
+    return Path(text)
 
 
 def merge(paths: list[Path]) -> MergedKubeconfig:

@@ -175,6 +175,23 @@ def test_case02_kind_every_relative_path_joins_the_absolute_directory(
     assert cfg.tls.ca_file == ca_path and cfg.tls.ca_file.is_absolute()
 
 
+@pytest.mark.parametrize("entry", ["config/", "config/x", "config/."])
+@pytest.mark.parametrize("how", ["KUBECONFIG", "kubeconfig="])
+def test_case02_kind_a_path_through_a_file_is_an_error_not_the_file(
+    isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str, how: str
+) -> None:
+    """client-go skips only a file that does not exist; ``config/`` or ``config/x`` below a *file* gives ENOTDIR,
+    and its loader fails. ``Path`` would quietly drop the trailing ``/`` and load ``config``."""
+    write(tmp_path / "config", cluster={"server": "https://h:6443"})
+    monkeypatch.chdir(tmp_path)
+    if how == "KUBECONFIG":
+        monkeypatch.setenv("KUBECONFIG", entry)
+    with pytest.raises(KubeconfigError, match=r"Not a directory"):
+        incluster_sdk.load_config(kubeconfig=entry if how == "kubeconfig=" else None)
+    monkeypatch.setenv("KUBECONFIG", os.pathsep.join(["missing/", "config"]))  # ENOENT: skipped, as client-go
+    assert incluster_sdk.load_config().kubeconfig_files == (Path("config"),)
+
+
 # -- 3: spec.cluster.config from the cluster's exec extension ----------------------------------------------
 def dump_info_plugin(path: Path, dump: Path) -> Path:
     return plugin_script(
