@@ -26,3 +26,13 @@ def test_wrong_informer_keywords_are_type_errors(tmp_path: Path) -> None:
     assert status == 1, out + err
     assert [line.split(":")[1] for line in errors] == ["7", "8", "9"], out
     assert 'Unexpected keyword argument "namespce"' in out and '"resync_period"' in out and "label_selectr" in out
+
+
+def test_an_unknown_keyword_names_the_option_and_the_nearest_one() -> None:
+    """Not ``InformerOptions.__init__() got an unexpected keyword``: the informer's own words, with a suggestion."""
+    import pytest
+
+    from incluster_sdk.watch import PODS, Informer
+
+    with pytest.raises(TypeError, match=r"unknown informer option 'namspace' \(did you mean 'namespace'\?\)"):
+        Informer(object(), PODS, namspace="x")  # type: ignore[arg-type, call-arg]

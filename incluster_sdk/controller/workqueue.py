@@ -12,22 +12,26 @@ sans-I/O :class:`~.queue_core.QueueCore`, so both keep client-go's rules exactly
 - ``shutdown()``: later adds are ignored, delayed items not yet due are dropped, and workers get the items already
   queued; once none is left, ``get`` raises :class:`ShutDown`.
 
-    queue: RateLimitingQueue[str] = RateLimitingQueue(name="bindings")
-    queue.add("default/web")
+A worker loop:
 
-    def worker() -> None:
-        while True:
-            try:
-                key = queue.get()
-            except ShutDown:
-                return
-            try:
-                reconcile(key)
-                queue.forget(key)
-            except Exception:
-                queue.add_rate_limited(key)
-            finally:
-                queue.done(key)
+```python
+queue: RateLimitingQueue[str] = RateLimitingQueue(name="bindings")
+queue.add("default/web")
+
+def worker() -> None:
+    while True:
+        try:
+            key = queue.get()
+        except ShutDown:
+            return
+        try:
+            reconcile(key)
+            queue.forget(key)
+        except Exception:
+            queue.add_rate_limited(key)
+        finally:
+            queue.done(key)
+```
 
 The asyncio twin has the same methods; ``get`` and ``shutdown_with_drain`` are coroutines.
 

@@ -19,7 +19,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "incluster_sdk.testing needs the 'cryptography' package: pip install 'incluster-sdk[testing]'"
     ) from exc
 
-_VALIDITY = dt.timedelta(days=2)
+_VALIDITY = dt.timedelta(days=365)  # more than the doctor's 30-day CA warning: a local cluster looks healthy
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
@@ -42,7 +42,7 @@ class CertPair:
 
 @dataclass(frozen=True)
 class CertificateAuthority:
-    """A throwaway CA (ECDSA P-256) that issues server and client certificates, each valid for 2 days.
+    """A throwaway CA (ECDSA P-256) that issues server and client certificates, each valid for 365 days.
 
     :param cert_pem: the CA certificate, PEM.
     :param key_pem: the CA's private key, PEM, PKCS#8, unencrypted.
@@ -53,7 +53,8 @@ class CertificateAuthority:
 
     @classmethod
     def create(cls, common_name: str = "incluster-sdk-test-ca") -> CertificateAuthority:
-        """A new self-signed CA, valid from 5 minutes ago (clock skew) for 2 days (longer than any test run).
+        """A new self-signed CA, valid from 5 minutes ago (clock skew) for 365 days (beyond the doctor's 30-day
+        expiry warning).
 
         :param common_name: the CA's subject common name.
         :returns: the CA.

@@ -109,6 +109,17 @@ class InformerOptions:
         :raises ValueError: for a bad ``initial_list`` or a ``resync_period`` under 1 s.
         :raises TypeError: for a key that is not a field of :class:`InformerOptions`.
         """
+        fields = {f.name for f in dataclasses.fields(cls)}
+        if unknown := sorted(set(overrides) - fields):
+            import difflib
+
+            hints = [f" (did you mean {near[0]!r}?)" if (near := difflib.get_close_matches(name, fields, 1)) else ""
+                     for name in unknown]  # fmt: skip
+            raise TypeError(
+                "unknown informer option" + ("s " if len(unknown) > 1 else " ")
+                + ", ".join(f"{name!r}{hint}" for name, hint in zip(unknown, hints, strict=True))
+                + f"; the options are: {', '.join(sorted(fields))}"
+            )  # fmt: skip
         if options is None:
             return cls(**overrides)
         return dataclasses.replace(options, **overrides) if overrides else options
