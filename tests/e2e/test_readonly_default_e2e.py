@@ -166,7 +166,18 @@ def apiserver_writes(cluster: LocalCluster) -> float:
 
 
 def replace_role_ref(cluster: LocalCluster, ns: str, role: str) -> dict[str, Any]:
-    """Swap the binding for one bound to ``role``; the controller may re-create it in between: try again."""
+    """Swap the binding for one bound to ``role``. The controller re-creates a deleted binding within
+    milliseconds, and under load it won every race of a delete + create: the namespace opts out while the
+    binding is swapped (the controller leaves it alone), then opts back in, which has the controller repair it."""
+    opt_out = "incluster-sdk.example/readonly-default"
+    cluster.patch(f"/api/v1/namespaces/{ns}", {"metadata": {"labels": {opt_out: "false"}}})
+    try:
+        return _swap(cluster, ns, role)
+    finally:
+        cluster.patch(f"/api/v1/namespaces/{ns}", {"metadata": {"labels": {opt_out: None}}})
+
+
+def _swap(cluster: LocalCluster, ns: str, role: str) -> dict[str, Any]:
     path = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings/readonly-default"
     wrong = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -175,12 +186,12 @@ def replace_role_ref(cluster: LocalCluster, ns: str, role: str) -> dict[str, Any
         "roleRef": {**VIEW, "name": role},
         "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": ns}],
     }
-    for _ in range(20):
+    for _ in range(50):  # until the controller's cache has seen the opt-out, it may still re-create it first
         cluster.delete(path)
         try:
             return cluster.create(wrong)
         except Exception:  # 409: the controller was quicker
-            continue
+            time.sleep(0.1)
     raise AssertionError("could not replace the binding")
 
 
