@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ._files import read_file_bytes
 from .credentials import BasicAuth, Credentials, FileTokenSource, StaticToken, TokenFile
 from .errors import KubeconfigError
@@ -314,14 +312,7 @@ def _exec_cluster_info(server: str, cluster: Cluster, ca: bytes | None, where: s
     if cluster.proxy_url:
         info["proxy-url"] = cluster.proxy_url
     extension = cluster.extensions.get(EXEC_CLUSTER_EXTENSION)
-    if extension is not None:
-        try:  # it is handed to the plugin as JSON: YAML-only values (binary, sets, big ints) cannot be
-            orjson.dumps(extension)
-        except (TypeError, orjson.JSONEncodeError):
-            raise KubeconfigError(
-                f"{where}: extension {EXEC_CLUSTER_EXTENSION!r} holds a value JSON cannot carry "
-                "(binary data, a set, a non-string key or an integer over 64 bits)."
-            ) from None
+    if extension is not None:  # JSON already: kubeconfig_yaml converts every document as sigs.k8s.io/yaml does
         info["config"] = extension
     return info
 
