@@ -134,10 +134,23 @@ def redact_url(url: str) -> str:
 _BAD_HOST_CHARS = re.compile(r"[\x00-\x20\x7f<>\"{}|\\^`]")
 
 
+#: What Go's url.Parse refuses that Python's urlsplit lets through (it even drops tabs and line breaks): a control
+#: character anywhere, a '%' not followed by two hex digits, and in the host an escape of an ASCII byte (only
+#: %25, for IPv6 zones, and non-ASCII bytes may be escaped there: RFC 3986 and Go's unescape(encodeHost)).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_BAD_ESCAPE = re.compile(r"%(?![0-9a-fA-F]{2})")
+_ASCII_HOST_ESCAPE = re.compile(r"%(?!25)[0-7][0-9a-fA-F]")
+
+
 def _split(url: str, where: str, field: str) -> urllib.parse.SplitResult:
     shown = redact_url(url)
     if url[:1].isspace():  # Go's URL parser refuses it (Python's would strip it)
         raise KubeconfigError(f"{where}: {field} {shown!r} starts with a space. Remove it.")
+    if _CONTROL.search(url):
+        raise KubeconfigError(f"{where}: {field} {shown!r} holds a control character (a line break?). Remove it.")
+    authority = url.partition("://")[2].partition("/")[0].partition("?")[0].partition("#")[0].rpartition("@")[2]
+    if _BAD_ESCAPE.search(url.partition("?")[0]) or _ASCII_HOST_ESCAPE.search(authority):
+        raise KubeconfigError(f"{where}: {field} {shown!r} has an invalid %-escape. Write the character itself.")
     try:
         parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018  # validates the port

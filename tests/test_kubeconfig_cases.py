@@ -395,6 +395,27 @@ def test_case10_plain_http_sends_no_credentials_as_client_go(isolated_env: Path,
 
 
 # -- 11: duplicate names within one file -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "server",
+    ["https://h:6443\n", "https://h\t:6443", "https://h:6443/\x7f", "https://%68:6443", "https://h%2Fx",
+     "https://h:6443/p%zz", "https://h:6443/#%zz"],
+)  # fmt: skip
+def test_case10_kind_what_gos_url_parser_refuses_is_refused(isolated_env: Path, tmp_path: Path, server: str) -> None:
+    """Checked against the client-go oracle: a control character anywhere (Python's urlsplit drops line breaks
+    and tabs silently), a bad %-escape, an escaped ASCII byte in the host."""
+    with pytest.raises(KubeconfigError, match=r"control character|invalid %-escape"):
+        load(write(tmp_path / "config", cluster={"server": server}))
+    with pytest.raises(KubeconfigError, match=r"control character|invalid %-escape"):
+        load(write(tmp_path / "p", cluster={"server": "https://h:6443", "proxy-url": server.replace("https", "http")}))
+
+
+@pytest.mark.parametrize(
+    "server", ["https://h%C3%A9:6443", "https://[fe80::1%25eth0]:6443", "https://h:6443/?q=%zz", "https://h:6443/p%41"]
+)
+def test_case10_kind_what_gos_url_parser_takes_loads(isolated_env: Path, tmp_path: Path, server: str) -> None:
+    load(write(tmp_path / "config", cluster={"server": server}))
+
+
 @pytest.mark.parametrize("section", ["clusters", "users", "contexts"])
 def test_case11_duplicate_names_in_one_file(isolated_env: Path, tmp_path: Path, section: str) -> None:
     path = write(tmp_path / "config", cluster={"server": "https://h:6443"})
