@@ -150,8 +150,8 @@ def test_exec_blocks_the_os_cannot_run_are_load_errors(
 
 
 def test_exec_extension_yaml_only_values_become_json_as_in_client_go(isolated_env: Path, tmp_path: Path) -> None:
-    """sigs.k8s.io/yaml turns !!binary into its text (the oracle agrees: tests/test_kubeconfig_goyaml.py); it
-    used to be refused here."""
+    """sigs.k8s.io/yaml turns !!binary into its text (the oracle agrees:
+    tests/conformance/test_kubeconfig_goyaml.py); it used to be refused here."""
     exec_block = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "p", "provideClusterInfo": True}
     path = config(tmp_path, user={"exec": exec_block})
     text = path.read_text().replace(

@@ -9,8 +9,6 @@ tests pin the instances a tester found ("kind 1": values of the wrong type).
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from incluster_sdk.kubeconfig_yaml import go_resolve
-from tests.conformance.oracle import ClientGoOracle, OracleNotFound, find_oracle_binary
+from tests.conformance.oracle import ClientGoOracle
 from tests.conformance.ours import resolve_ours
 
 EXTENSION = "client.authentication.k8s.io/exec"
@@ -168,25 +166,6 @@ def test_go_resolve(text: str, value: Any) -> None:
 
 
 # -- the differential test -----------------------------------------------------------------------------------------
-def _truthy(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
-
-
-@pytest.fixture(scope="module")
-def oracle() -> Iterator[ClientGoOracle]:
-    try:
-        binary = find_oracle_binary()
-    except OracleNotFound as exc:
-        if _truthy("CI") or _truthy("INCLUSTER_SDK_REQUIRE_CLUSTER"):
-            pytest.fail(f"the client-go kubeconfig oracle is required here but unavailable: {exc}", pytrace=False)
-        pytest.skip(str(exc))
-    running = ClientGoOracle(binary)
-    try:
-        yield running
-    finally:
-        running.close()
-
-
 def _plain_in_yaml(text: str) -> bool:
     """``text`` reads back as one plain scalar, as a value and as a key (so only resolution can differ)."""
     try:
@@ -209,7 +188,7 @@ SCALARS = st.one_of(
 
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(text=SCALARS)
-def test_plain_scalars_agree_with_client_go(oracle: ClientGoOracle, tmp_path_factory: Any, text: str) -> None:
+def test_plain_scalars_agree_with_client_go(clientgo_oracle: ClientGoOracle, tmp_path_factory: Any, text: str) -> None:
     placements = {
         "namespace": kubeconfig(namespace=text),
         "args": kubeconfig(arg=text),
@@ -219,7 +198,7 @@ def test_plain_scalars_agree_with_client_go(oracle: ClientGoOracle, tmp_path_fac
         directory = tmp_path_factory.mktemp("goyaml")
         path = directory / "config"
         path.write_text(document)
-        theirs = oracle.resolve(cwd=directory, explicit=path)
+        theirs = clientgo_oracle.resolve(cwd=directory, explicit=path)
         mine = resolve_ours(str(directory), None, str(path), "")
         assert mine["ok"] == theirs["ok"], (where, text, mine.get("error"), theirs.get("error"))
         if theirs["ok"]:
