@@ -18,7 +18,7 @@ import orjson
 
 from ..flows import async_drive
 from .elector import LeaderElectionBase, wall_clock
-from .lease import Call, Outcome, Response, release
+from .lease import LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD, Call, Outcome, Response, release
 
 if TYPE_CHECKING:
     from ..aio_client import AsyncApiClient
@@ -79,6 +79,20 @@ class AsyncLeaderElector(LeaderElectionBase["AsyncApiClient", Any]):
         ``lease_duration > renew_deadline``, client-go's rules (1.2 is its ``JitterFactor``,
         ``incluster_sdk.leader.lease.JITTER_FACTOR``); the message names the values and the rule.
     """
+
+    def __init__(
+        self, client: AsyncApiClient, name: str, namespace: str | None = None, *, identity: str | None = None,
+        lease_duration: float = LEASE_DURATION, renew_deadline: float = RENEW_DEADLINE,
+        retry_period: float = RETRY_PERIOD, on_started_leading: Callable[[], Any] | None = None,
+        on_stopped_leading: Callable[[], Any] | None = None, on_new_leader: Callable[[str], Any] | None = None,
+        release_on_stop: bool = True,
+    ) -> None:  # fmt: skip
+        # the base is generic in its client: this signature names the real one, for the reference and mypy
+        super().__init__(
+            client, name, namespace, identity=identity, lease_duration=lease_duration,
+            renew_deadline=renew_deadline, retry_period=retry_period, on_started_leading=on_started_leading,
+            on_stopped_leading=on_stopped_leading, on_new_leader=on_new_leader, release_on_stop=release_on_stop,
+        )  # fmt: skip
 
     client: AsyncApiClient
     _log = log

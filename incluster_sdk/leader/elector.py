@@ -289,6 +289,20 @@ class LeaderElector(LeaderElectionBase[ApiClient, None]):
         ``incluster_sdk.leader.lease.JITTER_FACTOR``); the message names the values and the rule.
     """
 
+    def __init__(
+        self, client: ApiClient, name: str, namespace: str | None = None, *, identity: str | None = None,
+        lease_duration: float = LEASE_DURATION, renew_deadline: float = RENEW_DEADLINE,
+        retry_period: float = RETRY_PERIOD, on_started_leading: Callable[[], None] | None = None,
+        on_stopped_leading: Callable[[], None] | None = None, on_new_leader: Callable[[str], None] | None = None,
+        release_on_stop: bool = True,
+    ) -> None:  # fmt: skip
+        # the base is generic in its client: this signature names the real one, for the reference and mypy
+        super().__init__(
+            client, name, namespace, identity=identity, lease_duration=lease_duration,
+            renew_deadline=renew_deadline, retry_period=retry_period, on_started_leading=on_started_leading,
+            on_stopped_leading=on_stopped_leading, on_new_leader=on_new_leader, release_on_stop=release_on_stop,
+        )  # fmt: skip
+
     _thread: threading.Thread | None = None
     _stop: threading.Event | None = None  # made by start(); stop() sets it
 

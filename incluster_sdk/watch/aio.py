@@ -19,13 +19,17 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from ..flows import async_drive
+from ..resource import Resource
 from .driver import HandlerRegistration, InformerDriver
 from .endpoints import LIST_READ_BYTES, READ_BYTES, HTTPStatusError, ListRequest, Sleep, VersionRequest, WatchRequest
 from .handlers import Handler, HandlerCall, OnAdd, OnDelete, OnUpdate, TaskRunner
+from .options import InformerKeywords, InformerOptions
 from .state import TRANSIENT
 from .wire import ListDecoder, WatchDecoder
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ..aio_client import AsyncApiClient
 
 _TRANSIENT: tuple[type[BaseException], ...] = (aiohttp.ClientError, asyncio.TimeoutError, *TRANSIENT)
@@ -52,6 +56,13 @@ class AsyncInformer(InformerDriver["AsyncApiClient", TaskRunner]):
     :raises ValueError: for a bad ``initial_list`` or a ``resync_period`` under 1 s.
     :raises TypeError: for an unknown keyword argument.
     """
+
+    def __init__(
+        self, client: AsyncApiClient, resource: Resource, options: InformerOptions | None = None,
+        **overrides: Unpack[InformerKeywords],
+    ) -> None:  # fmt: skip
+        # the base is generic in its client: this signature names the real one, for the reference and mypy
+        super().__init__(client, resource, options, **overrides)
 
     client: AsyncApiClient
     """The asyncio API client the informer's requests go through (the constructor's ``client``)."""

@@ -21,18 +21,23 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from ..client import ApiClient
 from ..flows import drive
+from ..resource import Resource
 from .driver import HandlerRegistration, InformerDriver
 from .endpoints import LIST_READ_BYTES, READ_BYTES, HTTPStatusError, ListRequest, Sleep, VersionRequest, WatchRequest
 from .handlers import Handler, HandlerCall, OnAdd, OnDelete, OnUpdate, ThreadRunner
+from .options import InformerKeywords, InformerOptions
 from .state import TRANSIENT
 from .wire import END, ListDecoder, WatchDecoder
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 _TRANSIENT: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError, *TRANSIENT)
 #: ``read1`` on a non-blocking socket with nothing to read: None (plain sockets), these (TLS).
@@ -64,6 +69,13 @@ class Informer(InformerDriver[ApiClient, ThreadRunner]):
     :raises ValueError: for a bad ``initial_list`` or a ``resync_period`` under 1 s.
     :raises TypeError: for an unknown keyword argument.
     """
+
+    def __init__(
+        self, client: ApiClient, resource: Resource, options: InformerOptions | None = None,
+        **overrides: Unpack[InformerKeywords],
+    ) -> None:  # fmt: skip
+        # the base is generic in its client: this signature names the real one, for the reference and mypy
+        super().__init__(client, resource, options, **overrides)
 
     _synced: threading.Event
     _thread: threading.Thread | None = None
