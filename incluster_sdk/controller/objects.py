@@ -1,11 +1,13 @@
 """Object helpers a reconcile needs: get-or-create, update with retry on 409 Conflict, server-side apply,
-finalizers and owner references; each a flow (:mod:`.object_flows`) run by a sync and an asyncio driver.
+finalizers and owner references; each one sans-I/O flow that a sync and an asyncio driver run.
 
-    cm, created = get_or_create(client, CONFIGMAPS, {"metadata": {"name": "web", "namespace": "shop"}, "data": {}})
-    update_with_retry(client, CONFIGMAPS, "web", lambda cm: {**cm, "data": {"k": "v"}}, namespace="shop")
-    server_side_apply(client, CONFIGMAPS, desired, field_manager="example.com/my-controller")
-    add_finalizer(client, CONFIGMAPS, cm, "example.com/cleanup")
-    set_owner_reference(child, owner)  # pure: no request
+```python
+cm, created = get_or_create(client, CONFIGMAPS, {"metadata": {"name": "web", "namespace": "shop"}, "data": {}})
+update_with_retry(client, CONFIGMAPS, "web", lambda cm: {**cm, "data": {"k": "v"}}, namespace="shop")
+server_side_apply(client, CONFIGMAPS, desired, field_manager="example.com/my-controller")
+add_finalizer(client, CONFIGMAPS, cm, "example.com/cleanup")
+set_owner_reference(child, owner)  # pure: no request
+```
 
 The objects are plain JSON dicts, as the API server sends them. ``client`` is the SDK's
 :func:`~incluster_sdk.api_client` (``async_`` twins: :func:`~incluster_sdk.async_api_client`); the

@@ -1,12 +1,14 @@
 """Who am I, and what may I do here? The API server's own answers (SelfSubjectReview, TokenReview,
 SelfSubjectRulesReview), for the sync and the asyncio client. "May I?" for one need is :mod:`.access`.
 
-Request bodies and answers are built and read by plain functions; the two drivers only POST them. ``whoami``'s
-fallback chain is one generator, :func:`identify`, that yields its requests and receives the answers (as
-:func:`incluster_sdk.leader.lease.attempt` does); a tiny sync and a tiny asyncio driver run it.
+```python
+me = whoami(client)                    # Identity: username, groups, token expiry / bound object
+print(rules(client, "shop"))           # what this identity may do in the namespace
+```
 
-    me = whoami(client)                    # Identity: username, groups, token expiry / bound object
-    print(rules(client, "shop"))           # what this identity may do in the namespace
+Request bodies and answers are built and read by plain functions, and ``whoami``'s fallback chain is one
+sans-I/O flow that a sync and an asyncio driver run (docs/architecture.md), so both clients give the same
+answers.
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
 """The asyncio informer: the same :class:`~.state.InformerState` as :class:`~.informer.Informer`, driven over
 ``kubernetes_asyncio``.
 
-    async with AsyncInformer(await async_api_client(cfg), PODS, namespace=cfg.namespace) as informer:
-        informer.add_handler(on_add=lambda pod, initial: ...)     # plain or async functions
-        await informer.wait_for_sync(timeout=30)
+```python
+async with AsyncInformer(await async_api_client(cfg), PODS, namespace=cfg.namespace) as informer:
+    informer.add_handler(on_add=lambda pod, initial: ...)     # plain or async functions
+    await informer.wait_for_sync(timeout=30)
+```
 
-One watch event, top to bottom: :meth:`AsyncInformer._watch` takes what aiohttp has read, the sans-I/O
+One watch event, top to bottom: the informer's task takes what aiohttp has read, the sans-I/O
 :class:`~.wire.WatchDecoder` turns it into event dicts, :meth:`~.state.InformerState.watch_read` runs them
-through the machine into the store and returns the handler calls, and each handler's
-:class:`~.handlers.TaskRunner` gets them.
+through the machine into the store and returns the handler calls, and each handler's own task gets them, in
+order.
 """
 
 from __future__ import annotations

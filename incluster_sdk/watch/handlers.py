@@ -1,6 +1,5 @@
 """Handlers and the runners that call them: each handler is fed by its own ordered queue, on its own thread
-(:class:`ThreadRunner`) or asyncio task (:class:`TaskRunner`), so a slow or failing handler neither blocks
-the watch nor loses events for the others.
+or asyncio task, so a slow or failing handler neither blocks the watch nor loses events for the others.
 
 Calls travel in batches (everything one network read produced): one queue hand-off per read instead of one
 per event. After queuing a read's batch, the watch thread hands the GIL to each handler that has kept up,

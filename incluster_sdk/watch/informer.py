@@ -1,17 +1,19 @@
 """The threaded informer: :class:`~.state.InformerState` driven over the sync ``kubernetes`` client.
 
-    informer = Informer(api_client(cfg), PODS, namespace=cfg.namespace)
-    informer.add_handler(on_add=lambda pod, initial: ...)
-    informer.start()
-    informer.wait_for_sync(timeout=30)
-    informer.store.by_index("namespace", "default")
+```python
+informer = Informer(api_client(cfg), PODS, namespace=cfg.namespace)
+informer.add_handler(on_add=lambda pod, initial: ...)
+informer.start()
+informer.wait_for_sync(timeout=30)
+informer.store.by_index("namespace", "default")
+```
 
-One watch event, top to bottom: :meth:`Informer._watch` reads what the socket holds (:func:`socket_reads`),
-the sans-I/O :class:`~.wire.WatchDecoder` turns the bytes into event dicts, :meth:`~.state.InformerState.
-watch_read` runs each through the machine into the store and returns the read's handler calls, and
-:meth:`Informer._deliver` queues them to each handler's :class:`~.handlers.ThreadRunner`. A LIST response
-takes the same path, through :class:`~.wire.ListDecoder` and :meth:`~.state.InformerState.list_read`, a read
-at a time: its items reach the store and the handlers while the rest of it is still arriving.
+One watch event, top to bottom: the informer's thread reads what the socket holds, the sans-I/O
+:class:`~.wire.WatchDecoder` turns the bytes into event dicts, :meth:`~.state.InformerState.watch_read` runs
+each through the machine into the store and returns the read's handler calls, and each handler's own thread
+gets them, in order. A LIST response takes the same path, through :class:`~.wire.ListDecoder` and
+:meth:`~.state.InformerState.list_read`, a read at a time: its items reach the store and the handlers while the
+rest of it is still arriving. docs/architecture.md draws the path.
 """
 
 from __future__ import annotations
